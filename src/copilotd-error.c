@@ -1,0 +1,41 @@
+/* copilotd-error.c: the error domain every D-Bus client sees
+ *
+ * Registered with GDBus so that every GError the daemon returns reaches
+ * clients as io.github.copilotd.Copilot1.Error.*, never as
+ * org.gtk.GDBus.UnmappedGError.
+ */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "copilotd-error.h"
+
+static const GDBusErrorEntry copilotd_error_entries[] = {
+  { COPILOTD_ERROR_FAILED, "io.github.copilotd.Copilot1.Error.Failed" },
+  { COPILOTD_ERROR_INVALID_ARGS, "io.github.copilotd.Copilot1.Error.InvalidArgs" },
+  { COPILOTD_ERROR_NOT_FOUND, "io.github.copilotd.Copilot1.Error.NotFound" },
+  { COPILOTD_ERROR_ACCESS_DENIED, "io.github.copilotd.Copilot1.Error.AccessDenied" },
+  { COPILOTD_ERROR_ALREADY_EXISTS, "io.github.copilotd.Copilot1.Error.AlreadyExists" },
+  { COPILOTD_ERROR_BUSY, "io.github.copilotd.Copilot1.Error.Busy" },
+  { COPILOTD_ERROR_LIMITS_EXCEEDED, "io.github.copilotd.Copilot1.Error.LimitsExceeded" },
+  { COPILOTD_ERROR_TIMEOUT, "io.github.copilotd.Copilot1.Error.Timeout" },
+  { COPILOTD_ERROR_CANCELLED, "io.github.copilotd.Copilot1.Error.Cancelled" },
+  { COPILOTD_ERROR_CLOSED, "io.github.copilotd.Copilot1.Error.Closed" },
+  { COPILOTD_ERROR_BACKEND_FAILED, "io.github.copilotd.Copilot1.Error.BackendFailed" },
+  { COPILOTD_ERROR_NOT_AUTHENTICATED, "io.github.copilotd.Copilot1.Error.NotAuthenticated" },
+  { COPILOTD_ERROR_PROTOCOL_MISMATCH, "io.github.copilotd.Copilot1.Error.ProtocolMismatch" },
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (copilotd_error_entries) == COPILOTD_N_ERRORS);
+
+GQuark
+copilotd_error_quark (void)
+{
+  static gsize quark = 0;
+
+  g_dbus_error_register_error_domain ("copilotd-error-quark",
+                                      &quark,
+                                      copilotd_error_entries,
+                                      G_N_ELEMENTS (copilotd_error_entries));
+  return (GQuark) quark;
+}

@@ -1,0 +1,31 @@
+/* copilotd-error.h: the error domain every D-Bus client sees */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define COPILOTD_ERROR (copilotd_error_quark ())
+
+/* Order matters: it is the table in copilotd-error.c. */
+typedef enum {
+  COPILOTD_ERROR_FAILED,
+  COPILOTD_ERROR_INVALID_ARGS,
+  COPILOTD_ERROR_NOT_FOUND,
+  COPILOTD_ERROR_ACCESS_DENIED,
+  COPILOTD_ERROR_ALREADY_EXISTS,
+  COPILOTD_ERROR_BUSY,
+  COPILOTD_ERROR_LIMITS_EXCEEDED,
+  COPILOTD_ERROR_TIMEOUT,
+  COPILOTD_ERROR_CANCELLED,
+  COPILOTD_ERROR_CLOSED,
+  COPILOTD_ERROR_BACKEND_FAILED,
+  COPILOTD_ERROR_NOT_AUTHENTICATED,
+  COPILOTD_ERROR_PROTOCOL_MISMATCH,
+} CopilotdError;
+
+#define COPILOTD_N_ERRORS (COPILOTD_ERROR_PROTOCOL_MISMATCH + 1)
+
+GQuark copilotd_error_quark (void);
+
+G_END_DECLS

@@ -1,0 +1,49 @@
+/* jsonrpc.h: JSON-RPC 2.0 with Content-Length framing over a stream pair */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Errors the peer sent back: the code is the JSON-RPC error code. */
+#define COPILOTD_JSONRPC_ERROR (copilotd_jsonrpc_error_quark ())
+GQuark copilotd_jsonrpc_error_quark (void);
+
+#define COPILOTD_TYPE_JSONRPC (copilotd_jsonrpc_get_type ())
+G_DECLARE_FINAL_TYPE (CopilotdJsonrpc, copilotd_jsonrpc, COPILOTD, JSONRPC, GObject)
+
+CopilotdJsonrpc *copilotd_jsonrpc_new          (GInputStream        *input,
+                                                GOutputStream       *output);
+void             copilotd_jsonrpc_start        (CopilotdJsonrpc     *self);
+void             copilotd_jsonrpc_call_async   (CopilotdJsonrpc     *self,
+                                                const char          *method,
+                                                JsonNode            *params,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+JsonNode        *copilotd_jsonrpc_call_finish  (CopilotdJsonrpc     *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+gboolean         copilotd_jsonrpc_notify       (CopilotdJsonrpc     *self,
+                                                const char          *method,
+                                                JsonNode            *params,
+                                                GError             **error);
+void             copilotd_jsonrpc_reply        (CopilotdJsonrpc     *self,
+                                                JsonNode            *id,
+                                                JsonNode            *result);
+void             copilotd_jsonrpc_reply_error  (CopilotdJsonrpc     *self,
+                                                JsonNode            *id,
+                                                int                  code,
+                                                const char          *message);
+void             copilotd_jsonrpc_close        (CopilotdJsonrpc     *self,
+                                                const GError        *reason);
+gboolean         copilotd_jsonrpc_is_closed    (CopilotdJsonrpc     *self);
+
+/* Exposed for the unit tests and the benchmark: feeds raw bytes as if
+ * they had been read from the input stream. */
+void             copilotd_jsonrpc_feed         (CopilotdJsonrpc     *self,
+                                                const guint8        *data,
+                                                gsize                len);
+
+G_END_DECLS
