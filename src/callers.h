@@ -1,0 +1,23 @@
+/* callers.h: who is calling: UID per unique name, and who left the bus */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+#define COPILOTD_TYPE_CALLERS (copilotd_callers_get_type ())
+G_DECLARE_FINAL_TYPE (CopilotdCallers, copilotd_callers, COPILOTD, CALLERS, GObject)
+
+/* Signal "vanished" (const char *unique_name): a unique name that the
+ * daemon has looked up or watched left the bus. Emitted once per name. */
+
+CopilotdCallers *copilotd_callers_new     (GDBusConnection  *connection);
+gboolean         copilotd_callers_get_uid (CopilotdCallers  *self,
+                                           const char       *unique_name,
+                                           uid_t            *out_uid,
+                                           GError          **error);
+void             copilotd_callers_watch   (CopilotdCallers  *self,
+                                           const char       *unique_name);
+
+G_END_DECLS
