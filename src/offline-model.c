@@ -1208,7 +1208,8 @@ add_model (JsonBuilder *builder,
            const gchar *name,
            const gchar *vendor,
            const gchar *family,
-           gboolean     vision)
+           gboolean     vision,
+           gdouble      multiplier)
 {
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "id");
@@ -1260,6 +1261,14 @@ add_model (JsonBuilder *builder,
   json_builder_end_object (builder);
   json_builder_end_object (builder);
 
+  json_builder_set_member_name (builder, "billing");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "is_premium");
+  json_builder_add_boolean_value (builder, multiplier > 0);
+  json_builder_set_member_name (builder, "multiplier");
+  json_builder_add_double_value (builder, multiplier);
+  json_builder_end_object (builder);
+
   json_builder_set_member_name (builder, "policy");
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "state");
@@ -1282,11 +1291,11 @@ handle_models (Client *client)
   json_builder_set_member_name (builder, "data");
   json_builder_begin_array (builder);
   add_model (builder, "claude-sonnet-4.5", "Claude Sonnet 4.5 (offline)",
-             "Anthropic", "claude-sonnet-4.5", TRUE);
+             "Anthropic", "claude-sonnet-4.5", TRUE, 1.0);
   add_model (builder, "claude-sonnet-4", "Claude Sonnet 4 (offline)",
-             "Anthropic", "claude-sonnet-4", TRUE);
+             "Anthropic", "claude-sonnet-4", TRUE, 1.0);
   add_model (builder, "gpt-5-mini", "GPT-5 mini (offline)",
-             "OpenAI", "gpt-5-mini", FALSE);
+             "OpenAI", "gpt-5-mini", FALSE, 0.0);
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
@@ -1305,8 +1314,6 @@ handle_user (Client *client)
   json_builder_add_string_value (builder, "offline");
   json_builder_set_member_name (builder, "copilot_plan");
   json_builder_add_string_value (builder, "individual");
-  json_builder_set_member_name (builder, "access_type_sku");
-  json_builder_add_string_value (builder, "free_limited_copilot");
   json_builder_set_member_name (builder, "chat_enabled");
   json_builder_add_boolean_value (builder, TRUE);
   json_builder_set_member_name (builder, "endpoints");
@@ -1694,6 +1701,9 @@ main (int    argc,
   g_autoptr(GSocketAddress) effective = NULL;
   Server server = { 0 };
   GList *clients;
+
+  /* stdout carries only the "listening on port" line. */
+  g_log_writer_default_set_use_stderr (TRUE);
 
   context = g_option_context_new ("- local offline model for the Copilot CLI");
   g_option_context_add_main_entries (context, entries, NULL);
