@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -584,9 +585,9 @@ find_working_directory (JsonArray *messages)
 {
   g_autoptr(GRegex) regex = NULL;
 
-  regex = g_regex_new ("(?:current working directory|working directory|cwd)"
-                       "[^/\\n]*?(/[^\\s<>\"'`]*)",
-                       G_REGEX_CASELESS, 0, NULL);
+  /* 1.0.102 writes "* Current working directory: /path" on its own line. */
+  regex = g_regex_new ("^[^a-z\\n]*(?:current )?working directory:[ \\t]*(/[^\\n]*?)[ \\t]*$",
+                       G_REGEX_CASELESS | G_REGEX_MULTILINE, 0, NULL);
   g_assert (regex != NULL);
 
   for (guint i = 0; i < json_array_get_length (messages); i++)
@@ -1701,6 +1702,8 @@ main (int    argc,
   g_autoptr(GSocketAddress) effective = NULL;
   Server server = { 0 };
   GList *clients;
+
+  setlocale (LC_ALL, "");
 
   /* stdout carries only the "listening on port" line. */
   g_log_writer_default_set_use_stderr (TRUE);
