@@ -13,24 +13,24 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 top=$PWD
 builddir=build-tests
 
-summary_build_failed () {
+fail_before_tests () {
   printf '%s\n' "$1" >&2
   echo "0 passed, 1 failed"
   exit 1
 }
 
-cli=$(tests/setup-deps.sh) || summary_build_failed "run-tests: setting up the dependencies failed"
+cli=$(tests/setup-deps.sh) || fail_before_tests "run-tests: setting up the dependencies failed"
 
 setup_args=(-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false)
 if [ -f "$builddir/meson-private/coredata.dat" ]; then
   meson setup --reconfigure "$builddir" "${setup_args[@]}" \
-    || summary_build_failed "run-tests: meson setup --reconfigure failed"
+    || fail_before_tests "run-tests: meson setup --reconfigure failed"
 else
   rm -rf "$builddir"
   meson setup "$builddir" "${setup_args[@]}" \
-    || summary_build_failed "run-tests: meson setup failed"
+    || fail_before_tests "run-tests: meson setup failed"
 fi
-ninja -C "$builddir" || summary_build_failed "run-tests: the build failed"
+ninja -C "$builddir" || fail_before_tests "run-tests: the build failed"
 
 export COPILOTD_TEST_CLI=$cli
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
