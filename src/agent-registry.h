@@ -5,7 +5,7 @@
 #include <sys/types.h>
 
 #include "callers.h"
-#include "config.h"
+#include "daemon-config.h"
 
 G_BEGIN_DECLS
 

@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "config.h"
+#include "daemon-config.h"
 
 G_BEGIN_DECLS
 

@@ -31,6 +31,7 @@ struct _CopilotdDaemon
   guint name_id;
   guint idle_id;
   gint64 idle_since;                   /* monotonic µs, 0 while busy */
+  gboolean name_acquired;
   gboolean shutting_down;
   int exit_status;
 };
@@ -70,7 +71,10 @@ on_name_acquired (GDBusConnection *connection,
                   const char      *name,
                   gpointer         user_data)
 {
+  CopilotdDaemon *self = user_data;
+
   g_debug ("Acquired the name '%s'", name);
+  self->name_acquired = TRUE;
 }
 
 static void
@@ -80,11 +84,15 @@ on_name_lost (GDBusConnection *connection,
 {
   CopilotdDaemon *self = user_data;
 
+  /* Never having had the name is a failure (another daemon runs and
+   * --replace was not given); being replaced is a clean exit. */
   if (connection == NULL)
     g_warning ("Lost the connection to the bus");
+  else if (!self->name_acquired)
+    g_printerr ("copilotd: the name %s is already owned; use --replace\n", name);
   else
-    g_message ("The name '%s' is owned by another process; exiting", name);
-  copilotd_daemon_shutdown (self, connection == NULL ? 1 : 0);
+    g_message ("Replaced as the owner of '%s'; exiting", name);
+  copilotd_daemon_shutdown (self, connection != NULL && self->name_acquired ? 0 : 1);
 }
 
 gboolean

@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "config.h"
+#include "daemon-config.h"
 
 G_BEGIN_DECLS
 

@@ -6,7 +6,6 @@
 #include <locale.h>
 #include <stdlib.h>
 
-#include "config.h"
 #include "daemon.h"
 
 static GMainLoop *loop;

@@ -8,7 +8,7 @@
 #include "agent-registry.h"
 #include "backend.h"
 #include "callers.h"
-#include "config.h"
+#include "daemon-config.h"
 #include "copilotd-dbus.h"
 #include "tool-router.h"
 
