@@ -238,11 +238,52 @@ parse_object (const char *json)
   return json_object_ref (json_node_get_object (node));
 }
 
+/* json_node_copy() only takes references on objects and arrays; templates
+ * and recorded params must never be modified in place, so copy for real. */
+static JsonNode *
+deep_copy (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *copy = json_object_new ();
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+        JsonNode *result;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          json_object_set_member (copy, name, deep_copy (member));
+        result = json_node_init_object (json_node_alloc (), copy);
+        json_object_unref (copy);
+        return result;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        JsonArray *copy = json_array_new ();
+        JsonNode *result;
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          json_array_add_element (copy, deep_copy (json_array_get_element (array, i)));
+        result = json_node_init_array (json_node_alloc (), copy);
+        json_array_unref (copy);
+        return result;
+      }
+    case JSON_NODE_VALUE:
+    case JSON_NODE_NULL:
+    default:
+      return json_node_copy (node);
+    }
+}
+
 static JsonObject *
 copy_object (JsonObject *obj)
 {
   g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), obj);
-  g_autoptr(JsonNode) copy = json_node_copy (node);
+  g_autoptr(JsonNode) copy = deep_copy (node);
 
   return json_object_ref (json_node_get_object (copy));
 }
@@ -1026,7 +1067,7 @@ queue_template_range (Turn       *turn,
       if (!frame_is_s2c (tr, i) || method == NULL)
         continue;
 
-      params = json_node_copy (json_object_get_member (msg, "params"));
+      params = deep_copy (json_object_get_member (msg, "params"));
       replace_strings (params, tr->session_id, s->id);
       replace_strings (params, "${workdir}", s->cwd);
       replace_strings (params, "${home}", copilot_home ());
