@@ -160,7 +160,6 @@ typedef struct {
   guint n_responses;
   gboolean dead;                /* stdout desynchronised: write nothing more */
   gboolean desync_in;           /* stdin framing broken: ignore input */
-  int exit_code;
 
   /* Knobs */
   char *protocol_version;       /* owned */
@@ -390,9 +389,8 @@ new_message (void)
 /* After FAKE_CLI_GARBAGE_AFTER responses the fake writes one -32700 with a
  * null id, like the real CLI after a framing error, and goes silent. */
 static void
-count_response (void)
+maybe_write_garbage (void)
 {
-  cli.n_responses++;
   if (cli.garbage_after >= 0 && cli.n_responses >= (guint) cli.garbage_after && !cli.dead)
     {
       JsonObject *msg = new_message ();
@@ -404,6 +402,13 @@ count_response (void)
       cli.dead = TRUE;
       g_printerr ("fake-cli: desynchronised after %u responses\n", cli.n_responses);
     }
+}
+
+static void
+count_response (void)
+{
+  cli.n_responses++;
+  maybe_write_garbage ();
 }
 
 static void
@@ -3057,6 +3062,8 @@ main (int    argc,
   sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, NULL);
   sigint_id = g_unix_signal_add (SIGINT, signal_cb, NULL);
 
+  /* FAKE_CLI_GARBAGE_AFTER=0: the very first frame is the bad one. */
+  maybe_write_garbage ();
   g_main_loop_run (cli.loop);
 
   /* Like the real CLI on EOF, SIGTERM or runtime.shutdown: live sessions
@@ -3087,5 +3094,5 @@ main (int    argc,
   g_strfreev (cli.hang);
   if (cli.record)
     fclose (cli.record);
-  return cli.exit_code;
+  return 0;
 }
