@@ -10,7 +10,39 @@
  * tests/data/, so the daemon sees the same noise as in production.
  *
  * Faults the real CLI will not produce on demand are switched on through
- * FAKE_CLI_* environment variables; see usage_knobs below.
+ * environment variables (the daemon passes its environment through):
+ *
+ *   FAKE_CLI_PROTOCOL_VERSION=N  protocolVersion in connect/ping/status.get
+ *                                (default 3; "none" omits it)
+ *   FAKE_CLI_NO_CONNECT=1        connect → -32601 "Unhandled method connect"
+ *   FAKE_CLI_EXIT_AT_START=1     _exit(1) right after the "started" line
+ *   FAKE_CLI_GARBAGE_AFTER=N     after N responses write one framed
+ *                                {"id":null,"error":{"code":-32700,…}} and
+ *                                then write nothing more (stays alive)
+ *   FAKE_CLI_RECORD=FILE         append every frame received, compact JSON,
+ *                                one per line, flushed
+ *   FAKE_CLI_HANG=m1,m2          never answer (nor run) these methods
+ *   FAKE_CLI_DATA_DIR=DIR        where the transcripts are (default: the
+ *                                source tree's tests/data)
+ *   COPILOT_HOME=DIR             sessions persist in DIR/fake-cli-state.json
+ *
+ * Prompt directives (session.send "prompt"):
+ *
+ *   anything else             "Echo: <prompt>" in 3–4 deltas
+ *   PERMISSION: <command>     shell permission prompt, waits for
+ *                             handlePendingPermissionRequest;
+ *                             answer "Permission: <result kind>"
+ *   PERMISSION-WRITE: <path>  the same with a write prompt
+ *   PERMISSION-TOOL: <name>   the same with a custom-tool prompt
+ *   ASK: <question> [| choice…]  user_input.requested + userInput.request;
+ *                             answer "Answer: <answer or error message>"
+ *   TOOL: <name> [<json args>]  external_tool.requested, waits for
+ *                             handlePendingToolCall; answer "Tool: <result>"
+ *   SLOW: <n>                 n deltas "tick i " 100 ms apart
+ *   HOOK:                     hooks.invoke + systemMessage.transform, waits
+ *                             for both replies
+ *   ERROR: <message>          session.error then idle
+ *   CRASH                     _exit(1) after the start of the turn
  *
  * One thread, one GMainLoop: stdin is a pollable stream, turns are queues of
  * actions pumped from idle/timeout sources, so events of a turn always go
