@@ -36,6 +36,8 @@
  *   PERMISSION-TOOL: <name>   the same with a custom-tool prompt
  *   ASK: <question> [| choice…]  user_input.requested + userInput.request;
  *                             answer "Answer: <answer or error message>"
+ *   (PERMISSION*: and ASK: behave like the real CLI when the session lacks
+ *   requestPermission:true / requestUserInput:true: no prompt, tool fails)
  *   TOOL: <name> [<json args>]  external_tool.requested, waits for
  *                             handlePendingToolCall; answer "Tool: <result>"
  *   SLOW: <n>                 n deltas "tick i " 100 ms apart
@@ -1786,6 +1788,37 @@ call_hook_requests (Turn *turn)
 
 /* --- turn setup ------------------------------------------------------ */
 
+/* Without requestPermission:true the real CLI raises no prompt at all and
+ * denies the tool at once; without requestUserInput:true ask_user does not
+ * exist. */
+static void
+queue_permission (Turn *turn)
+{
+  if (obj_bool (turn->session->params, "requestPermission", FALSE))
+    {
+      queue_call (turn, call_permission_request);
+      return;
+    }
+  queue_tool_complete (turn, NULL,
+                       "Permission denied and could not request permission from user. "
+                       "Copilot needed the user's approval and no one could answer.",
+                       "denied");
+  queue_text_result_answer (turn, "Permission: ",
+                            "denied-no-approval-rule-and-could-not-request-from-user");
+}
+
+static void
+queue_ask (Turn *turn)
+{
+  if (obj_bool (turn->session->params, "requestUserInput", FALSE))
+    {
+      queue_call (turn, call_ask_request);
+      return;
+    }
+  queue_tool_complete (turn, NULL, "Tool 'ask_user' does not exist.", "failure");
+  queue_text_result_answer (turn, "Answer: ", "Tool 'ask_user' does not exist.");
+}
+
 static void
 call_crash (Turn *turn)
 {
@@ -1821,7 +1854,7 @@ turn_setup (Turn *turn)
       json_object_set_string_member (args, "path", path);
       json_object_set_string_member (args, "file_text", "hello\n");
       queue_tool_call (turn, "create", args, FALSE);
-      queue_call (turn, call_permission_request);
+      queue_permission (turn);
     }
   else if (g_str_has_prefix (p, "PERMISSION-TOOL:"))
     {
@@ -1831,7 +1864,7 @@ turn_setup (Turn *turn)
         set_str (&name, "get_answer");
       set_str (&turn->perm_kind, "custom-tool");
       queue_tool_call (turn, name, json_object_new (), FALSE);
-      queue_call (turn, call_permission_request);
+      queue_permission (turn);
     }
   else if (g_str_has_prefix (p, "PERMISSION:"))
     {
@@ -1847,7 +1880,7 @@ turn_setup (Turn *turn)
       json_object_set_string_member (args, "mode", "sync");
       json_object_set_int_member (args, "initial_wait", 10);
       queue_tool_call (turn, "bash", args, TRUE);
-      queue_call (turn, call_permission_request);
+      queue_permission (turn);
     }
   else if (g_str_has_prefix (p, "ASK:"))
     {
@@ -1863,7 +1896,7 @@ turn_setup (Turn *turn)
       json_object_set_string_member (args, "question", turn->question);
       json_object_set_array_member (args, "choices", array);
       queue_tool_call (turn, "ask_user", args, FALSE);
-      queue_call (turn, call_ask_request);
+      queue_ask (turn);
     }
   else if (g_str_has_prefix (p, "TOOL:"))
     {
