@@ -1120,6 +1120,77 @@ test_dispose_while_reading (void)
   pipe_pair_clear (&pp);
 }
 
+/* A stream that cannot poll takes the read_bytes_async() path. */
+static void
+test_read_non_pollable (void)
+{
+  g_autofree char *a = frame ("{\"jsonrpc\":\"2.0\",\"method\":\"a\"}");
+  g_autofree char *b = frame ("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":7}");
+  g_autofree char *all = g_strconcat (a, b, NULL);
+  g_autoptr(GInputStream) base = g_memory_input_stream_new_from_data (g_strdup (all), strlen (all), g_free);
+  g_autoptr(GInputStream) in = g_buffered_input_stream_new_sized (base, 7);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(CopilotdJsonrpc) rpc = NULL;
+  CallResult res = { 0 };
+  Recorder rec;
+
+  g_assert_false (G_IS_POLLABLE_INPUT_STREAM (in));
+  rpc = copilotd_jsonrpc_new (in, out);
+  recorder_init (&rec);
+  recorder_connect (&rec, rpc);
+  copilotd_jsonrpc_call_async (rpc, "m", NULL, NULL, call_done_cb, &res);
+  copilotd_jsonrpc_start (rpc);
+
+  wait_call (&res);
+  g_assert_no_error (res.error);
+  g_assert_cmpint (json_node_get_int (res.result), ==, 7);
+  while (rec.n_closed == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (rec.events->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (rec.events, 0), ==, "a (none)");
+  g_assert_error (rec.closed, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  /* The stream's default close_async runs in a thread. */
+  while (!g_input_stream_is_closed (in))
+    g_main_context_iteration (NULL, TRUE);
+
+  call_result_clear (&res);
+  recorder_clear (&rec);
+}
+
+static void
+test_dispose_non_pollable_reading (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) pipe_in = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  CopilotdJsonrpc *rpc;
+  GWeakRef weak;
+  int fds[2];
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  pipe_in = g_unix_input_stream_new (fds[0], TRUE);
+  in = g_buffered_input_stream_new (pipe_in);
+  g_assert_false (G_IS_POLLABLE_INPUT_STREAM (in));
+
+  rpc = copilotd_jsonrpc_new (in, out);
+  copilotd_jsonrpc_start (rpc);
+  iterate ();
+  g_assert_true (g_input_stream_has_pending (in));
+
+  /* The read in flight holds no reference: dropping ours finalizes. */
+  g_weak_ref_init (&weak, rpc);
+  g_object_unref (rpc);
+  g_assert_null (g_weak_ref_get (&weak));
+  g_weak_ref_clear (&weak);
+
+  /* The cancelled read completes later and then closes the stream. */
+  while (!g_input_stream_is_closed (in))
+    g_main_context_iteration (NULL, TRUE);
+  close (fds[1]);
+}
+
 /* Transcript replay */
 
 typedef struct
@@ -1307,6 +1378,8 @@ main (int    argc,
   g_test_add_func ("/jsonrpc/close/write-error", test_close_write_error);
   g_test_add_func ("/jsonrpc/pipe/roundtrip", test_pipe_roundtrip);
   g_test_add_func ("/jsonrpc/pipe/dispose-while-reading", test_dispose_while_reading);
+  g_test_add_func ("/jsonrpc/non-pollable/read", test_read_non_pollable);
+  g_test_add_func ("/jsonrpc/non-pollable/dispose-while-reading", test_dispose_non_pollable_reading);
   g_test_add_data_func ("/jsonrpc/transcript/simple-turn", "simple-turn.jsonl", test_transcript_replay);
   g_test_add_data_func ("/jsonrpc/transcript/permission-and-tool-turn", "permission-and-tool-turn.jsonl",
                         test_transcript_replay);
