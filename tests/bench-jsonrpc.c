@@ -5,6 +5,8 @@
  *  - feed: framing + JSON parse + dispatch to a "notification" handler;
  *  - parse only: json_parser_load_from_data() on the same body N times;
  *  - framing + dispatch: the difference, i.e. what jsonrpc.c itself costs;
+ *  - tiny frames: the same with a 29-byte body, an upper bound of the
+ *    framing cost with the JSON parse made negligible;
  *  - pipe: the same frames written by a thread into a pipe and read by the
  *    pollable read path of copilotd_jsonrpc_start().
  *
@@ -12,6 +14,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,17 +59,29 @@ on_notification (CopilotdJsonrpc *rpc,
     g_main_loop_quit (counter->loop);
 }
 
-static GBytes *
-build_stream (guint n)
+static const char *tiny_body = "{\"jsonrpc\":\"2.0\",\"method\":\"x\"}";
+
+static void
+on_tiny_notification (CopilotdJsonrpc *rpc,
+                      const char      *method,
+                      JsonNode        *params,
+                      Counter         *counter)
 {
-  g_autofree char *header = g_strdup_printf ("Content-Length: %zu\r\n\r\n", strlen (delta_body));
-  gsize frame_len = strlen (header) + strlen (delta_body);
+  counter->frames++;
+}
+
+static GBytes *
+build_stream (const char *body,
+              guint       n)
+{
+  g_autofree char *header = g_strdup_printf ("Content-Length: %zu\r\n\r\n", strlen (body));
+  gsize frame_len = strlen (header) + strlen (body);
   GByteArray *buf = g_byte_array_sized_new ((guint) (frame_len * n));
 
   for (guint i = 0; i < n; i++)
     {
       g_byte_array_append (buf, (const guint8 *) header, (guint) strlen (header));
-      g_byte_array_append (buf, (const guint8 *) delta_body, (guint) strlen (delta_body));
+      g_byte_array_append (buf, (const guint8 *) body, (guint) strlen (body));
     }
   return g_byte_array_free_to_bytes (buf);
 }
@@ -81,8 +96,9 @@ new_rpc (GInputStream *in)
 }
 
 static double
-bench_feed (GBytes  *stream,
-            guint    n)
+bench_feed (GBytes   *stream,
+            guint     n,
+            gboolean  tiny)
 {
   g_autoptr(CopilotdJsonrpc) rpc = new_rpc (NULL);
   Counter counter = { 0 };
@@ -91,14 +107,16 @@ bench_feed (GBytes  *stream,
   gint64 start;
   gint64 end;
 
-  g_signal_connect (rpc, "notification", G_CALLBACK (on_notification), &counter);
+  g_signal_connect (rpc, "notification",
+                    tiny ? G_CALLBACK (on_tiny_notification) : G_CALLBACK (on_notification),
+                    &counter);
 
   start = g_get_monotonic_time ();
   for (gsize pos = 0; pos < len; pos += CHUNK)
     copilotd_jsonrpc_feed (rpc, data + pos, MIN (CHUNK, len - pos));
   end = g_get_monotonic_time ();
 
-  if (counter.frames != n || counter.delta_bytes != (gsize) n * strlen (" You"))
+  if (counter.frames != n || counter.delta_bytes != (tiny ? 0 : (gsize) n * strlen (" You")))
     g_error ("Got %u frames, expected %u", counter.frames, n);
   return (double) (end - start);
 }
@@ -190,8 +208,10 @@ int
 main (int    argc,
       char **argv)
 {
-  guint n = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : 200000;
+  guint n = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : 100000;
   g_autoptr(GBytes) stream = NULL;
+  g_autoptr(GBytes) tiny_stream = NULL;
+  double tiny_us;
   double feed_us;
   double parse_us;
   double pipe_us;
@@ -202,21 +222,25 @@ main (int    argc,
       return 2;
     }
 
-  stream = build_stream (n);
-  g_print ("frame body: %zu bytes, stream: %.1f MiB, chunks of %d KiB\n",
+  stream = build_stream (delta_body, n);
+  tiny_stream = build_stream (tiny_body, n);
+  printf ("frame body: %zu bytes, stream: %.1f MiB, chunks of %d KiB\n",
            strlen (delta_body), (double) g_bytes_get_size (stream) / (1024.0 * 1024.0), CHUNK / 1024);
 
-  feed_us = bench_feed (stream, n);
+  feed_us = bench_feed (stream, n, FALSE);
+  tiny_us = bench_feed (tiny_stream, n, TRUE);
   parse_us = bench_parse_only (n);
   pipe_us = bench_pipe (stream, n);
 
-  g_print ("feed:   frames: %u  total: %.1f ms  per frame: %.3f µs (framing+parse+dispatch)\n",
+  printf ("feed:   frames: %u  total: %.1f ms  per frame: %.3f µs (framing+parse+dispatch)\n",
            n, feed_us / 1000.0, feed_us / n);
-  g_print ("parse:  frames: %u  total: %.1f ms  per frame: %.3f µs (json_parser_load_from_data only)\n",
+  printf ("parse:  frames: %u  total: %.1f ms  per frame: %.3f µs (json_parser_load_from_data only)\n",
            n, parse_us / 1000.0, parse_us / n);
-  g_print ("framing+dispatch (feed - parse): per frame: %.3f µs\n",
+  printf ("framing+dispatch (feed - parse): per frame: %.3f µs\n",
            (feed_us - parse_us) / n);
-  g_print ("pipe:   frames: %u  total: %.1f ms  per frame: %.3f µs (pollable read+framing+parse+dispatch)\n",
+  printf ("tiny:   frames: %u  total: %.1f ms  per frame: %.3f µs (framing+29-byte parse+dispatch)\n",
+          n, tiny_us / 1000.0, tiny_us / n);
+  printf ("pipe:   frames: %u  total: %.1f ms  per frame: %.3f µs (pollable read+framing+parse+dispatch)\n",
            n, pipe_us / 1000.0, pipe_us / n);
 
   return 0;
