@@ -682,6 +682,27 @@ copilotd_jsonrpc_reply_error (CopilotdJsonrpc *self,
 
 /* Dispatching incoming messages */
 
+/* Reads a JSON-RPC error object without trusting its member types. */
+static void
+read_error_object (JsonNode    *error_node,
+                   gint64      *out_code,
+                   const char **out_message)
+{
+  JsonObject *error = json_node_get_object (error_node);
+  JsonNode *code = json_object_get_member (error, "code");
+  JsonNode *message = json_object_get_member (error, "message");
+
+  *out_code = 0;
+  if (code != NULL && JSON_NODE_HOLDS_VALUE (code) &&
+      json_node_get_value_type (code) == G_TYPE_INT64)
+    *out_code = json_node_get_int (code);
+
+  *out_message = "";
+  if (message != NULL && JSON_NODE_HOLDS_VALUE (message) &&
+      json_node_get_value_type (message) == G_TYPE_STRING)
+    *out_message = json_node_get_string (message);
+}
+
 static void
 handle_response (CopilotdJsonrpc *self,
                  JsonObject      *message)
@@ -689,16 +710,17 @@ handle_response (CopilotdJsonrpc *self,
   JsonNode *id_node = json_object_get_member (message, "id");
   JsonNode *error_node = json_object_get_member (message, "error");
   JsonNode *result_node = json_object_get_member (message, "result");
-  GTask *task = NULL;
+  g_autoptr(GTask) task = NULL;
+  CallData *data;
   gint64 id;
 
   if (error_node != NULL && JSON_NODE_HOLDS_OBJECT (error_node) &&
       (id_node == NULL || JSON_NODE_HOLDS_NULL (id_node)))
     {
-      JsonObject *error = json_node_get_object (error_node);
-      gint64 code = json_object_get_int_member_with_default (error, "code", 0);
-      const char *text = json_object_get_string_member_with_default (error, "message", "");
+      gint64 code;
+      const char *text;
 
+      read_error_object (error_node, &code, &text);
       /* PROTOCOL.md §1.4: after this the CLI never answers again. */
       if (code == JSONRPC_PARSE_ERROR)
         {
@@ -727,35 +749,31 @@ handle_response (CopilotdJsonrpc *self,
       return;
     }
 
-  {
-    g_autoptr(GTask) owned_task = task;
-    CallData *data = g_task_get_task_data (task);
+  data = g_task_get_task_data (task);
+  if (data->cancel_source != NULL)
+    g_source_destroy (data->cancel_source);
 
-    if (data->cancel_source != NULL)
-      g_source_destroy (data->cancel_source);
+  if (error_node != NULL && JSON_NODE_HOLDS_OBJECT (error_node))
+    {
+      gint64 code;
+      const char *text;
 
-    if (error_node != NULL && JSON_NODE_HOLDS_OBJECT (error_node))
-      {
-        JsonObject *error = json_node_get_object (error_node);
-        gint64 code = json_object_get_int_member_with_default (error, "code", 0);
-        const char *text = json_object_get_string_member_with_default (error, "message", "");
-
-        g_debug ("JSON-RPC call %" G_GINT64_FORMAT " failed: %" G_GINT64_FORMAT " “%s”",
-                 id, code, text);
-        g_task_return_new_error (task, COPILOTD_JSONRPC_ERROR, (int) code, "%s", text);
-      }
-    else if (result_node != NULL)
-      {
-        g_task_return_pointer (task, json_node_copy (result_node),
-                               (GDestroyNotify) json_node_unref);
-      }
-    else
-      {
-        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                                 "The CLI answered call %" G_GINT64_FORMAT
-                                 " with neither result nor error", id);
-      }
-  }
+      read_error_object (error_node, &code, &text);
+      g_debug ("JSON-RPC call %" G_GINT64_FORMAT " failed: %" G_GINT64_FORMAT " “%s”",
+               id, code, text);
+      g_task_return_new_error (task, COPILOTD_JSONRPC_ERROR, (int) code, "%s", text);
+    }
+  else if (result_node != NULL)
+    {
+      g_task_return_pointer (task, json_node_copy (result_node),
+                             (GDestroyNotify) json_node_unref);
+    }
+  else
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               "The CLI answered call %" G_GINT64_FORMAT
+                               " with neither result nor error", id);
+    }
 }
 
 static void

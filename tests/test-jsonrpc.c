@@ -474,6 +474,16 @@ test_call_error (void)
                    "Request session.create failed with message: Model \"x\" is not available.");
   g_assert_null (res.result);
   g_assert_false (copilotd_jsonrpc_is_closed (rpc));
+  call_result_clear (&res);
+
+  /* An error object with members of the wrong types still fails the call. */
+  res = (CallResult) { 0 };
+  copilotd_jsonrpc_call_async (rpc, "m", NULL, NULL, call_done_cb, &res);
+  feed_frame (rpc, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":\"x\",\"message\":[5]}}");
+  wait_call (&res);
+  g_assert_error (res.error, COPILOTD_JSONRPC_ERROR, 0);
+  g_assert_cmpstr (res.error->message, ==, "");
+  g_assert_false (copilotd_jsonrpc_is_closed (rpc));
 
   call_result_clear (&res);
 }
