@@ -2,9 +2,9 @@
 # Builds copilotd with -Werror and AddressSanitizer/UBSan in build-tests/ and
 # runs every test. Arguments go to `meson test` (e.g. a test name).
 #
-# The last line printed is "N passed, N failed", counting meson's tests:
-# passed = OK + EXPECTEDFAIL; failed = everything else, skipped tests included,
-# because a test that cannot run proves nothing. Exit status 0 only when
+# The last line printed is "N passed, N failed", counting test cases (TAP
+# subtests and plain tests); skipped ones count as failed, because a test
+# that cannot run proves nothing. Exit status 0 only when
 # nothing failed and something passed. When the build itself fails nothing
 # ran, and the line is "0 passed, 1 failed".
 set -euo pipefail
@@ -47,9 +47,11 @@ meson test -C "$builddir" --print-errorlogs --num-processes 2 \
   --timeout-multiplier 2 "$@" || status=$?
 echo "run-tests: meson test exited with status $status" >&2
 
-# Count per meson test (testlog.json, one object per line), then per TAP
-# subtest (meson records those only in the JUnit log).
 python3 - "$builddir/meson-logs" <<'EOF'
+# The closing line counts test cases: each TAP subtest (GTest cases, the
+# Python end-to-end cases) and each plain exit-code test. A skipped case
+# counts as failed, and so does a TAP program that failed (crashed, timed
+# out) without a failing case to show for it.
 import json
 import os
 import sys
@@ -57,48 +59,49 @@ import xml.etree.ElementTree as ET
 
 logdir = sys.argv[1]
 passing = {"OK", "EXPECTEDFAIL"}
-passed = failed = 0
-bad = []
+results = {}
 try:
     with open(os.path.join(logdir, "testlog.json")) as f:
         for line in f:
-            if not line.strip():
-                continue
-            test = json.loads(line)
-            if test["result"] in passing:
-                passed += 1
-            else:
-                failed += 1
-                bad.append(f"{test['name']}: {test['result']}")
+            if line.strip():
+                test = json.loads(line)
+                results[test["name"]] = test["result"]
 except FileNotFoundError:
     print("run-tests: meson wrote no testlog.json: no test ran", file=sys.stderr)
 
+subtests = {}
 try:
     root = ET.parse(os.path.join(logdir, "testlog.junit.xml")).getroot()
 except (FileNotFoundError, ET.ParseError):
     root = None
 if root is not None:
-    sub_passed = sub_failed = sub_skipped = 0
-    tap_suites = 0
     for suite in root.iter("testsuite"):
-        # Exit-code tests share one suite named after the project; TAP
-        # tests get a suite of their own named project.test.
-        if "." not in suite.get("name", ""):
+        name = suite.get("name", "")
+        # Exit-code tests share one suite named after the project; a TAP
+        # test gets a suite of its own named project.test.
+        if "." not in name:
             continue
-        tap_suites += 1
+        counts = subtests.setdefault(name.split(".", 1)[1], [0, 0])
         for case in suite.iter("testcase"):
-            if case.find("skipped") is not None:
-                sub_skipped += 1
-            elif case.find("failure") is not None or case.find("error") is not None:
-                sub_failed += 1
-            else:
-                sub_passed += 1
-    if tap_suites:
-        print(f"subtests of {tap_suites} TAP tests: {sub_passed} passed, "
-              f"{sub_failed} failed, {sub_skipped} skipped")
+            bad = any(case.find(tag) is not None for tag in ("skipped", "failure", "error"))
+            counts[1 if bad else 0] += 1
 
-for line in bad:
-    print(f"not passed: {line}")
+passed = failed = 0
+for name, result in sorted(results.items()):
+    sub = subtests.get(name)
+    if sub is not None and sum(sub) > 0:
+        passed += sub[0]
+        failed += sub[1]
+        if result not in passing and sub[1] == 0:
+            failed += 1
+    elif result in passing:
+        passed += 1
+    else:
+        failed += 1
+    if result not in passing:
+        print(f"not passed: {name}: {result}")
+ok = sum(r in passing for r in results.values())
+print(f"test programs: {ok} of {len(results)} passed")
 print(f"{passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 and passed > 0 else 1)
 EOF
