@@ -679,7 +679,8 @@ setup_user (CopilotdBackend      *self,
   else
     home = g_build_filename (pw->pw_dir, ".copilot", NULL);
   g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", home, TRUE);
-  g_subprocess_launcher_set_cwd (launcher, pw->pw_dir);
+  /* System users may have no home (/nonexistent). */
+  g_subprocess_launcher_set_cwd (launcher, g_file_test (pw->pw_dir, G_FILE_TEST_IS_DIR) ? pw->pw_dir : "/");
   if (pw->pw_uid != geteuid ())
     g_subprocess_launcher_set_child_setup (launcher, drop_privileges, user, NULL);
   return TRUE;
