@@ -830,6 +830,8 @@ ctl_cmd_agent (Ctl   *ctl,
       return CTL_EXIT_FAILURE;
     }
   ctl_agent_set_release_func (agent, G_CALLBACK (agent_released_cb), &command);
+  sigint = g_unix_signal_add (SIGINT, agent_stop_cb, &command);
+  sigterm = g_unix_signal_add (SIGTERM, agent_stop_cb, &command);
 
   if (!ctl->json)
     {
@@ -841,8 +843,6 @@ ctl_cmd_agent (Ctl   *ctl,
 
   watch = g_bus_watch_name_on_connection (ctl->bus, CTL_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                           NULL, agent_daemon_vanished_cb, &command, NULL);
-  sigint = g_unix_signal_add (SIGINT, agent_stop_cb, &command);
-  sigterm = g_unix_signal_add (SIGTERM, agent_stop_cb, &command);
   g_main_loop_run (ctl->loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);

@@ -16,6 +16,7 @@
 #include "copilotctl.h"
 
 #define NO_STREAM G_MAXUINT
+#define ERROR_IDLE_WAIT_MS 3000
 
 typedef struct {
   Ctl *ctl;                       /* unowned */
@@ -34,6 +35,7 @@ typedef struct {
   GHashTable *streamed;           /* owned: ids of messages whose text was streamed */
   char *content;                  /* owned, nullable: last assistant.message content */
   char *error_message;            /* owned, nullable: from session.error */
+  guint error_timeout_id;
 
   /* Human output */
   gboolean stdout_tty;
@@ -203,6 +205,7 @@ end_turn (Turn *self)
 {
   gboolean failed = self->error_message != NULL;
 
+  g_clear_handle_id (&self->error_timeout_id, g_source_remove);
   if (!self->in_turn)
     return;
   self->in_turn = FALSE;
@@ -297,6 +300,16 @@ on_assistant_message (Turn     *self,
     spinner_show (self, _("thinking…"));
 }
 
+static gboolean
+error_timeout_cb (gpointer user_data)
+{
+  Turn *self = user_data;
+
+  self->error_timeout_id = 0;
+  end_turn (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_event (Turn       *self,
           const char *type,
@@ -352,7 +365,10 @@ on_event (Turn       *self,
 
       g_free (self->error_message);
       self->error_message = g_strdup (message ? message : _("the session failed"));
-      end_turn (self);
+      /* session.idle follows; ending the turn now would let that idle end
+       * the next one. Do not wait for it forever, though. */
+      if (self->error_timeout_id == 0)
+        self->error_timeout_id = g_timeout_add (ERROR_IDLE_WAIT_MS, error_timeout_cb, self);
     }
   else if (g_strcmp0 (type, "session.idle") == 0)
     {
@@ -469,11 +485,11 @@ chat_line_cb (const char *line,
 
   if (line == NULL)
     {
-      if (isatty (STDIN_FILENO))
-        fputc ('\n', stdout);
+      ensure_newline (self);
       quit (self, CTL_EXIT_OK);
       return;
     }
+  self->out_col0 = TRUE;
   prompt = g_strstrip (g_strdup (line));
   if (*prompt == '\0')
     {
@@ -496,6 +512,8 @@ chat_prompt (Turn *self)
       fprintf (stdout, "%s%s%s", ctl_style (stdout, CTL_STYLE_BOLD), _("you> "),
                ctl_style (stdout, CTL_STYLE_RESET));
       fflush (stdout);
+      /* Until a line is typed (and echoed), the cursor is after the prompt. */
+      self->out_col0 = FALSE;
     }
   ctl_term_request_line (ctl_term_get_stdin (), chat_line_cb, self);
 }
@@ -640,6 +658,7 @@ turn_teardown (Turn *self)
 
   spinner_hide (self);
   g_clear_handle_id (&self->sigint_id, g_source_remove);
+  g_clear_handle_id (&self->error_timeout_id, g_source_remove);
   if (self->subscription != 0)
     g_dbus_connection_signal_unsubscribe (ctl->bus, self->subscription);
   self->subscription = 0;
