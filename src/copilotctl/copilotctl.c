@@ -355,6 +355,25 @@ print_transcript_entry (const char *type,
 }
 
 static void
+print_metadata (GVariant *metadata)
+{
+  g_autoptr(CtlTable) table = ctl_table_new (2, "", "");
+  g_autofree char *started = ctl_format_time (ctl_vardict_get_string (metadata, "start-time"));
+  g_autofree char *modified = ctl_format_time (ctl_vardict_get_string (metadata, "modified-time"));
+
+  ctl_table_add_row (table, _("Session:"), ctl_vardict_get_string (metadata, "session-id"));
+  if (ctl_vardict_get_string (metadata, "summary") != NULL)
+    ctl_table_add_row (table, _("Summary:"), ctl_vardict_get_string (metadata, "summary"));
+  if (ctl_vardict_get_string (metadata, "cwd") != NULL)
+    ctl_table_add_row (table, _("Directory:"), ctl_vardict_get_string (metadata, "cwd"));
+  ctl_table_add_row (table, _("Started:"), started);
+  ctl_table_add_row (table, _("Modified:"), modified);
+  printf ("%s", ctl_style (stdout, CTL_STYLE_DIM));
+  ctl_table_print_body (table, stdout);
+  printf ("%s\n", ctl_style (stdout, CTL_STYLE_RESET));
+}
+
+static void
 print_event_json (const char *type,
                   GVariant   *meta,
                   const char *data_json)
@@ -440,6 +459,8 @@ cmd_show (Ctl   *ctl,
   if (events == NULL)
     return status;
 
+  if (!ctl->json)
+    print_metadata (metadata);
   g_variant_iter_init (&iter, events);
   while (g_variant_iter_next (&iter, "(&s@a{sv}&s)", &type, &meta, &data_json))
     {

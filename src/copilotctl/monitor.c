@@ -432,11 +432,36 @@ on_lifecycle (GDBusConnection *bus,
 {
   Monitor *self = user_data;
   const char *type, *session_id;
+  g_autoptr(GVariant) metadata = NULL;
   g_autofree char *session_path = NULL;
 
   if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(ssa{sv})")))
     return;
-  g_variant_get (parameters, "(&s&s@a{sv})", &type, &session_id, NULL);
+  g_variant_get (parameters, "(&s&s@a{sv})", &type, &session_id, &metadata);
+
+  if (self->ctl->json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, "lifecycle");
+      json_builder_set_member_name (builder, "event");
+      json_builder_add_string_value (builder, type);
+      json_builder_set_member_name (builder, "session_id");
+      json_builder_add_string_value (builder, session_id);
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_add_value (builder, json_gvariant_serialize (metadata));
+      json_builder_end_object (builder);
+      ctl_json_print_builder (builder);
+    }
+  else
+    {
+      printf ("%s%s %s%s\n", ctl_style (stdout, CTL_STYLE_DIM), session_id, type,
+              ctl_style (stdout, CTL_STYLE_RESET));
+      fflush (stdout);
+    }
+
   if (!g_str_equal (type, "created"))
     return;
   session_path = ctl_session_path_from_id (session_id);

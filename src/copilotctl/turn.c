@@ -332,8 +332,10 @@ on_event (Turn       *self,
           g_autofree char *cut = ctl_truncate (line, ctl_terminal_width (stderr) > 14 ?
                                                      ctl_terminal_width (stderr) - 14 : 0);
 
+          g_autofree char *label = g_strdup_printf (_("running %s…"), name ? name : "");
+
           note (self, "%s %s %s", ctl_glyph ("▸", ">"), _("running:"), cut);
-          spinner_show (self, name ? name : _("working…"));
+          spinner_show (self, label);
         }
     }
   else if (g_strcmp0 (type, "tool.execution_complete") == 0)
