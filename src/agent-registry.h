@@ -5,12 +5,14 @@
 #include <sys/types.h>
 
 #include "callers.h"
-#include "config.h"
+#include "daemon-config.h"
+#include "copilotd-dbus.h"
 
 G_BEGIN_DECLS
 
 #define COPILOTD_TYPE_AGENT_REGISTRY (copilotd_agent_registry_get_type ())
-G_DECLARE_FINAL_TYPE (CopilotdAgentRegistry, copilotd_agent_registry, COPILOTD, AGENT_REGISTRY, GObject)
+G_DECLARE_FINAL_TYPE (CopilotdAgentRegistry, copilotd_agent_registry, COPILOTD, AGENT_REGISTRY,
+                      CopilotdDbusAgentManagerSkeleton)
 
 typedef enum {
   COPILOTD_PROMPT_PERMISSION,

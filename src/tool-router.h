@@ -5,7 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "callers.h"
-#include "config.h"
+#include "daemon-config.h"
 
 G_BEGIN_DECLS
 

@@ -1,0 +1,985 @@
+/* backend.c: the CLI process (or TCP server): spawn, handshake, restart
+ *
+ * One backend drives one CLI. It starts lazily on the first call, answers
+ * the handshake of PROTOCOL.md §1.6, and when the CLI exits or its stream
+ * breaks it fails what was pending, says "lost", and restarts with an
+ * exponential backoff. Too many failures in a short window leave it
+ * "failed" until the next call tries again.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "backend.h"
+#include "copilotd-error.h"
+#include "jsonrpc.h"
+
+#define RESTART_BASE_DELAY_MS 500
+#define RESTART_MAX_DELAY_MS 8000
+#define STOP_GRACE_MS 3000
+
+struct _CopilotdBackend
+{
+  GObject parent_instance;
+
+  const CopilotdConfig *config;   /* unowned: outlives the backend */
+  CopilotdBackendState state;
+
+  GSubprocess *process;           /* owned, nullable */
+  GIOStream *socket;              /* owned, nullable: --cli-url */
+  CopilotdJsonrpc *rpc;           /* owned, nullable */
+  GCancellable *cancellable;      /* owned: the current connection attempt */
+
+  char *version;                  /* owned, nullable */
+  guint protocol_version;
+
+  GQueue waiting;                 /* GTask* owned: calls waiting for the handshake */
+  GArray *failures;               /* gint64: monotonic times of failures */
+  guint restart_source;
+  gboolean restart_pending;       /* the next handshake is a restart */
+  gboolean stopping;
+  GError *failure;                /* owned, nullable: why the state is failed */
+};
+
+G_DEFINE_FINAL_TYPE (CopilotdBackend, copilotd_backend, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_STATE, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+enum { SIGNAL_NOTIFICATION, SIGNAL_REQUEST, SIGNAL_READY, SIGNAL_LOST, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+typedef struct {
+  char *method;        /* owned */
+  JsonNode *params;    /* owned, nullable */
+} CallData;
+
+static void
+call_data_free (CallData *data)
+{
+  g_free (data->method);
+  g_clear_pointer (&data->params, json_node_unref);
+  g_free (data);
+}
+
+static void backend_start (CopilotdBackend *self);
+static void backend_lost (CopilotdBackend *self, const GError *reason);
+
+const char *
+copilotd_backend_state_to_string (CopilotdBackendState state)
+{
+  switch (state)
+    {
+    case COPILOTD_BACKEND_STOPPED: return "stopped";
+    case COPILOTD_BACKEND_STARTING: return "starting";
+    case COPILOTD_BACKEND_RUNNING: return "running";
+    case COPILOTD_BACKEND_RESTARTING: return "restarting";
+    case COPILOTD_BACKEND_FAILED: return "failed";
+    default: return "failed";
+    }
+}
+
+static void
+set_state (CopilotdBackend      *self,
+           CopilotdBackendState  state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("Backend state '%s' → '%s'",
+           copilotd_backend_state_to_string (self->state),
+           copilotd_backend_state_to_string (state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/* The npm package installs .bin/copilot, a Node launcher that does not
+ * forward signals (PROTOCOL.md §1.1): run the native binary beside it. */
+static char *
+resolve_npm_launcher (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (dir);
+  g_autofree char *node_modules = NULL;
+  g_autofree char *native = NULL;
+  const char *arch;
+
+#if defined(__x86_64__)
+  arch = "x64";
+#elif defined(__aarch64__)
+  arch = "arm64";
+#else
+  arch = "unknown";
+#endif
+
+  if (g_strcmp0 (base, ".bin") == 0)
+    node_modules = g_path_get_dirname (dir);
+  else if (g_str_has_suffix (path, "npm-loader.js"))
+    {
+      /* node_modules/@github/copilot/npm-loader.js */
+      g_autofree char *scope = g_path_get_dirname (dir);
+      node_modules = g_path_get_dirname (scope);
+    }
+  else
+    return g_strdup (path);
+
+  native = g_strdup_printf ("%s/@github/copilot-linux-%s/copilot", node_modules, arch);
+  if (g_file_test (native, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_debug ("Resolved npm launcher '%s' to '%s'", path, native);
+      return g_steal_pointer (&native);
+    }
+  return g_strdup (path);
+}
+
+char *
+copilotd_backend_find_cli (const CopilotdConfig  *config,
+                           GError               **error)
+{
+  const char *env = g_getenv ("COPILOTD_CLI_PATH");
+  g_autofree char *path = NULL;
+
+  if (config->cli_path != NULL && *config->cli_path != '\0')
+    path = g_strdup (config->cli_path);
+  else if (env != NULL && *env != '\0')
+    path = g_strdup (env);
+  else
+    path = g_find_program_in_path ("copilot");
+
+  if (path == NULL)
+    {
+      g_set_error_literal (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                           "The Copilot CLI was not found: set --cli-path, "
+                           "COPILOTD_CLI_PATH or cli-path, or put copilot on PATH");
+      return NULL;
+    }
+  if (!g_path_is_absolute (path))
+    {
+      g_autofree char *found = g_find_program_in_path (path);
+      if (found != NULL)
+        {
+          g_free (path);
+          path = g_steal_pointer (&found);
+        }
+    }
+  if (!g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                   "The Copilot CLI '%s' is not an executable file", path);
+      return NULL;
+    }
+  return resolve_npm_launcher (path);
+}
+
+/* Errors the CLI sent back are turned into the project's domain here, once,
+ * so that every D-Bus method maps them the same way. */
+static void
+translate_error (GError **error)
+{
+  GError *e = *error;
+  const char *message;
+  const char *marker = " failed with message: ";
+  const char *found;
+  int code = COPILOTD_ERROR_FAILED;
+
+  if (e == NULL || e->domain != COPILOTD_JSONRPC_ERROR)
+    return;
+
+  message = e->message;
+  if (g_str_has_prefix (message, "Request ") && (found = strstr (message, marker)) != NULL)
+    message = found + strlen (marker);
+
+  if (strstr (message, "Session not found") != NULL)
+    code = COPILOTD_ERROR_NOT_FOUND;
+  else if (strstr (message, "is not available") != NULL ||
+           strstr (message, "invalid") != NULL || strstr (message, "Invalid") != NULL)
+    code = COPILOTD_ERROR_INVALID_ARGS;
+  else if (strstr (message, "OAuth token") != NULL || strstr (message, "not authenticated") != NULL)
+    code = COPILOTD_ERROR_NOT_AUTHENTICATED;
+
+  *error = g_error_new (COPILOTD_ERROR, code, "%s", message);
+  g_error_free (e);
+}
+
+static void
+on_call_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &error);
+  if (node == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, node, (GDestroyNotify) json_node_unref);
+}
+
+static void
+dispatch_call (CopilotdBackend *self,
+               GTask           *task)
+{
+  CallData *data = g_task_get_task_data (task);
+
+  copilotd_jsonrpc_call_async (self->rpc, data->method, data->params,
+                               g_task_get_cancellable (task),
+                               on_call_done, task);
+}
+
+static void
+fail_waiting (CopilotdBackend *self,
+              const GError    *error)
+{
+  GTask *task;
+
+  while ((task = g_queue_pop_head (&self->waiting)) != NULL)
+    {
+      g_task_return_error (task, g_error_copy (error));
+      g_object_unref (task);
+    }
+}
+
+static void
+tear_down_connection (CopilotdBackend *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+
+  if (self->rpc != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->rpc, self);
+      copilotd_jsonrpc_close (self->rpc, NULL);
+      g_clear_object (&self->rpc);
+    }
+  g_clear_object (&self->socket);
+
+  if (self->process != NULL)
+    {
+      /* SIGTERM lets the CLI persist session.shutdown (PROTOCOL.md §1.7). */
+      g_subprocess_send_signal (self->process, SIGTERM);
+      g_clear_object (&self->process);
+    }
+}
+
+static guint
+count_recent_failures (CopilotdBackend *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 window = (gint64) self->config->restart_window * G_USEC_PER_SEC;
+  guint i = 0;
+
+  while (i < self->failures->len)
+    {
+      if (now - g_array_index (self->failures, gint64, i) > window)
+        g_array_remove_index (self->failures, i);
+      else
+        i++;
+    }
+  return self->failures->len;
+}
+
+static gboolean
+restart_cb (gpointer user_data)
+{
+  CopilotdBackend *self = user_data;
+
+  self->restart_source = 0;
+  backend_start (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A start attempt or a running CLI failed: retry with backoff, or give up. */
+static void
+backend_failed (CopilotdBackend *self,
+                const GError    *error)
+{
+  guint n;
+  guint delay;
+
+  tear_down_connection (self);
+  fail_waiting (self, error);
+
+  if (self->stopping)
+    {
+      set_state (self, COPILOTD_BACKEND_STOPPED);
+      return;
+    }
+
+  g_array_append_val (self->failures, (gint64) { g_get_monotonic_time () });
+  n = count_recent_failures (self);
+
+  if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH) ||
+      n >= self->config->restart_max_failures)
+    {
+      g_warning ("Backend failed (%u failures in %u s): %s",
+                 n, self->config->restart_window, error->message);
+      g_clear_error (&self->failure);
+      self->failure = g_error_copy (error);
+      set_state (self, COPILOTD_BACKEND_FAILED);
+      return;
+    }
+
+  delay = MIN (RESTART_BASE_DELAY_MS << MIN (n - 1, 8u), RESTART_MAX_DELAY_MS);
+  g_debug ("Restarting the CLI in %u ms (failure %u): %s", delay, n, error->message);
+  set_state (self, COPILOTD_BACKEND_RESTARTING);
+  g_clear_handle_id (&self->restart_source, g_source_remove);
+  self->restart_source = g_timeout_add (delay, restart_cb, self);
+}
+
+static void
+backend_lost (CopilotdBackend *self,
+              const GError    *reason)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->stopping)
+    {
+      tear_down_connection (self);
+      set_state (self, COPILOTD_BACKEND_STOPPED);
+      return;
+    }
+
+  error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                       "The Copilot CLI was lost: %s", reason->message);
+  g_warning ("%s", error->message);
+
+  if (self->state == COPILOTD_BACKEND_RUNNING)
+    {
+      self->restart_pending = TRUE;
+      /* Pending calls fail before anyone hears of the loss. */
+      tear_down_connection (self);
+      g_signal_emit (self, signals[SIGNAL_LOST], 0, error);
+    }
+  backend_failed (self, error);
+}
+
+static void
+on_rpc_notification (CopilotdJsonrpc *rpc,
+                     const char      *method,
+                     JsonNode        *params,
+                     gpointer         user_data)
+{
+  g_signal_emit (user_data, signals[SIGNAL_NOTIFICATION], 0, method, params);
+}
+
+static gboolean
+on_rpc_request (CopilotdJsonrpc *rpc,
+                const char      *method,
+                JsonNode        *params,
+                JsonNode        *id,
+                gpointer         user_data)
+{
+  gboolean handled = FALSE;
+
+  g_signal_emit (user_data, signals[SIGNAL_REQUEST], 0, method, params, id, &handled);
+  return handled;
+}
+
+static void
+on_rpc_closed (CopilotdJsonrpc *rpc,
+               const GError    *reason,
+               gpointer         user_data)
+{
+  CopilotdBackend *self = user_data;
+
+  if (rpc != self->rpc)
+    return;
+  backend_lost (self, reason);
+}
+
+typedef struct {
+  CopilotdBackend *self;     /* owned */
+  GSubprocess *process;      /* owned */
+} ExitData;
+
+static void
+on_process_exited (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  ExitData *data = user_data;
+  CopilotdBackend *self = data->self;
+  GSubprocess *process = G_SUBPROCESS (source);
+
+  g_subprocess_wait_finish (process, result, NULL);
+  if (process == self->process)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (g_subprocess_get_if_signaled (process))
+        error = g_error_new (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                             "the CLI was killed by signal %d",
+                             g_subprocess_get_term_sig (process));
+      else
+        error = g_error_new (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                             "the CLI exited with status %d",
+                             g_subprocess_get_exit_status (process));
+      backend_lost (self, error);
+    }
+  g_object_unref (data->process);
+  g_object_unref (data->self);
+  g_free (data);
+}
+
+static void
+on_stderr_read (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  gsize len = 0;
+  const char *text;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    return;
+  text = g_bytes_get_data (bytes, &len);
+  g_debug ("CLI stderr: %.*s", (int) len, text);
+  g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 4096, G_PRIORITY_LOW,
+                                   NULL, on_stderr_read, NULL);
+}
+
+static void
+handshake_succeeded (CopilotdBackend *self,
+                     JsonObject      *result)
+{
+  gboolean restarted = self->restart_pending;
+  GTask *task;
+
+  self->protocol_version = (guint) json_object_get_int_member_with_default (result, "protocolVersion", 0);
+  if (json_object_has_member (result, "version"))
+    {
+      g_free (self->version);
+      self->version = g_strdup (json_object_get_string_member_with_default (result, "version", NULL));
+    }
+
+  if (self->protocol_version != COPILOTD_REQUIRED_PROTOCOL_VERSION)
+    {
+      g_autoptr(GError) error = NULL;
+
+      error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
+                           "The Copilot CLI speaks protocol version %u; copilotd needs %u",
+                           self->protocol_version, COPILOTD_REQUIRED_PROTOCOL_VERSION);
+      backend_failed (self, error);
+      return;
+    }
+
+  g_debug ("Connected to Copilot CLI '%s', protocol %u",
+           self->version ? self->version : "?", self->protocol_version);
+  self->restart_pending = FALSE;
+  g_clear_error (&self->failure);
+  set_state (self, COPILOTD_BACKEND_RUNNING);
+  g_signal_emit (self, signals[SIGNAL_READY], 0, restarted);
+
+  while (self->state == COPILOTD_BACKEND_RUNNING &&
+         (task = g_queue_pop_head (&self->waiting)) != NULL)
+    dispatch_call (self, task);
+}
+
+static void
+on_ping_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(CopilotdBackend) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &error);
+  if (COPILOTD_JSONRPC (source) != self->rpc)
+    return;
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
+                                     "The Copilot CLI answered ping with no object");
+      g_prefix_error (&error, "Handshake failed: ");
+      backend_failed (self, error);
+      return;
+    }
+  handshake_succeeded (self, json_node_get_object (node));
+}
+
+static void
+on_connect_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(CopilotdBackend) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &error);
+  if (COPILOTD_JSONRPC (source) != self->rpc)
+    return;
+
+  if (error != NULL && error->domain == COPILOTD_JSONRPC_ERROR &&
+      (error->code == -32601 || strstr (error->message, "Unhandled method connect") != NULL))
+    {
+      /* Older servers: fall back to ping (PROTOCOL.md §1.6). */
+      g_autoptr(JsonNode) params = json_from_string ("{\"message\":\"copilotd\"}", NULL);
+
+      copilotd_jsonrpc_call_async (self->rpc, "ping", params, self->cancellable,
+                                   on_ping_done, g_object_ref (self));
+      return;
+    }
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      if (error == NULL)
+        error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
+                                     "The Copilot CLI answered connect with no object");
+      if (error->domain != COPILOTD_ERROR)
+        {
+          g_autoptr(GError) wrapped = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                                                   "%s", error->message);
+          g_clear_error (&error);
+          error = g_steal_pointer (&wrapped);
+        }
+      g_prefix_error (&error, "Handshake failed: ");
+      backend_failed (self, error);
+      return;
+    }
+  handshake_succeeded (self, json_node_get_object (node));
+}
+
+static void
+begin_handshake (CopilotdBackend *self,
+                 GInputStream    *input,
+                 GOutputStream   *output)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) params = NULL;
+  const char *token = g_getenv ("COPILOT_CONNECTION_TOKEN");
+
+  self->rpc = copilotd_jsonrpc_new (input, output);
+  g_signal_connect (self->rpc, "notification", G_CALLBACK (on_rpc_notification), self);
+  g_signal_connect (self->rpc, "request", G_CALLBACK (on_rpc_request), self);
+  g_signal_connect (self->rpc, "closed", G_CALLBACK (on_rpc_closed), self);
+  copilotd_jsonrpc_start (self->rpc);
+
+  json_builder_begin_object (builder);
+  if (token != NULL && self->socket != NULL)
+    {
+      json_builder_set_member_name (builder, "token");
+      json_builder_add_string_value (builder, token);
+    }
+  json_builder_set_member_name (builder, "clientInfo");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "extensionName");
+  json_builder_add_string_value (builder, "copilotd");
+  json_builder_set_member_name (builder, "extensionVersion");
+  json_builder_add_string_value (builder, PACKAGE_VERSION);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  params = json_builder_get_root (builder);
+
+  copilotd_jsonrpc_call_async (self->rpc, "connect", params, self->cancellable,
+                               on_connect_done, g_object_ref (self));
+}
+
+static void
+on_socket_connected (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(CopilotdBackend) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+
+  connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (connection == NULL)
+    {
+      g_autoptr(GError) wrapped = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                                               "Cannot connect to the CLI server '%s': %s",
+                                               self->config->cli_url, error->message);
+      backend_failed (self, wrapped);
+      return;
+    }
+  self->socket = G_IO_STREAM (g_steal_pointer (&connection));
+  begin_handshake (self,
+                   g_io_stream_get_input_stream (self->socket),
+                   g_io_stream_get_output_stream (self->socket));
+}
+
+static gboolean
+spawn_cli (CopilotdBackend  *self,
+           GError          **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *cli = NULL;
+  ExitData *exit_data;
+
+  cli = copilotd_backend_find_cli (self->config, error);
+  if (cli == NULL)
+    return FALSE;
+
+  g_ptr_array_add (argv, g_strdup (cli));
+  g_ptr_array_add (argv, g_strdup ("--headless"));
+  g_ptr_array_add (argv, g_strdup ("--no-auto-update"));
+  g_ptr_array_add (argv, g_strdup ("--log-level"));
+  g_ptr_array_add (argv, g_strdup ("info"));
+  /* The CLI reads a token only from the variable this flag names. */
+  if (g_getenv ("COPILOT_SDK_AUTH_TOKEN") != NULL)
+    {
+      g_ptr_array_add (argv, g_strdup ("--auth-token-env"));
+      g_ptr_array_add (argv, g_strdup ("COPILOT_SDK_AUTH_TOKEN"));
+    }
+  g_ptr_array_add (argv, g_strdup ("--stdio"));
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  if (self->config->copilot_home != NULL)
+    g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", self->config->copilot_home, TRUE);
+
+  g_debug ("Spawning '%s'", cli);
+  self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
+  if (self->process == NULL)
+    {
+      g_prefix_error (error, "Cannot start the Copilot CLI '%s': ", cli);
+      if (*error != NULL && (*error)->domain != COPILOTD_ERROR)
+        {
+          GError *wrapped = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                                         "%s", (*error)->message);
+          g_clear_error (error);
+          *error = wrapped;
+        }
+      return FALSE;
+    }
+
+  exit_data = g_new0 (ExitData, 1);
+  exit_data->self = g_object_ref (self);
+  exit_data->process = g_object_ref (self->process);
+  g_subprocess_wait_async (self->process, NULL, on_process_exited, exit_data);
+
+  g_input_stream_read_bytes_async (g_subprocess_get_stderr_pipe (self->process), 4096,
+                                   G_PRIORITY_LOW, NULL, on_stderr_read, NULL);
+
+  begin_handshake (self,
+                   g_subprocess_get_stdout_pipe (self->process),
+                   g_subprocess_get_stdin_pipe (self->process));
+  return TRUE;
+}
+
+static void
+backend_start (CopilotdBackend *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->stopping)
+    return;
+  g_clear_handle_id (&self->restart_source, g_source_remove);
+  tear_down_connection (self);
+  self->cancellable = g_cancellable_new ();
+  set_state (self, self->restart_pending ? COPILOTD_BACKEND_RESTARTING : COPILOTD_BACKEND_STARTING);
+
+  if (self->config->cli_url != NULL && *self->config->cli_url != '\0')
+    {
+      g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+      g_debug ("Connecting to CLI server '%s'", self->config->cli_url);
+      g_socket_client_connect_to_host_async (client, self->config->cli_url, 0,
+                                             self->cancellable, on_socket_connected,
+                                             g_object_ref (self));
+      return;
+    }
+
+  if (!spawn_cli (self, &error))
+    backend_failed (self, error);
+}
+
+void
+copilotd_backend_call_async (CopilotdBackend     *self,
+                             const char          *method,
+                             JsonNode            *params,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  CallData *data;
+
+  g_return_if_fail (COPILOTD_IS_BACKEND (self));
+  g_return_if_fail (method != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, copilotd_backend_call_async);
+  data = g_new0 (CallData, 1);
+  data->method = g_strdup (method);
+  data->params = params ? json_node_copy (params) : NULL;
+  g_task_set_task_data (task, data, (GDestroyNotify) call_data_free);
+
+  if (self->stopping)
+    {
+      g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                               "copilotd is shutting down");
+      return;
+    }
+
+  switch (self->state)
+    {
+    case COPILOTD_BACKEND_RUNNING:
+      dispatch_call (self, g_steal_pointer (&task));
+      return;
+    case COPILOTD_BACKEND_STARTING:
+    case COPILOTD_BACKEND_RESTARTING:
+      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
+      return;
+    case COPILOTD_BACKEND_STOPPED:
+    case COPILOTD_BACKEND_FAILED:
+    default:
+      /* Failed is retried on the next call, with a clean slate. */
+      g_array_set_size (self->failures, 0);
+      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
+      backend_start (self);
+      return;
+    }
+}
+
+JsonNode *
+copilotd_backend_call_finish (CopilotdBackend  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  JsonNode *node;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  node = g_task_propagate_pointer (G_TASK (result), error);
+  if (node == NULL)
+    translate_error (error);
+  return node;
+}
+
+void
+copilotd_backend_reply (CopilotdBackend *self,
+                        JsonNode        *id,
+                        JsonNode        *result)
+{
+  if (self->rpc != NULL)
+    copilotd_jsonrpc_reply (self->rpc, id, result);
+}
+
+void
+copilotd_backend_reply_error (CopilotdBackend *self,
+                              JsonNode        *id,
+                              int              code,
+                              const char      *message)
+{
+  if (self->rpc != NULL)
+    copilotd_jsonrpc_reply_error (self->rpc, id, code, message);
+}
+
+static void
+stop_finish_task (GTask *task)
+{
+  CopilotdBackend *self = g_task_get_source_object (task);
+
+  if (g_task_get_completed (task) || g_task_had_error (task))
+    return;
+  tear_down_connection (self);
+  set_state (self, COPILOTD_BACKEND_STOPPED);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+on_stop_timeout (gpointer user_data)
+{
+  GTask *task = user_data;
+  CopilotdBackend *self = g_task_get_source_object (task);
+
+  if (self->process != NULL)
+    {
+      g_debug ("The CLI did not exit in time; killing it");
+      g_subprocess_force_exit (self->process);
+    }
+  stop_finish_task (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_stop_waited (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  stop_finish_task (task);
+}
+
+static void
+on_shutdown_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotdBackend *self = g_task_get_source_object (task);
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, NULL);
+  if (self->process != NULL)
+    {
+      /* Closing stdin makes the CLI exit too (PROTOCOL.md §1.7). */
+      if (self->rpc != NULL)
+        {
+          g_signal_handlers_disconnect_by_data (self->rpc, self);
+          copilotd_jsonrpc_close (self->rpc, NULL);
+        }
+      g_subprocess_wait_async (self->process, NULL, on_stop_waited, g_object_ref (task));
+      g_autoptr(GSource) timeout = g_timeout_source_new (STOP_GRACE_MS);
+      g_task_attach_source (task, timeout, on_stop_timeout);
+      return;
+    }
+  stop_finish_task (task);
+}
+
+void
+copilotd_backend_stop_async (CopilotdBackend     *self,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GError) error = NULL;
+
+  g_task_set_source_tag (task, copilotd_backend_stop_async);
+  self->stopping = TRUE;
+  g_clear_handle_id (&self->restart_source, g_source_remove);
+
+  error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                               "copilotd is shutting down");
+  fail_waiting (self, error);
+
+  if (self->rpc != NULL && self->state == COPILOTD_BACKEND_RUNNING)
+    {
+      copilotd_jsonrpc_call_async (self->rpc, "runtime.shutdown", NULL, NULL,
+                                   on_shutdown_done, g_steal_pointer (&task));
+      return;
+    }
+  stop_finish_task (task);
+}
+
+gboolean
+copilotd_backend_stop_finish (CopilotdBackend  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+CopilotdBackendState
+copilotd_backend_get_state (CopilotdBackend *self)
+{
+  return self->state;
+}
+
+const char *
+copilotd_backend_get_version (CopilotdBackend *self)
+{
+  return self->version;
+}
+
+guint
+copilotd_backend_get_protocol_version (CopilotdBackend *self)
+{
+  return self->protocol_version;
+}
+
+static void
+copilotd_backend_dispose (GObject *object)
+{
+  CopilotdBackend *self = COPILOTD_BACKEND (object);
+  g_autoptr(GError) error = NULL;
+
+  self->stopping = TRUE;
+  g_clear_handle_id (&self->restart_source, g_source_remove);
+  error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                               "copilotd is shutting down");
+  fail_waiting (self, error);
+  tear_down_connection (self);
+
+  G_OBJECT_CLASS (copilotd_backend_parent_class)->dispose (object);
+}
+
+static void
+copilotd_backend_finalize (GObject *object)
+{
+  CopilotdBackend *self = COPILOTD_BACKEND (object);
+
+  g_free (self->version);
+  g_array_unref (self->failures);
+  g_clear_error (&self->failure);
+
+  G_OBJECT_CLASS (copilotd_backend_parent_class)->finalize (object);
+}
+
+static void
+copilotd_backend_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  CopilotdBackend *self = COPILOTD_BACKEND (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_int (value, self->state);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+copilotd_backend_class_init (CopilotdBackendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = copilotd_backend_dispose;
+  object_class->finalize = copilotd_backend_finalize;
+  object_class->get_property = copilotd_backend_get_property;
+
+  properties[PROP_STATE] =
+    g_param_spec_int ("state", NULL, NULL,
+                      COPILOTD_BACKEND_STOPPED, COPILOTD_BACKEND_FAILED,
+                      COPILOTD_BACKEND_STOPPED,
+                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_NOTIFICATION] =
+    g_signal_new ("notification", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, JSON_TYPE_NODE);
+  signals[SIGNAL_REQUEST] =
+    g_signal_new ("request", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 3, G_TYPE_STRING, JSON_TYPE_NODE, JSON_TYPE_NODE);
+  signals[SIGNAL_READY] =
+    g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  signals[SIGNAL_LOST] =
+    g_signal_new ("lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+copilotd_backend_init (CopilotdBackend *self)
+{
+  g_queue_init (&self->waiting);
+  self->failures = g_array_new (FALSE, FALSE, sizeof (gint64));
+}
+
+CopilotdBackend *
+copilotd_backend_new (const CopilotdConfig *config)
+{
+  CopilotdBackend *self = g_object_new (COPILOTD_TYPE_BACKEND, NULL);
+
+  self->config = config;
+  return self;
+}

@@ -1,0 +1,69 @@
+/* backend.h: the CLI process (or TCP server): spawn, handshake, restart */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "daemon-config.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  COPILOTD_BACKEND_STOPPED,
+  COPILOTD_BACKEND_STARTING,
+  COPILOTD_BACKEND_RUNNING,
+  COPILOTD_BACKEND_RESTARTING,
+  COPILOTD_BACKEND_FAILED,
+} CopilotdBackendState;
+
+#define COPILOTD_REQUIRED_PROTOCOL_VERSION 3
+
+#define COPILOTD_TYPE_BACKEND (copilotd_backend_get_type ())
+G_DECLARE_FINAL_TYPE (CopilotdBackend, copilotd_backend, COPILOTD, BACKEND, GObject)
+
+/* Signals:
+ *  "notification" (const char *method, JsonNode *params)
+ *  "request" (const char *method, JsonNode *params, JsonNode *id) → gboolean:
+ *      TRUE when the handler will answer with copilotd_backend_reply*();
+ *      unclaimed requests are answered -32601 at once.
+ *  "ready" (gboolean restarted): the handshake succeeded; when @restarted
+ *      the CLI was restarted after it was lost and sessions must be resumed.
+ *  "lost" (GError *reason): the CLI exited or its stream broke; every
+ *      pending call has failed with COPILOTD_ERROR_BACKEND_FAILED.
+ *  notify::state */
+
+const char          *copilotd_backend_state_to_string (CopilotdBackendState state);
+char                *copilotd_backend_find_cli        (const CopilotdConfig *config,
+                                                       GError              **error);
+
+CopilotdBackend     *copilotd_backend_new             (const CopilotdConfig *config);
+CopilotdBackendState copilotd_backend_get_state       (CopilotdBackend *self);
+const char          *copilotd_backend_get_version     (CopilotdBackend *self);
+guint                copilotd_backend_get_protocol_version (CopilotdBackend *self);
+
+/* Starts the CLI first when needed; @params is not consumed (nullable). */
+void                 copilotd_backend_call_async      (CopilotdBackend     *self,
+                                                       const char          *method,
+                                                       JsonNode            *params,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+JsonNode            *copilotd_backend_call_finish     (CopilotdBackend     *self,
+                                                       GAsyncResult        *result,
+                                                       GError             **error);
+void                 copilotd_backend_reply           (CopilotdBackend     *self,
+                                                       JsonNode            *id,
+                                                       JsonNode            *result);
+void                 copilotd_backend_reply_error     (CopilotdBackend     *self,
+                                                       JsonNode            *id,
+                                                       int                  code,
+                                                       const char          *message);
+/* runtime.shutdown, then the process is waited for (and killed when slow). */
+void                 copilotd_backend_stop_async      (CopilotdBackend     *self,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+gboolean             copilotd_backend_stop_finish     (CopilotdBackend     *self,
+                                                       GAsyncResult        *result,
+                                                       GError             **error);
+
+G_END_DECLS

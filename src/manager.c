@@ -1,0 +1,1481 @@
+/* manager.c: the root object: Manager, sessions and the ObjectManager
+ *
+ * The manager maps D-Bus calls at /io/github/copilotd/Copilot1 to the CLI,
+ * owns the live CopilotdSession objects (exported through a
+ * GDBusObjectManagerServer so that ObjectManager shows them), routes CLI
+ * notifications and requests to them, and brings them back under the same
+ * object paths after the CLI restarts.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "copilotd-error.h"
+#include "manager.h"
+#include "options.h"
+#include "session.h"
+
+#define API_VERSION 1
+#define LIFECYCLE_UPDATE_INTERVAL_MS 1000
+
+struct _CopilotdManager
+{
+  CopilotdDbusManagerSkeleton parent_instance;
+
+  GDBusConnection *connection;          /* owned */
+  const CopilotdConfig *config;         /* unowned */
+  CopilotdCallers *callers;             /* owned */
+  CopilotdBackend *backend;             /* owned */
+  CopilotdAgentRegistry *agents;        /* owned, nullable */
+  CopilotdToolRouter *tools;            /* owned, nullable */
+  GDBusObjectManagerServer *objects;    /* owned */
+
+  GHashTable *sessions;                 /* owned: id → CopilotdSession* (owned) */
+  GVariant *models;                     /* owned, nullable: ListModels cache */
+  GHashTable *lifecycle_last;           /* owned: id → gint64* last "updated" (µs) */
+  GHashTable *lifecycle_pending;        /* owned: id → GVariant* metadata to send */
+  guint lifecycle_flush_id;
+};
+
+static void copilotd_manager_iface_init (CopilotdDbusManagerIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdManager, copilotd_manager, COPILOTD_DBUS_TYPE_MANAGER_SKELETON,
+                               G_IMPLEMENT_INTERFACE (COPILOTD_DBUS_TYPE_MANAGER, copilotd_manager_iface_init))
+
+typedef struct {
+  CopilotdManager *manager;             /* owned */
+  GDBusMethodInvocation *invocation;    /* owned, nullable */
+  CopilotdSession *session;             /* owned, nullable */
+  char *session_id;                     /* owned, nullable */
+} CallContext;
+
+static CallContext *
+call_context_new (CopilotdManager       *self,
+                  GDBusMethodInvocation *invocation)
+{
+  CallContext *ctx = g_new0 (CallContext, 1);
+
+  ctx->manager = g_object_ref (self);
+  ctx->invocation = invocation ? g_object_ref (invocation) : NULL;
+  return ctx;
+}
+
+static void
+call_context_free (CallContext *ctx)
+{
+  g_object_unref (ctx->manager);
+  g_clear_object (&ctx->invocation);
+  g_clear_object (&ctx->session);
+  g_free (ctx->session_id);
+  g_free (ctx);
+}
+
+static JsonNode *
+wrap_object (JsonObject *object)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, object);
+  return node;
+}
+
+static JsonObject *
+result_object (JsonNode *node)
+{
+  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* Finishes a backend call; on failure the invocation gets the error. */
+static JsonNode *
+finish_call (GObject      *source,
+             GAsyncResult *result,
+             CallContext  *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL && ctx->invocation != NULL)
+    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
+  return node;
+}
+
+static void
+call_backend (CopilotdManager       *self,
+              GDBusMethodInvocation *invocation,
+              const char            *method,
+              JsonObject            *params,
+              GAsyncReadyCallback    callback)
+{
+  g_autoptr(JsonNode) node = params ? wrap_object (params) : wrap_object (json_object_new ());
+
+  copilotd_backend_call_async (self->backend, method, node, NULL, callback,
+                               call_context_new (self, invocation));
+}
+
+static void
+return_error_literal (GDBusMethodInvocation *invocation,
+                      CopilotdError          code,
+                      const char            *message)
+{
+  g_dbus_method_invocation_return_error_literal (invocation, COPILOTD_ERROR, code, message);
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static guint
+count_sessions_of (CopilotdManager *self,
+                   uid_t            uid)
+{
+  GHashTableIter iter;
+  CopilotdSession *session;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
+    if (copilotd_session_get_uid (session) == uid)
+      n++;
+  return n;
+}
+
+static void
+on_forget_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autofree char *id = user_data;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL)
+    g_debug ("session.destroy '%s' failed: %s", id, error->message);
+}
+
+static void
+on_session_closed (CopilotdSession *session,
+                   const char      *reason,
+                   gpointer         user_data)
+{
+  CopilotdManager *self = user_data;
+  const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
+  g_autofree char *session_id = g_strdup (id);
+
+  /* Sessions that closed on the daemon's side still live in the CLI. */
+  if (g_strcmp0 (reason, "owner-vanished") == 0 || g_strcmp0 (reason, "idle-timeout") == 0)
+    {
+      g_autoptr(JsonNode) params = NULL;
+      JsonObject *object = json_object_new ();
+
+      json_object_set_string_member (object, "sessionId", session_id);
+      params = wrap_object (object);
+      copilotd_backend_call_async (self->backend, "session.destroy", params, NULL,
+                                   on_forget_done, g_strdup (session_id));
+    }
+
+  g_signal_handlers_disconnect_by_data (session, self);
+  g_dbus_object_manager_server_unexport (self->objects, copilotd_session_get_path (session));
+  g_hash_table_remove (self->sessions, session_id);
+}
+
+static void
+export_session (CopilotdManager *self,
+                CopilotdSession *session)
+{
+  g_autoptr(GDBusObjectSkeleton) object = NULL;
+
+  object = g_dbus_object_skeleton_new (copilotd_session_get_path (session));
+  g_dbus_object_skeleton_add_interface (object, G_DBUS_INTERFACE_SKELETON (session));
+  g_dbus_object_manager_server_export (self->objects, object);
+}
+
+static gboolean
+parse_strv_option (GVariant    *options,
+                   const char  *key,
+                   JsonObject  *params,
+                   GError     **error)
+{
+  g_autoptr(GVariant) value = NULL;
+  g_autofree char *camel = NULL;
+
+  if (!copilotd_option_lookup (options, key, G_VARIANT_TYPE_STRING_ARRAY, &value, error))
+    return FALSE;
+  if (value == NULL)
+    return TRUE;
+  camel = copilotd_dashed_to_camel (key);
+  json_object_set_member (params, camel, json_gvariant_serialize (value));
+  return TRUE;
+}
+
+static gboolean
+parse_enum_option (GVariant           *options,
+                   const char         *key,
+                   const char * const *allowed,
+                   char              **out,
+                   GError            **error)
+{
+  if (!copilotd_option_get_string (options, key, out, error))
+    return FALSE;
+  if (*out != NULL && !g_strv_contains (allowed, *out))
+    {
+      g_autofree char *list = g_strjoinv (", ", (char **) allowed);
+
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Option '%s' must be one of %s, not '%s'", key, list, *out);
+      g_clear_pointer (out, g_free);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Maps the CreateSession/ResumeSession options to session.create params
+ * (DESIGN.md §3). @out_tools gets the parsed custom tools (nullable). */
+static gboolean
+parse_session_options (CopilotdManager  *self,
+                       GVariant         *options,
+                       const char       *sender,
+                       JsonObject      **out_params,
+                       GPtrArray       **out_tools,
+                       gboolean         *out_persist,
+                       char            **out_session_id,
+                       GError          **error)
+{
+  static const char * const efforts[] = { "low", "medium", "high", "xhigh", "max", NULL };
+  static const char * const modes[] = { "append", "replace", NULL };
+  static const struct { const char *key; const char *member; } strings[] = {
+    { "model", "model" },
+    { "client-name", "clientName" },
+    { "agent", "agent" },
+    { "config-dir", "configDir" },
+  };
+  static const struct { const char *key; const char *member; gboolean object; } json_options[] = {
+    { "mcp-servers", "mcpServers", TRUE },
+    { "custom-agents", "customAgents", FALSE },
+    { "provider", "provider", TRUE },
+    { "infinite-sessions", "infiniteSessions", TRUE },
+  };
+  static const char * const strv_keys[] = {
+    "available-tools", "excluded-tools", "skill-directories", "disabled-skills", NULL
+  };
+  g_autoptr(JsonObject) params = json_object_new ();
+  g_autoptr(GPtrArray) tools = NULL;
+  g_autoptr(GVariant) tools_value = NULL;
+  g_autoptr(JsonNode) extra = NULL;
+  g_autofree char *session_id = NULL;
+  g_autofree char *effort = NULL;
+  g_autofree char *cwd = NULL;
+  g_autofree char *system_message = NULL;
+  g_autofree char *system_mode = NULL;
+  gboolean streaming = TRUE;
+  gboolean persist = FALSE;
+
+  if (!copilotd_option_get_string (options, "session-id", &session_id, error))
+    return FALSE;
+  if (session_id != NULL && !g_uuid_string_is_valid (session_id))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Option 'session-id' must be a UUID, not '%s'", session_id);
+      return FALSE;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    {
+      g_autofree char *value = NULL;
+
+      if (!copilotd_option_get_string (options, strings[i].key, &value, error))
+        return FALSE;
+      if (value != NULL && *value == '\0')
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                       "Option '%s' is empty", strings[i].key);
+          return FALSE;
+        }
+      if (value != NULL)
+        json_object_set_string_member (params, strings[i].member, value);
+    }
+
+  if (!parse_enum_option (options, "reasoning-effort", efforts, &effort, error))
+    return FALSE;
+  if (effort != NULL)
+    json_object_set_string_member (params, "reasoningEffort", effort);
+
+  if (!copilotd_option_get_string (options, "working-directory", &cwd, error))
+    return FALSE;
+  if (cwd != NULL)
+    {
+      if (!g_path_is_absolute (cwd) || !g_file_test (cwd, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                       "Option 'working-directory' must be an existing absolute directory, not '%s'", cwd);
+          return FALSE;
+        }
+      json_object_set_string_member (params, "workingDirectory", cwd);
+    }
+
+  if (!copilotd_option_get_boolean (options, "streaming", &streaming, error) ||
+      !copilotd_option_get_boolean (options, "persist", &persist, error))
+    return FALSE;
+  json_object_set_boolean_member (params, "streaming", streaming);
+
+  if (!copilotd_option_get_string (options, "system-message", &system_message, error) ||
+      !parse_enum_option (options, "system-message-mode", modes, &system_mode, error))
+    return FALSE;
+  if (system_message != NULL)
+    {
+      JsonObject *message = json_object_new ();
+
+      json_object_set_string_member (message, "mode", system_mode ? system_mode : "append");
+      json_object_set_string_member (message, "content", system_message);
+      json_object_set_object_member (params, "systemMessage", message);
+    }
+
+  for (guint i = 0; strv_keys[i] != NULL; i++)
+    if (!parse_strv_option (options, strv_keys[i], params, error))
+      return FALSE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (json_options); i++)
+    {
+      g_autoptr(JsonNode) node = NULL;
+
+      if (!copilotd_option_get_json (options, json_options[i].key, json_options[i].object, &node, error))
+        return FALSE;
+      if (node != NULL)
+        json_object_set_member (params, json_options[i].member, g_steal_pointer (&node));
+    }
+
+  if (!copilotd_option_lookup (options, "tools", G_VARIANT_TYPE ("aa{sv}"), &tools_value, error))
+    return FALSE;
+  if (tools_value != NULL && g_variant_n_children (tools_value) > 0)
+    {
+      tools = copilotd_tools_parse (tools_value, sender, self->config->max_tools, error);
+      if (tools == NULL)
+        return FALSE;
+      json_object_set_member (params, "tools", copilotd_tools_to_json (tools));
+    }
+
+  /* Prompts are always routed through agents; nothing is approved by
+   * default (DESIGN.md §3). */
+  json_object_set_boolean_member (params, "requestPermission", TRUE);
+  json_object_set_boolean_member (params, "requestUserInput", TRUE);
+  json_object_set_string_member (params, "envValueMode", "direct");
+  json_object_set_boolean_member (params, "includeSubAgentStreamingEvents", TRUE);
+  if (!json_object_has_member (params, "clientName"))
+    json_object_set_string_member (params, "clientName", "copilotd");
+
+  if (!copilotd_option_get_json (options, "extra-params", TRUE, &extra, error))
+    return FALSE;
+  if (extra != NULL)
+    {
+      JsonObject *object = json_node_get_object (extra);
+      g_autoptr(GList) members = json_object_get_members (object);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        json_object_set_member (params, l->data,
+                                json_node_copy (json_object_get_member (object, l->data)));
+    }
+  json_object_remove_member (params, "sessionId");
+
+  *out_params = g_steal_pointer (&params);
+  *out_tools = g_steal_pointer (&tools);
+  *out_persist = persist;
+  *out_session_id = g_steal_pointer (&session_id);
+  return TRUE;
+}
+
+static void
+on_session_started (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  CopilotdManager *self = ctx->manager;
+  CopilotdSession *session = ctx->session;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+
+  if (node == NULL || copilotd_session_is_closed (session))
+    {
+      if (node != NULL)
+        return_error_literal (ctx->invocation, COPILOTD_ERROR_CLOSED, "The session closed while starting");
+      if (g_hash_table_lookup (self->sessions, ctx->session_id) == session)
+        {
+          g_signal_handlers_disconnect_by_data (session, self);
+          g_hash_table_remove (self->sessions, ctx->session_id);
+        }
+      copilotd_session_release (session);
+      call_context_free (ctx);
+      return;
+    }
+
+  if (result_object (node) != NULL)
+    copilotd_session_set_started (session, result_object (node));
+  export_session (self, session);
+  g_dbus_method_invocation_return_value (ctx->invocation,
+                                         g_variant_new ("(o)", copilotd_session_get_path (session)));
+  /* The session's first events go out after the reply. */
+  copilotd_session_release (session);
+  call_context_free (ctx);
+}
+
+static void
+start_session (CopilotdManager       *self,
+               GDBusMethodInvocation *invocation,
+               const char            *resume_id,
+               GVariant              *options)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(GPtrArray) tools = NULL;
+  g_autofree char *session_id = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) call_params = NULL;
+  CopilotdSessionContext context;
+  CopilotdSession *session;
+  CallContext *ctx;
+  gboolean persist = FALSE;
+  uid_t uid = 0;
+
+  if (sender != NULL && !copilotd_callers_get_uid (self->callers, sender, &uid, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  if (!parse_session_options (self, options, sender, &params, &tools, &persist, &session_id, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+
+  if (resume_id != NULL)
+    {
+      if (!g_uuid_string_is_valid (resume_id))
+        {
+          g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                                                 "'%s' is not a session id", resume_id);
+          return;
+        }
+      g_free (session_id);
+      session_id = g_strdup (resume_id);
+      session = g_hash_table_lookup (self->sessions, session_id);
+      if (session != NULL)
+        {
+          if (copilotd_session_get_uid (session) != uid)
+            {
+              g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
+                                                     "Session %s belongs to another user", session_id);
+              return;
+            }
+          g_dbus_method_invocation_return_value (invocation,
+                                                 g_variant_new ("(o)", copilotd_session_get_path (session)));
+          return;
+        }
+    }
+  else if (session_id == NULL)
+    session_id = g_uuid_string_random ();
+
+  if (g_hash_table_contains (self->sessions, session_id))
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ALREADY_EXISTS,
+                                             "Session %s is already live; use ResumeSession", session_id);
+      return;
+    }
+  if (count_sessions_of (self, uid) >= self->config->max_sessions_per_uid)
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                                             "At most %u live sessions per user",
+                                             self->config->max_sessions_per_uid);
+      return;
+    }
+
+  context.connection = self->connection;
+  context.backend = self->backend;
+  context.callers = self->callers;
+  context.agents = self->agents;
+  context.tools = self->tools;
+  context.config = self->config;
+  session = copilotd_session_new (&context, session_id, sender, uid, persist);
+  node = wrap_object (json_object_ref (params));
+  copilotd_session_set_params (session, node, g_steal_pointer (&tools));
+  if (sender != NULL)
+    copilotd_callers_watch (self->callers, sender);
+
+  /* Registered before the CLI answers: its events can come first
+   * (PROTOCOL.md §2.2); they wait in the session until the reply is out. */
+  g_hash_table_insert (self->sessions, g_strdup (session_id), session);
+  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
+  copilotd_session_hold (session);
+
+  ctx = call_context_new (self, invocation);
+  ctx->session = g_object_ref (session);
+  ctx->session_id = g_strdup (session_id);
+  call_params = copilotd_session_dup_resume_params (session);
+  g_debug ("%s session '%s' for '%s'", resume_id ? "Resuming" : "Creating", session_id, sender);
+  copilotd_backend_call_async (self->backend, resume_id ? "session.resume" : "session.create",
+                               call_params, NULL, on_session_started, ctx);
+}
+
+static gboolean
+handle_create_session (CopilotdDbusManager   *iface,
+                       GDBusMethodInvocation *invocation,
+                       GVariant              *options)
+{
+  start_session (COPILOTD_MANAGER (iface), invocation, NULL, options);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_resume_session (CopilotdDbusManager   *iface,
+                       GDBusMethodInvocation *invocation,
+                       const char            *session_id,
+                       GVariant              *options)
+{
+  start_session (COPILOTD_MANAGER (iface), invocation, session_id, options);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+static void
+add_string (GVariantBuilder *builder,
+            const char      *key,
+            JsonObject      *object,
+            const char      *member)
+{
+  const char *value;
+
+  if (object == NULL)
+    return;
+  value = json_object_get_string_member_with_default (object, member, NULL);
+  if (value != NULL)
+    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
+}
+
+static GVariant *
+session_entry (CopilotdManager *self,
+               JsonObject      *entry)
+{
+  GVariantBuilder builder;
+  JsonNode *context_node = json_object_get_member (entry, "context");
+  JsonObject *context = context_node && JSON_NODE_HOLDS_OBJECT (context_node) ? json_node_get_object (context_node) : NULL;
+  const char *id = json_object_get_string_member_with_default (entry, "sessionId", NULL);
+  CopilotdSession *live = id ? g_hash_table_lookup (self->sessions, id) : NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_string (&builder, "session-id", entry, "sessionId");
+  if (live != NULL)
+    g_variant_builder_add (&builder, "{sv}", "object",
+                           g_variant_new_object_path (copilotd_session_get_path (live)));
+  add_string (&builder, "start-time", entry, "startTime");
+  add_string (&builder, "modified-time", entry, "modifiedTime");
+  add_string (&builder, "summary", entry, "summary");
+  add_string (&builder, "name", entry, "name");
+  add_string (&builder, "client-name", entry, "clientName");
+  add_string (&builder, "cwd", context, "cwd");
+  add_string (&builder, "git-root", context, "gitRoot");
+  add_string (&builder, "repository", context, "repository");
+  add_string (&builder, "branch", context, "branch");
+  if (json_object_has_member (entry, "isRemote"))
+    g_variant_builder_add (&builder, "{sv}", "is-remote",
+                           g_variant_new_boolean (json_object_get_boolean_member_with_default (entry, "isRemote", FALSE)));
+  return g_variant_builder_end (&builder);
+}
+
+static void
+on_list_sessions_done (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  GVariantBuilder builder;
+  JsonNode *sessions;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  sessions = result_object (node) ? json_object_get_member (result_object (node), "sessions") : NULL;
+  if (sessions != NULL && JSON_NODE_HOLDS_ARRAY (sessions))
+    {
+      JsonArray *array = json_node_get_array (sessions);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          if (JSON_NODE_HOLDS_OBJECT (element))
+            g_variant_builder_add_value (&builder, session_entry (ctx->manager, json_node_get_object (element)));
+        }
+    }
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(aa{sv})", &builder));
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_list_sessions (CopilotdDbusManager   *iface,
+                      GDBusMethodInvocation *invocation,
+                      GVariant              *filter)
+{
+  CopilotdManager *self = COPILOTD_MANAGER (iface);
+  static const char * const keys[] = { "cwd", "git-root", "repository", "branch", NULL };
+  g_autoptr(GError) error = NULL;
+  JsonObject *params = json_object_new ();
+  JsonObject *filter_object = json_object_new ();
+
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autofree char *value = NULL;
+      g_autofree char *camel = NULL;
+
+      if (!copilotd_option_get_string (filter, keys[i], &value, &error))
+        {
+          json_object_unref (params);
+          json_object_unref (filter_object);
+          g_dbus_method_invocation_return_gerror (invocation, error);
+          return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+      camel = copilotd_dashed_to_camel (keys[i]);
+      if (value != NULL)
+        json_object_set_string_member (filter_object, camel, value);
+    }
+  if (json_object_get_size (filter_object) > 0)
+    json_object_set_object_member (params, "filter", filter_object);
+  else
+    json_object_unref (filter_object);
+
+  call_backend (self, invocation, "session.list", params, on_list_sessions_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_get_metadata_done (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  JsonNode *session;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+  session = result_object (node) ? json_object_get_member (result_object (node), "session") : NULL;
+  if (session == NULL || !JSON_NODE_HOLDS_OBJECT (session))
+    g_dbus_method_invocation_return_error (ctx->invocation, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND,
+                                           "No session %s", ctx->session_id);
+  else
+    g_dbus_method_invocation_return_value (ctx->invocation,
+                                           g_variant_new_tuple ((GVariant *[]) { session_entry (ctx->manager, json_node_get_object (session)) }, 1));
+  call_context_free (ctx);
+}
+
+static gboolean
+check_session_id (GDBusMethodInvocation *invocation,
+                  const char            *session_id)
+{
+  if (g_uuid_string_is_valid (session_id))
+    return TRUE;
+  g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                                         "'%s' is not a session id", session_id);
+  return FALSE;
+}
+
+static gboolean
+handle_get_session_metadata (CopilotdDbusManager   *iface,
+                             GDBusMethodInvocation *invocation,
+                             const char            *session_id)
+{
+  CopilotdManager *self = COPILOTD_MANAGER (iface);
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *params;
+  CallContext *ctx;
+
+  if (!check_session_id (invocation, session_id))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  params = json_object_new ();
+  json_object_set_string_member (params, "sessionId", session_id);
+  node = wrap_object (params);
+  ctx = call_context_new (self, invocation);
+  ctx->session_id = g_strdup (session_id);
+  copilotd_backend_call_async (self->backend, "session.getMetadata", node, NULL, on_get_metadata_done, ctx);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_string_member_done (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+
+  if (node != NULL)
+    {
+      const char *id = result_object (node)
+        ? json_object_get_string_member_with_default (result_object (node), "sessionId", NULL) : NULL;
+      g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(s)", id ? id : ""));
+    }
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_get_last_session_id (CopilotdDbusManager   *iface,
+                            GDBusMethodInvocation *invocation)
+{
+  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getLastId", NULL, on_string_member_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_foreground_session (CopilotdDbusManager   *iface,
+                               GDBusMethodInvocation *invocation)
+{
+  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getForeground", NULL, on_string_member_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* For methods that report failure as {"success":false,"error":…}. */
+static void
+on_success_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  JsonObject *object;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+  object = result_object (node);
+  if (object != NULL && !json_object_get_boolean_member_with_default (object, "success", TRUE))
+    {
+      const char *message = json_object_get_string_member_with_default (object, "error", NULL);
+      gboolean not_found = message == NULL || strstr (message, "not found") != NULL;
+
+      g_dbus_method_invocation_return_error (ctx->invocation, COPILOTD_ERROR,
+                                             not_found ? COPILOTD_ERROR_NOT_FOUND : COPILOTD_ERROR_FAILED,
+                                             "%s", message ? message : "No such session");
+    }
+  else
+    g_dbus_method_invocation_return_value (ctx->invocation, NULL);
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_delete_session (CopilotdDbusManager   *iface,
+                       GDBusMethodInvocation *invocation,
+                       const char            *session_id)
+{
+  CopilotdManager *self = COPILOTD_MANAGER (iface);
+  CopilotdSession *live;
+  JsonObject *params;
+
+  if (!check_session_id (invocation, session_id))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  live = g_hash_table_lookup (self->sessions, session_id);
+  if (live != NULL)
+    {
+      uid_t uid = 0;
+      g_autoptr(GError) error = NULL;
+      const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+      if (sender != NULL && !copilotd_callers_get_uid (self->callers, sender, &uid, &error))
+        {
+          g_dbus_method_invocation_return_gerror (invocation, error);
+          return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+      if (uid != copilotd_session_get_uid (live))
+        {
+          return_error_literal (invocation, COPILOTD_ERROR_ACCESS_DENIED, "The session belongs to another user");
+          return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+      copilotd_session_close (live, "deleted");
+    }
+
+  params = json_object_new ();
+  json_object_set_string_member (params, "sessionId", session_id);
+  call_backend (self, invocation, "session.delete", params, on_success_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_set_foreground_session (CopilotdDbusManager   *iface,
+                               GDBusMethodInvocation *invocation,
+                               const char            *session_id)
+{
+  JsonObject *params;
+
+  if (!check_session_id (invocation, session_id))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  params = json_object_new ();
+  json_object_set_string_member (params, "sessionId", session_id);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "session.setForeground", params, on_success_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- models, status, auth, ping ---------------------------------------- */
+
+static GVariant *
+model_entry (JsonObject *model)
+{
+  GVariantBuilder builder;
+  JsonNode *caps_node = json_object_get_member (model, "capabilities");
+  JsonObject *caps = caps_node && JSON_NODE_HOLDS_OBJECT (caps_node) ? json_node_get_object (caps_node) : NULL;
+  JsonObject *supports = NULL;
+  JsonObject *limits = NULL;
+
+  if (caps != NULL && json_object_has_member (caps, "supports") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (caps, "supports")))
+    supports = json_object_get_object_member (caps, "supports");
+  if (caps != NULL && json_object_has_member (caps, "limits") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (caps, "limits")))
+    limits = json_object_get_object_member (caps, "limits");
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_string (&builder, "id", model, "id");
+  add_string (&builder, "name", model, "name");
+  add_string (&builder, "vendor", model, "vendor");
+  if (supports != NULL)
+    {
+      gboolean effort = json_object_get_boolean_member_with_default (supports, "reasoningEffort", FALSE);
+
+      if (json_object_has_member (model, "supportedReasoningEfforts"))
+        effort = TRUE;
+      g_variant_builder_add (&builder, "{sv}", "supports-vision",
+                             g_variant_new_boolean (json_object_get_boolean_member_with_default (supports, "vision", FALSE)));
+      g_variant_builder_add (&builder, "{sv}", "supports-reasoning-effort", g_variant_new_boolean (effort));
+    }
+  if (limits != NULL && json_object_has_member (limits, "max_context_window_tokens"))
+    g_variant_builder_add (&builder, "{sv}", "max-context-tokens",
+                           g_variant_new_uint32 ((guint32) json_object_get_int_member (limits, "max_context_window_tokens")));
+  if (caps_node != NULL)
+    g_variant_builder_add (&builder, "{sv}", "capabilities-json",
+                           g_variant_new_take_string (json_to_string (caps_node, FALSE)));
+  return g_variant_builder_end (&builder);
+}
+
+static void
+on_list_models_done (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  CopilotdManager *self = ctx->manager;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  GVariantBuilder builder;
+  JsonNode *models;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  models = result_object (node) ? json_object_get_member (result_object (node), "models") : NULL;
+  if (models != NULL && JSON_NODE_HOLDS_ARRAY (models))
+    {
+      JsonArray *array = json_node_get_array (models);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          if (JSON_NODE_HOLDS_OBJECT (element))
+            g_variant_builder_add_value (&builder, model_entry (json_node_get_object (element)));
+        }
+    }
+  g_clear_pointer (&self->models, g_variant_unref);
+  self->models = g_variant_ref_sink (g_variant_builder_end (&builder));
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new_tuple (&self->models, 1));
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_list_models (CopilotdDbusManager   *iface,
+                    GDBusMethodInvocation *invocation,
+                    GVariant              *options)
+{
+  CopilotdManager *self = COPILOTD_MANAGER (iface);
+
+  if (self->models != NULL)
+    g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&self->models, 1));
+  else
+    call_backend (self, invocation, "models.list", NULL, on_list_models_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_status_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  CopilotdManager *self = ctx->manager;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  GVariantBuilder builder;
+  JsonObject *object;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  object = result_object (node);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_string (&builder, "version", object, "version");
+  if (object != NULL && json_object_has_member (object, "protocolVersion"))
+    g_variant_builder_add (&builder, "{sv}", "protocol-version",
+                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
+  g_variant_builder_add (&builder, "{sv}", "daemon-version", g_variant_new_string (PACKAGE_VERSION));
+  g_variant_builder_add (&builder, "{sv}", "backend-state",
+                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (self->backend))));
+  /* Status must answer even when the CLI cannot start: say why instead. */
+  if (error != NULL)
+    g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (error->message));
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_get_status (CopilotdDbusManager   *iface,
+                   GDBusMethodInvocation *invocation)
+{
+  call_backend (COPILOTD_MANAGER (iface), invocation, "status.get", NULL, on_status_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_auth_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  GVariantBuilder builder;
+  JsonObject *object;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+  object = result_object (node);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "authenticated",
+                         g_variant_new_boolean (object && json_object_get_boolean_member_with_default (object, "isAuthenticated", FALSE)));
+  add_string (&builder, "auth-type", object, "authType");
+  add_string (&builder, "login", object, "login");
+  add_string (&builder, "host", object, "host");
+  add_string (&builder, "status-message", object, "statusMessage");
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_get_auth_status (CopilotdDbusManager   *iface,
+                        GDBusMethodInvocation *invocation)
+{
+  call_backend (COPILOTD_MANAGER (iface), invocation, "auth.getStatus", NULL, on_auth_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_ping_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  GVariantBuilder builder;
+  JsonObject *object;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+  object = result_object (node);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_string (&builder, "message", object, "message");
+  add_string (&builder, "timestamp", object, "timestamp");
+  if (object != NULL && json_object_has_member (object, "protocolVersion"))
+    g_variant_builder_add (&builder, "{sv}", "protocol-version",
+                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_ping (CopilotdDbusManager   *iface,
+             GDBusMethodInvocation *invocation,
+             const char            *message)
+{
+  JsonObject *params = json_object_new ();
+
+  json_object_set_string_member (params, "message", message);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "ping", params, on_ping_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+copilotd_manager_iface_init (CopilotdDbusManagerIface *iface)
+{
+  iface->handle_create_session = handle_create_session;
+  iface->handle_resume_session = handle_resume_session;
+  iface->handle_list_sessions = handle_list_sessions;
+  iface->handle_get_session_metadata = handle_get_session_metadata;
+  iface->handle_get_last_session_id = handle_get_last_session_id;
+  iface->handle_delete_session = handle_delete_session;
+  iface->handle_list_models = handle_list_models;
+  iface->handle_get_status = handle_get_status;
+  iface->handle_get_auth_status = handle_get_auth_status;
+  iface->handle_ping = handle_ping;
+  iface->handle_get_foreground_session = handle_get_foreground_session;
+  iface->handle_set_foreground_session = handle_set_foreground_session;
+}
+
+/* ---- CLI traffic --------------------------------------------------------- */
+
+static void
+emit_lifecycle (CopilotdManager *self,
+                const char      *type,
+                const char      *session_id,
+                GVariant        *metadata)
+{
+  copilotd_dbus_manager_emit_session_lifecycle (COPILOTD_DBUS_MANAGER (self), type, session_id, metadata);
+}
+
+static gboolean
+flush_lifecycle_updates (gpointer user_data)
+{
+  CopilotdManager *self = user_data;
+  GHashTableIter iter;
+  const char *id;
+  GVariant *metadata;
+
+  self->lifecycle_flush_id = 0;
+  g_hash_table_iter_init (&iter, self->lifecycle_pending);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &metadata))
+    {
+      gint64 *last = g_new (gint64, 1);
+
+      *last = g_get_monotonic_time ();
+      emit_lifecycle (self, "updated", id, metadata);
+      g_hash_table_replace (self->lifecycle_last, g_strdup (id), last);
+      g_hash_table_iter_remove (&iter);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_lifecycle (CopilotdManager *self,
+                  JsonObject      *params)
+{
+  const char *type = json_object_get_string_member_with_default (params, "type", NULL);
+  const char *id = json_object_get_string_member_with_default (params, "sessionId", NULL);
+  JsonNode *meta_node = json_object_get_member (params, "metadata");
+  JsonObject *meta = meta_node && JSON_NODE_HOLDS_OBJECT (meta_node) ? json_node_get_object (meta_node) : NULL;
+  GVariantBuilder builder;
+  g_autoptr(GVariant) metadata = NULL;
+  gint64 *last;
+
+  if (type == NULL || id == NULL)
+    return;
+  if (g_str_has_prefix (type, "session."))
+    type += strlen ("session.");
+
+  /* Only times: the summary is chat content and properties/broadcasts
+   * reach every peer. */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_string (&builder, "start-time", meta, "startTime");
+  add_string (&builder, "modified-time", meta, "modifiedTime");
+  metadata = g_variant_ref_sink (g_variant_builder_end (&builder));
+
+  if (strcmp (type, "updated") != 0)
+    {
+      if (strcmp (type, "deleted") == 0)
+        {
+          g_hash_table_remove (self->lifecycle_last, id);
+          g_hash_table_remove (self->lifecycle_pending, id);
+        }
+      emit_lifecycle (self, type, id, metadata);
+      return;
+    }
+
+  /* "updated" comes after almost every persisted event: at most one per
+   * session per interval, the latest metadata winning. */
+  last = g_hash_table_lookup (self->lifecycle_last, id);
+  if (last == NULL || g_get_monotonic_time () - *last >= LIFECYCLE_UPDATE_INTERVAL_MS * 1000)
+    {
+      gint64 *now = g_new (gint64, 1);
+
+      *now = g_get_monotonic_time ();
+      g_hash_table_replace (self->lifecycle_last, g_strdup (id), now);
+      g_hash_table_remove (self->lifecycle_pending, id);
+      emit_lifecycle (self, type, id, metadata);
+      return;
+    }
+  g_hash_table_replace (self->lifecycle_pending, g_strdup (id), g_variant_ref (metadata));
+  if (self->lifecycle_flush_id == 0)
+    self->lifecycle_flush_id = g_timeout_add (LIFECYCLE_UPDATE_INTERVAL_MS, flush_lifecycle_updates, self);
+}
+
+static void
+on_backend_notification (CopilotdBackend *backend,
+                         const char      *method,
+                         JsonNode        *params,
+                         gpointer         user_data)
+{
+  CopilotdManager *self = user_data;
+  JsonObject *object = result_object (params);
+
+  if (object == NULL)
+    return;
+
+  if (strcmp (method, "session.event") == 0)
+    {
+      const char *id = json_object_get_string_member_with_default (object, "sessionId", NULL);
+      JsonNode *event = json_object_get_member (object, "event");
+      CopilotdSession *session = id ? g_hash_table_lookup (self->sessions, id) : NULL;
+
+      if (session != NULL && event != NULL && JSON_NODE_HOLDS_OBJECT (event))
+        copilotd_session_handle_event (session, json_node_get_object (event));
+    }
+  else if (strcmp (method, "session.lifecycle") == 0)
+    handle_lifecycle (self, object);
+}
+
+static gboolean
+on_backend_request (CopilotdBackend *backend,
+                    const char      *method,
+                    JsonNode        *params,
+                    JsonNode        *id,
+                    gpointer         user_data)
+{
+  CopilotdManager *self = user_data;
+  JsonObject *object = result_object (params);
+  const char *session_id;
+  CopilotdSession *session;
+
+  if (object == NULL)
+    return FALSE;
+  session_id = json_object_get_string_member_with_default (object, "sessionId", NULL);
+  session = session_id ? g_hash_table_lookup (self->sessions, session_id) : NULL;
+  if (session == NULL)
+    return FALSE;
+  return copilotd_session_handle_request (session, method, object, id);
+}
+
+static GPtrArray *
+list_sessions (CopilotdManager *self)
+{
+  GPtrArray *sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (sessions, g_object_ref (value));
+  return sessions;
+}
+
+static void
+on_backend_lost (CopilotdBackend *backend,
+                 const GError    *reason,
+                 gpointer         user_data)
+{
+  CopilotdManager *self = user_data;
+  g_autoptr(GPtrArray) sessions = list_sessions (self);
+
+  g_clear_pointer (&self->models, g_variant_unref);
+  for (guint i = 0; i < sessions->len; i++)
+    copilotd_session_backend_lost (g_ptr_array_index (sessions, i));
+}
+
+static void
+on_session_resumed (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  CopilotdSession *session = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (!copilotd_session_is_closed (session))
+    {
+      if (node == NULL)
+        {
+          g_warning ("Cannot resume session '%s' after the CLI restarted: %s",
+                     copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)), error->message);
+          copilotd_session_close (session, "backend-failed");
+        }
+      else
+        copilotd_session_backend_restarted (session);
+    }
+  copilotd_session_release (session);
+  g_object_unref (session);
+}
+
+static void
+on_backend_ready (CopilotdBackend *backend,
+                  gboolean         restarted,
+                  gpointer         user_data)
+{
+  CopilotdManager *self = user_data;
+  CopilotdDbusManager *iface = COPILOTD_DBUS_MANAGER (self);
+  g_autoptr(GPtrArray) sessions = NULL;
+
+  copilotd_dbus_manager_set_backend_version (iface, copilotd_backend_get_version (backend) ?: "");
+  copilotd_dbus_manager_set_protocol_version (iface, copilotd_backend_get_protocol_version (backend));
+  if (!restarted)
+    return;
+
+  /* Same object paths, same tools and flags (they are not persisted). */
+  sessions = list_sessions (self);
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CopilotdSession *session = g_ptr_array_index (sessions, i);
+      g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (session);
+
+      g_debug ("Resuming session '%s' in the restarted CLI",
+               copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)));
+      copilotd_session_hold (session);
+      copilotd_backend_call_async (backend, "session.resume", params, NULL,
+                                   on_session_resumed, g_object_ref (session));
+    }
+}
+
+static void
+on_backend_state (GObject    *object,
+                  GParamSpec *pspec,
+                  gpointer    user_data)
+{
+  CopilotdManager *self = user_data;
+  CopilotdBackendState state = copilotd_backend_get_state (self->backend);
+
+  copilotd_dbus_manager_set_backend_state (COPILOTD_DBUS_MANAGER (self),
+                                           copilotd_backend_state_to_string (state));
+  if (state == COPILOTD_BACKEND_FAILED)
+    {
+      g_autoptr(GPtrArray) sessions = list_sessions (self);
+
+      for (guint i = 0; i < sessions->len; i++)
+        copilotd_session_close (g_ptr_array_index (sessions, i), "backend-failed");
+    }
+}
+
+static void
+on_caller_vanished (CopilotdCallers *callers,
+                    const char      *name,
+                    gpointer         user_data)
+{
+  CopilotdManager *self = user_data;
+  g_autoptr(GPtrArray) sessions = list_sessions (self);
+
+  for (guint i = 0; i < sessions->len; i++)
+    copilotd_session_peer_vanished (g_ptr_array_index (sessions, i), name);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+typedef struct {
+  guint pending;
+} ShutdownData;
+
+static void
+on_backend_stopped (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  copilotd_backend_stop_finish (COPILOTD_BACKEND (source), result, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+shutdown_step (GTask *task)
+{
+  CopilotdManager *self = g_task_get_source_object (task);
+  ShutdownData *data = g_task_get_task_data (task);
+
+  if (--data->pending > 0)
+    return;
+  copilotd_backend_stop_async (self->backend, on_backend_stopped, g_object_ref (task));
+}
+
+static void
+on_shutdown_destroyed (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(JsonNode) node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, NULL);
+
+  shutdown_step (task);
+}
+
+void
+copilotd_manager_shutdown_async (CopilotdManager     *self,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GPtrArray) sessions = list_sessions (self);
+  ShutdownData *data = g_new0 (ShutdownData, 1);
+
+  g_task_set_source_tag (task, copilotd_manager_shutdown_async);
+  g_task_set_task_data (task, data, g_free);
+  data->pending = 1;
+
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CopilotdSession *session = g_ptr_array_index (sessions, i);
+      const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
+      JsonObject *params = json_object_new ();
+      g_autoptr(JsonNode) node = NULL;
+
+      json_object_set_string_member (params, "sessionId", id);
+      node = wrap_object (params);
+      if (copilotd_backend_get_state (self->backend) == COPILOTD_BACKEND_RUNNING)
+        {
+          data->pending++;
+          copilotd_backend_call_async (self->backend, "session.destroy", node, NULL,
+                                       on_shutdown_destroyed, g_object_ref (task));
+        }
+      copilotd_session_close (session, "destroyed");
+    }
+  shutdown_step (task);
+}
+
+void
+copilotd_manager_shutdown_finish (CopilotdManager *self,
+                                  GAsyncResult    *result)
+{
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+/* ---- object -------------------------------------------------------------- */
+
+gboolean
+copilotd_manager_export (CopilotdManager  *self,
+                         GError          **error)
+{
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self), self->connection,
+                                         COPILOTD_ROOT_PATH, error))
+    return FALSE;
+  if (self->agents != NULL &&
+      !g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->agents), self->connection,
+                                         COPILOTD_ROOT_PATH, error))
+    return FALSE;
+  g_dbus_object_manager_server_set_connection (self->objects, self->connection);
+  return TRUE;
+}
+
+guint
+copilotd_manager_get_n_sessions (CopilotdManager *self)
+{
+  return g_hash_table_size (self->sessions);
+}
+
+static void
+copilotd_manager_dispose (GObject *object)
+{
+  CopilotdManager *self = COPILOTD_MANAGER (object);
+
+  g_clear_handle_id (&self->lifecycle_flush_id, g_source_remove);
+  if (self->backend != NULL)
+    g_signal_handlers_disconnect_by_data (self->backend, self);
+  if (self->callers != NULL)
+    g_signal_handlers_disconnect_by_data (self->callers, self);
+  if (self->sessions != NULL)
+    {
+      g_autoptr(GPtrArray) sessions = list_sessions (self);
+      for (guint i = 0; i < sessions->len; i++)
+        g_signal_handlers_disconnect_by_data (g_ptr_array_index (sessions, i), self);
+      g_hash_table_remove_all (self->sessions);
+    }
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self));
+  if (self->agents != NULL &&
+      g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->agents)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->agents));
+  g_clear_object (&self->objects);
+  g_clear_object (&self->agents);
+  g_clear_object (&self->tools);
+  g_clear_object (&self->backend);
+  g_clear_object (&self->callers);
+  g_clear_object (&self->connection);
+  g_clear_pointer (&self->models, g_variant_unref);
+
+  G_OBJECT_CLASS (copilotd_manager_parent_class)->dispose (object);
+}
+
+static void
+copilotd_manager_finalize (GObject *object)
+{
+  CopilotdManager *self = COPILOTD_MANAGER (object);
+
+  g_hash_table_unref (self->sessions);
+  g_hash_table_unref (self->lifecycle_last);
+  g_hash_table_unref (self->lifecycle_pending);
+
+  G_OBJECT_CLASS (copilotd_manager_parent_class)->finalize (object);
+}
+
+static void
+copilotd_manager_class_init (CopilotdManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = copilotd_manager_dispose;
+  object_class->finalize = copilotd_manager_finalize;
+}
+
+static void
+copilotd_manager_init (CopilotdManager *self)
+{
+  self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->lifecycle_last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->lifecycle_pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify) g_variant_unref);
+}
+
+CopilotdManager *
+copilotd_manager_new (GDBusConnection       *connection,
+                      const CopilotdConfig  *config,
+                      CopilotdCallers       *callers,
+                      CopilotdBackend       *backend,
+                      CopilotdAgentRegistry *agents,
+                      CopilotdToolRouter    *tools)
+{
+  CopilotdManager *self = g_object_new (COPILOTD_TYPE_MANAGER, NULL);
+  CopilotdDbusManager *iface = COPILOTD_DBUS_MANAGER (self);
+
+  self->connection = g_object_ref (connection);
+  self->config = config;
+  self->callers = g_object_ref (callers);
+  self->backend = g_object_ref (backend);
+  self->agents = agents ? g_object_ref (agents) : NULL;
+  self->tools = tools ? g_object_ref (tools) : NULL;
+  self->objects = g_dbus_object_manager_server_new (COPILOTD_ROOT_PATH);
+
+  copilotd_dbus_manager_set_version (iface, PACKAGE_VERSION);
+  copilotd_dbus_manager_set_api_version (iface, API_VERSION);
+  copilotd_dbus_manager_set_backend_state (iface,
+                                           copilotd_backend_state_to_string (copilotd_backend_get_state (backend)));
+  copilotd_dbus_manager_set_backend_version (iface, "");
+  copilotd_dbus_manager_set_protocol_version (iface, 0);
+
+  g_signal_connect (backend, "notification", G_CALLBACK (on_backend_notification), self);
+  g_signal_connect (backend, "request", G_CALLBACK (on_backend_request), self);
+  g_signal_connect (backend, "lost", G_CALLBACK (on_backend_lost), self);
+  g_signal_connect (backend, "ready", G_CALLBACK (on_backend_ready), self);
+  g_signal_connect (backend, "notify::state", G_CALLBACK (on_backend_state), self);
+  g_signal_connect (callers, "vanished", G_CALLBACK (on_caller_vanished), self);
+  return self;
+}

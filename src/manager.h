@@ -1,0 +1,36 @@
+/* manager.h: the root object: Manager, sessions and the ObjectManager */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "agent-registry.h"
+#include "backend.h"
+#include "callers.h"
+#include "daemon-config.h"
+#include "copilotd-dbus.h"
+#include "tool-router.h"
+
+G_BEGIN_DECLS
+
+#define COPILOTD_ROOT_PATH "/io/github/copilotd/Copilot1"
+
+#define COPILOTD_TYPE_MANAGER (copilotd_manager_get_type ())
+G_DECLARE_FINAL_TYPE (CopilotdManager, copilotd_manager, COPILOTD, MANAGER, CopilotdDbusManagerSkeleton)
+
+CopilotdManager *copilotd_manager_new            (GDBusConnection       *connection,
+                                                  const CopilotdConfig  *config,
+                                                  CopilotdCallers       *callers,
+                                                  CopilotdBackend       *backend,
+                                                  CopilotdAgentRegistry *agents,
+                                                  CopilotdToolRouter    *tools);
+gboolean         copilotd_manager_export         (CopilotdManager       *self,
+                                                  GError               **error);
+guint            copilotd_manager_get_n_sessions (CopilotdManager       *self);
+/* Destroys every live session in the CLI, then stops the CLI. */
+void             copilotd_manager_shutdown_async (CopilotdManager       *self,
+                                                  GAsyncReadyCallback    callback,
+                                                  gpointer               user_data);
+void             copilotd_manager_shutdown_finish (CopilotdManager      *self,
+                                                   GAsyncResult         *result);
+
+G_END_DECLS

@@ -1,0 +1,198 @@
+/* options.c: reading a{sv} options and turning D-Bus values into JSON */
+#include "config.h"
+
+#include <string.h>
+
+#include "copilotd-error.h"
+#include "options.h"
+
+gboolean
+copilotd_option_lookup (GVariant            *options,
+                        const char          *key,
+                        const GVariantType  *type,
+                        GVariant           **out,
+                        GError             **error)
+{
+  g_autoptr(GVariant) value = NULL;
+
+  *out = NULL;
+  if (options == NULL)
+    return TRUE;
+  value = g_variant_lookup_value (options, key, NULL);
+  if (value == NULL)
+    return TRUE;
+  if (!g_variant_is_of_type (value, type))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Option '%s' must be of type '%.*s', not '%s'",
+                   key, (int) g_variant_type_get_string_length (type),
+                   g_variant_type_peek_string (type), g_variant_get_type_string (value));
+      return FALSE;
+    }
+  *out = g_steal_pointer (&value);
+  return TRUE;
+}
+
+gboolean
+copilotd_option_get_string (GVariant    *options,
+                            const char  *key,
+                            char       **out,
+                            GError     **error)
+{
+  g_autoptr(GVariant) value = NULL;
+
+  if (!copilotd_option_lookup (options, key, G_VARIANT_TYPE_STRING, &value, error))
+    return FALSE;
+  *out = value ? g_variant_dup_string (value, NULL) : NULL;
+  return TRUE;
+}
+
+gboolean
+copilotd_option_get_boolean (GVariant    *options,
+                             const char  *key,
+                             gboolean    *out,
+                             GError     **error)
+{
+  g_autoptr(GVariant) value = NULL;
+
+  if (!copilotd_option_lookup (options, key, G_VARIANT_TYPE_BOOLEAN, &value, error))
+    return FALSE;
+  if (value != NULL)
+    *out = g_variant_get_boolean (value);
+  return TRUE;
+}
+
+gboolean
+copilotd_option_get_json (GVariant    *options,
+                          const char  *key,
+                          gboolean     want_object,
+                          JsonNode   **out,
+                          GError     **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  *out = NULL;
+  if (!copilotd_option_get_string (options, key, &text, error))
+    return FALSE;
+  if (text == NULL)
+    return TRUE;
+  node = json_from_string (text, &local_error);
+  if (node == NULL)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Option '%s' is not valid JSON: %s", key,
+                   local_error ? local_error->message : "empty");
+      return FALSE;
+    }
+  if (want_object && !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Option '%s' must be a JSON object", key);
+      return FALSE;
+    }
+  *out = g_steal_pointer (&node);
+  return TRUE;
+}
+
+char *
+copilotd_dashed_to_camel (const char *dashed)
+{
+  GString *out = g_string_sized_new (strlen (dashed));
+  gboolean upper = FALSE;
+
+  for (const char *p = dashed; *p != '\0'; p++)
+    {
+      if (*p == '-')
+        {
+          upper = TRUE;
+          continue;
+        }
+      g_string_append_c (out, upper ? g_ascii_toupper (*p) : *p);
+      upper = FALSE;
+    }
+  return g_string_free (out, FALSE);
+}
+
+JsonNode *
+copilotd_variant_to_json (GVariant *value)
+{
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr(GVariant) inner = g_variant_get_variant (value);
+      return copilotd_variant_to_json (inner);
+    }
+
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
+    {
+      JsonObject *object = json_object_new ();
+      JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+      GVariantIter iter;
+      const char *key;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &child))
+        {
+          g_autofree char *camel = copilotd_dashed_to_camel (key);
+          json_object_set_member (object, camel, copilotd_variant_to_json (child));
+          g_variant_unref (child);
+        }
+      json_node_take_object (node, object);
+      return node;
+    }
+
+  if (g_variant_is_container (value) && !g_variant_is_of_type (value, G_VARIANT_TYPE_DICTIONARY))
+    {
+      JsonArray *array = json_array_new ();
+      JsonNode *node = json_node_new (JSON_NODE_ARRAY);
+      GVariantIter iter;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, value);
+      while ((child = g_variant_iter_next_value (&iter)) != NULL)
+        {
+          json_array_add_element (array, copilotd_variant_to_json (child));
+          g_variant_unref (child);
+        }
+      json_node_take_array (node, array);
+      return node;
+    }
+
+  return json_gvariant_serialize (value);
+}
+
+void
+copilotd_json_to_vardict_entry (GVariantBuilder *builder,
+                                const char      *key,
+                                JsonNode        *node)
+{
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return;  /* JSON null is never sent: the key is left out. */
+
+  if (JSON_NODE_HOLDS_VALUE (node))
+    {
+      switch (json_node_get_value_type (node) == G_TYPE_STRING ? 's' :
+              json_node_get_value_type (node) == G_TYPE_BOOLEAN ? 'b' :
+              json_node_get_value_type (node) == G_TYPE_DOUBLE ? 'd' : 'x')
+        {
+        case 's':
+          g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (json_node_get_string (node)));
+          break;
+        case 'b':
+          g_variant_builder_add (builder, "{sv}", key, g_variant_new_boolean (json_node_get_boolean (node)));
+          break;
+        case 'd':
+          g_variant_builder_add (builder, "{sv}", key, g_variant_new_double (json_node_get_double (node)));
+          break;
+        default:
+          g_variant_builder_add (builder, "{sv}", key, g_variant_new_int64 (json_node_get_int (node)));
+          break;
+        }
+      return;
+    }
+
+  g_variant_builder_add (builder, "{sv}", key,
+                         g_variant_new_take_string (json_to_string (node, FALSE)));
+}

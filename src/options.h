@@ -1,0 +1,41 @@
+/* options.h: reading a{sv} options and turning D-Bus values into JSON */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Looks @key up in @options. Absent: TRUE with *out = NULL. Present with
+ * another type: FALSE with COPILOTD_ERROR_INVALID_ARGS naming the key. */
+gboolean  copilotd_option_lookup     (GVariant            *options,
+                                      const char          *key,
+                                      const GVariantType  *type,
+                                      GVariant           **out,
+                                      GError             **error);
+gboolean  copilotd_option_get_string (GVariant            *options,
+                                      const char          *key,
+                                      char               **out,
+                                      GError             **error);
+gboolean  copilotd_option_get_boolean (GVariant           *options,
+                                       const char         *key,
+                                       gboolean           *out,
+                                       GError            **error);
+/* A JSON text option that must parse (to an object when @want_object). */
+gboolean  copilotd_option_get_json   (GVariant            *options,
+                                      const char          *key,
+                                      gboolean             want_object,
+                                      JsonNode           **out,
+                                      GError             **error);
+
+/* "display-name" → "displayName" */
+char     *copilotd_dashed_to_camel   (const char          *dashed);
+/* A{sv} (nested too) to a JSON object with camelCase member names. */
+JsonNode *copilotd_variant_to_json   (GVariant            *value);
+/* A JSON object's members to a{sv} entries of a builder: strings, booleans,
+ * integers (as x/u) and doubles; nested values as JSON text. */
+void      copilotd_json_to_vardict_entry (GVariantBuilder *builder,
+                                          const char      *key,
+                                          JsonNode        *node);
+
+G_END_DECLS

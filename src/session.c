@@ -1,0 +1,1760 @@
+/* session.c: one live CLI session exported on D-Bus
+ *
+ * A CopilotdSession subclasses the generated Session skeleton. It turns
+ * D-Bus calls into CLI requests, relays the CLI's events as unicast Event
+ * and Delta signals to its subscribers (never broadcast: chat content must
+ * not reach processes that merely match on the interface), keeps a replay
+ * ring, and hands permission prompts, questions and tool calls to the
+ * agent registry and the tool router.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "copilotd-error.h"
+#include "options.h"
+#include "permission.h"
+#include "session.h"
+
+#define DEFAULT_SEND_AND_WAIT_TIMEOUT_MS 300000
+
+typedef struct {
+  char *name;                  /* owned: unique name */
+  GStrv types;                 /* owned, nullable: NULL receives everything */
+  GPtrArray *patterns;         /* owned, nullable: GPatternSpec* */
+} Subscriber;
+
+typedef struct {
+  guint64 serial;
+  char *type;                  /* owned */
+  GVariant *meta;              /* owned */
+  char *data_json;             /* owned */
+  gsize size;
+} RingEntry;
+
+typedef struct {
+  CopilotdSession *session;    /* owned */
+  GDBusMethodInvocation *invocation; /* owned */
+  char *message_id;            /* owned, nullable until session.send answered */
+  guint timeout_id;
+} Waiter;
+
+typedef struct {
+  CopilotdSession *session;    /* owned */
+  char *request_id;            /* owned */
+  GCancellable *cancellable;   /* owned */
+  JsonObject *request;         /* owned, nullable: permissionRequest */
+  JsonNode *rpc_id;            /* owned, nullable: userInput.request id */
+  gboolean counts_as_waiting;
+} Prompt;
+
+struct _CopilotdSession
+{
+  CopilotdDbusSessionSkeleton parent_instance;
+
+  CopilotdSessionContext ctx;  /* members unowned */
+  char *id;                    /* owned */
+  char *path;                  /* owned */
+  char *owner;                 /* owned, nullable: unique name */
+  uid_t uid;
+  gboolean persist;
+
+  JsonNode *params;            /* owned, nullable: create/resume params */
+  GPtrArray *tools;            /* owned, nullable: CopilotdTool* */
+
+  GHashTable *subscribers;     /* owned: name → Subscriber* */
+  guint64 next_serial;
+  GQueue ring;                 /* RingEntry* owned */
+  gsize ring_bytes;
+  guint64 ring_dropped_up_to;  /* serials below this were dropped */
+
+  guint hold;
+  GQueue held;                 /* JsonObject* owned: events waiting for a reply */
+
+  char *turn_sender;           /* owned, nullable */
+  char *last_content;          /* owned, nullable */
+  GList *waiters;              /* Waiter* owned */
+  GHashTable *prompts;         /* owned: request id → Prompt* */
+  GHashTable *tool_calls;      /* owned: request id → GCancellable* */
+  GHashTable *input_ids;       /* owned: question → user_input.requested id */
+  guint n_waiting;
+  guint input_counter;
+  gboolean busy;
+  gboolean closed;
+};
+
+static void copilotd_session_iface_init (CopilotdDbusSessionIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdSession, copilotd_session, COPILOTD_DBUS_TYPE_SESSION_SKELETON,
+                               G_IMPLEMENT_INTERFACE (COPILOTD_DBUS_TYPE_SESSION, copilotd_session_iface_init))
+
+enum { SIGNAL_CLOSED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void
+subscriber_free (Subscriber *sub)
+{
+  g_free (sub->name);
+  g_strfreev (sub->types);
+  g_clear_pointer (&sub->patterns, g_ptr_array_unref);
+  g_free (sub);
+}
+
+static void
+ring_entry_free (RingEntry *entry)
+{
+  g_free (entry->type);
+  g_variant_unref (entry->meta);
+  g_free (entry->data_json);
+  g_free (entry);
+}
+
+static void
+prompt_free (Prompt *prompt)
+{
+  g_object_unref (prompt->session);
+  g_free (prompt->request_id);
+  g_object_unref (prompt->cancellable);
+  g_clear_pointer (&prompt->request, json_object_unref);
+  g_clear_pointer (&prompt->rpc_id, json_node_unref);
+  g_free (prompt);
+}
+
+static void
+waiter_free (Waiter *waiter)
+{
+  g_clear_handle_id (&waiter->timeout_id, g_source_remove);
+  g_clear_object (&waiter->invocation);
+  g_free (waiter->message_id);
+  g_object_unref (waiter->session);
+  g_free (waiter);
+}
+
+char *
+copilotd_session_path_for_id (const char *session_id)
+{
+  g_autofree char *escaped = g_strdelimit (g_strdup (session_id), "-", '_');
+
+  return g_strdup_printf ("/io/github/copilotd/Copilot1/session/%s", escaped);
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+static void
+update_state (CopilotdSession *self)
+{
+  CopilotdDbusSession *iface = COPILOTD_DBUS_SESSION (self);
+  const char *state;
+
+  if (self->closed)
+    state = "closed";
+  else if (self->n_waiting > 0)
+    state = "waiting";
+  else if (self->busy)
+    state = "busy";
+  else
+    state = "idle";
+
+  if (g_strcmp0 (copilotd_dbus_session_get_state (iface), state) != 0)
+    {
+      g_debug ("Session '%s' state '%s'", self->id, state);
+      copilotd_dbus_session_set_state (iface, state);
+    }
+}
+
+static JsonObject *
+new_params (CopilotdSession *self)
+{
+  JsonObject *params = json_object_new ();
+
+  json_object_set_string_member (params, "sessionId", self->id);
+  return params;
+}
+
+static JsonNode *
+wrap_object (JsonObject *object)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, object);
+  return node;
+}
+
+/* Fire-and-forget calls (answers to prompts): failures are logged. */
+static void
+on_answer_sent (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autofree char *what = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL)
+    g_debug ("%s failed: %s", what, error->message);
+}
+
+static void
+call_and_forget (CopilotdSession *self,
+                 const char      *method,
+                 JsonObject      *params)
+{
+  g_autoptr(JsonNode) node = wrap_object (params);
+
+  copilotd_backend_call_async (self->ctx.backend, method, node, NULL,
+                               on_answer_sent, g_strdup (method));
+}
+
+/* ---- relay ------------------------------------------------------------ */
+
+static gboolean
+is_noise (const char *type)
+{
+  return g_str_has_prefix (type, "model.") ||
+         strcmp (type, "host.event") == 0 ||
+         strcmp (type, "session.background_tasks_changed") == 0 ||
+         strcmp (type, "assistant.streaming_delta") == 0 ||
+         strcmp (type, "system.message") == 0;
+}
+
+static gboolean
+is_delta (const char *type)
+{
+  return strcmp (type, "assistant.message_delta") == 0 ||
+         strcmp (type, "assistant.reasoning_delta") == 0;
+}
+
+/* @exact: only a pattern naming @type exactly counts. */
+static gboolean
+subscriber_wants (Subscriber *sub,
+                  const char *type,
+                  gboolean    exact)
+{
+  if (sub->types == NULL)
+    return !exact;
+  for (guint i = 0; sub->types[i] != NULL; i++)
+    {
+      if (strcmp (sub->types[i], type) == 0)
+        return TRUE;
+      if (!exact && g_pattern_spec_match_string (g_ptr_array_index (sub->patterns, i), type))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static GVariant *
+build_meta (JsonObject *event)
+{
+  GVariantBuilder builder;
+  const char *s;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  if ((s = json_object_get_string_member_with_default (event, "id", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (s));
+  if ((s = json_object_get_string_member_with_default (event, "parentId", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "parent-id", g_variant_new_string (s));
+  if ((s = json_object_get_string_member_with_default (event, "timestamp", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "timestamp", g_variant_new_string (s));
+  g_variant_builder_add (&builder, "{sv}", "ephemeral",
+                         g_variant_new_boolean (json_object_get_boolean_member_with_default (event, "ephemeral", FALSE)));
+  if ((s = json_object_get_string_member_with_default (event, "agentId", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "agent-id", g_variant_new_string (s));
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+static void
+emit_to (CopilotdSession *self,
+         const char      *destination,
+         const char      *signal_name,
+         GVariant        *parameters)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_dbus_connection_emit_signal (self->ctx.connection, destination, self->path,
+                                      COPILOTD_SESSION_INTERFACE, signal_name,
+                                      parameters, &error))
+    g_debug ("Cannot send %s to '%s': %s", signal_name, destination, error->message);
+}
+
+static void
+ring_push (CopilotdSession *self,
+           guint64          serial,
+           const char      *type,
+           GVariant        *meta,
+           const char      *data_json)
+{
+  RingEntry *entry = g_new0 (RingEntry, 1);
+
+  entry->serial = serial;
+  entry->type = g_strdup (type);
+  entry->meta = g_variant_ref (meta);
+  entry->data_json = g_strdup (data_json);
+  entry->size = strlen (data_json) + strlen (type) + g_variant_get_size (meta) + sizeof (RingEntry);
+  g_queue_push_tail (&self->ring, entry);
+  self->ring_bytes += entry->size;
+
+  while (self->ring.length > 1 &&
+         (self->ring.length > self->ctx.config->ring_max_events ||
+          self->ring_bytes > self->ctx.config->ring_max_bytes))
+    {
+      RingEntry *old = g_queue_pop_head (&self->ring);
+
+      self->ring_bytes -= old->size;
+      self->ring_dropped_up_to = old->serial + 1;
+      ring_entry_free (old);
+    }
+}
+
+static void
+relay_event (CopilotdSession *self,
+             JsonObject      *event)
+{
+  const char *type = json_object_get_string_member_with_default (event, "type", NULL);
+  JsonNode *data = json_object_get_member (event, "data");
+  gboolean noise, delta;
+  GHashTableIter iter;
+  Subscriber *sub;
+  g_autoptr(GPtrArray) event_to = g_ptr_array_new ();
+  g_autoptr(GPtrArray) delta_to = g_ptr_array_new ();
+  g_autoptr(GVariant) meta = NULL;
+  g_autofree char *data_json = NULL;
+  guint64 serial;
+
+  if (type == NULL)
+    return;
+  noise = is_noise (type);
+  delta = is_delta (type);
+
+  g_hash_table_iter_init (&iter, self->subscribers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
+    {
+      if (delta && subscriber_wants (sub, type, FALSE))
+        g_ptr_array_add (delta_to, sub->name);
+      if (((noise || delta) && subscriber_wants (sub, type, TRUE)) ||
+          (!noise && !delta && subscriber_wants (sub, type, FALSE)))
+        g_ptr_array_add (event_to, sub->name);
+    }
+
+  /* Noise nobody asked for by name costs nothing: not serialised, no serial. */
+  if (noise && event_to->len == 0)
+    return;
+
+  serial = self->next_serial++;
+  meta = build_meta (event);
+  data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
+
+  if (!noise)
+    ring_push (self, serial, type, meta, data_json);
+
+  if (delta_to->len > 0)
+    {
+      JsonObject *d = data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL;
+      gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
+      const char *message_id = d ? json_object_get_string_member_with_default (d, reasoning ? "reasoningId" : "messageId", "") : "";
+      const char *text = d ? json_object_get_string_member_with_default (d, "deltaContent", "") : "";
+      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(tsus)", serial, message_id ? message_id : "",
+                                                                      reasoning ? 1u : 0u, text ? text : ""));
+
+      for (guint i = 0; i < delta_to->len; i++)
+        emit_to (self, g_ptr_array_index (delta_to, i), "Delta", params);
+    }
+
+  if (event_to->len > 0)
+    {
+      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, type, meta, data_json));
+
+      for (guint i = 0; i < event_to->len; i++)
+        emit_to (self, g_ptr_array_index (event_to, i), "Event", params);
+    }
+}
+
+static char *
+now_iso8601 (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+  return g_date_time_format_iso8601 (now);
+}
+
+/* Events that copilotd itself adds to a session's stream. */
+static void
+relay_synthetic (CopilotdSession *self,
+                 const char      *type,
+                 JsonObject      *data)
+{
+  g_autoptr(JsonObject) event = json_object_new ();
+  g_autofree char *id = g_uuid_string_random ();
+  g_autofree char *timestamp = now_iso8601 ();
+
+  json_object_set_string_member (event, "type", type);
+  json_object_set_object_member (event, "data", data);
+  json_object_set_string_member (event, "id", id);
+  json_object_set_string_member (event, "timestamp", timestamp);
+  json_object_set_boolean_member (event, "ephemeral", TRUE);
+  relay_event (self, event);
+}
+
+/* ---- waiters (SendAndWait) --------------------------------------------- */
+
+static void
+finish_waiters (CopilotdSession *self,
+                const GError    *error,
+                gboolean         aborted)
+{
+  GList *waiters = self->waiters;
+  GList *keep = NULL;
+
+  self->waiters = NULL;
+  for (GList *l = waiters; l != NULL; l = l->next)
+    {
+      Waiter *waiter = l->data;
+
+      /* A waiter whose send is still on its way belongs to a later turn. */
+      if (waiter->message_id == NULL && error == NULL)
+        {
+          keep = g_list_prepend (keep, waiter);
+          continue;
+        }
+      if (waiter->invocation == NULL)
+        ;  /* it timed out already */
+      else if (error != NULL)
+        g_dbus_method_invocation_return_gerror (waiter->invocation, error);
+      else
+        {
+          GVariantBuilder details;
+
+          g_variant_builder_init (&details, G_VARIANT_TYPE_VARDICT);
+          g_variant_builder_add (&details, "{sv}", "message-id", g_variant_new_string (waiter->message_id));
+          g_variant_builder_add (&details, "{sv}", "aborted", g_variant_new_boolean (aborted));
+          g_dbus_method_invocation_return_value (waiter->invocation,
+                                                 g_variant_new ("(sa{sv})",
+                                                                self->last_content ? self->last_content : "",
+                                                                &details));
+        }
+      g_clear_object (&waiter->invocation);
+      waiter_free (waiter);
+    }
+  g_list_free (waiters);
+  self->waiters = g_list_reverse (keep);
+}
+
+/* ---- prompts: permissions and questions --------------------------------- */
+
+/* Every prompt ends here, whichever way it went. */
+static void
+prompt_finish (CopilotdSession *self,
+               Prompt          *prompt)
+{
+  if (g_hash_table_lookup (self->prompts, prompt->request_id) == prompt)
+    g_hash_table_remove (self->prompts, prompt->request_id);
+  if (prompt->counts_as_waiting && self->n_waiting > 0)
+    self->n_waiting--;
+  update_state (self);
+  prompt_free (prompt);
+}
+
+static void
+on_permission_answered (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  Prompt *prompt = user_data;
+  CopilotdSession *self = prompt->session;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) results = NULL;
+  g_autoptr(JsonNode) answer = NULL;
+  guint decision = 0;
+  JsonObject *params;
+
+  if (!copilotd_agent_registry_ask_finish (COPILOTD_AGENT_REGISTRY (source), result,
+                                           &decision, &results, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          /* Withdrawn: the CLI already has its answer, or is gone. */
+          prompt_finish (self, prompt);
+          return;
+        }
+      g_debug ("Permission '%s' not answered: %s", prompt->request_id, error->message);
+      answer = copilotd_permission_build_unavailable ();
+    }
+  else
+    answer = copilotd_permission_build_result (prompt->request, decision, results);
+
+  if (!self->closed)
+    {
+      params = new_params (self);
+      json_object_set_string_member (params, "requestId", prompt->request_id);
+      json_object_set_member (params, "result", g_steal_pointer (&answer));
+      call_and_forget (self, "session.permissions.handlePendingPermissionRequest", params);
+    }
+  prompt_finish (self, prompt);
+}
+
+static Prompt *
+prompt_new (CopilotdSession *self,
+            const char      *request_id)
+{
+  Prompt *prompt = g_new0 (Prompt, 1);
+
+  prompt->session = g_object_ref (self);
+  prompt->request_id = g_strdup (request_id);
+  prompt->cancellable = g_cancellable_new ();
+  prompt->counts_as_waiting = TRUE;
+  self->n_waiting++;
+  /* The table does not own the prompt: its callback frees it. */
+  g_hash_table_insert (self->prompts, g_strdup (request_id), prompt);
+  update_state (self);
+  return prompt;
+}
+
+static void
+fill_target (CopilotdSession      *self,
+             CopilotdPromptTarget *target)
+{
+  target->session_path = self->path;
+  target->owner = self->owner;
+  target->turn_sender = self->turn_sender;
+  target->uid = self->uid;
+}
+
+static void
+answer_unavailable (CopilotdSession *self,
+                    const char      *request_id)
+{
+  JsonObject *params = new_params (self);
+
+  json_object_set_string_member (params, "requestId", request_id);
+  json_object_set_member (params, "result", copilotd_permission_build_unavailable ());
+  call_and_forget (self, "session.permissions.handlePendingPermissionRequest", params);
+}
+
+static void
+start_permission (CopilotdSession *self,
+                  JsonObject      *data)
+{
+  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+  JsonNode *request_node = json_object_get_member (data, "permissionRequest");
+  CopilotdPromptTarget target;
+  g_autofree char *request_json = NULL;
+  Prompt *prompt;
+
+  if (request_id == NULL || g_hash_table_contains (self->prompts, request_id))
+    return;
+  /* Already decided by a hook: answering would be a second answer. */
+  if (json_object_get_boolean_member_with_default (data, "resolvedByHook", FALSE))
+    return;
+  if (request_node == NULL || !JSON_NODE_HOLDS_OBJECT (request_node) || self->ctx.agents == NULL)
+    {
+      answer_unavailable (self, request_id);
+      return;
+    }
+
+  prompt = prompt_new (self, request_id);
+  prompt->request = json_object_ref (json_node_get_object (request_node));
+  request_json = json_to_string (request_node, FALSE);
+  fill_target (self, &target);
+  copilotd_agent_registry_ask_async (self->ctx.agents, COPILOTD_PROMPT_PERMISSION, &target,
+                                     request_id,
+                                     copilotd_permission_summarize (prompt->request),
+                                     request_json, prompt->cancellable,
+                                     on_permission_answered, prompt);
+}
+
+static void
+withdraw_prompt (CopilotdSession *self,
+                 const char      *request_id)
+{
+  Prompt *prompt = g_hash_table_lookup (self->prompts, request_id);
+
+  if (prompt != NULL)
+    {
+      g_debug ("Prompt '%s' answered elsewhere; withdrawing it", request_id);
+      g_cancellable_cancel (prompt->cancellable);
+    }
+}
+
+static void
+on_user_input_answered (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  Prompt *prompt = user_data;
+  CopilotdSession *self = prompt->session;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) results = NULL;
+  guint response = 1;
+
+  if (!copilotd_agent_registry_ask_finish (COPILOTD_AGENT_REGISTRY (source), result,
+                                           &response, &results, &error))
+    g_debug ("Question '%s' not answered: %s", prompt->request_id, error->message);
+
+  /* The request is always answered, so the turn goes on. An error reply
+   * tells the model the user could not respond (PROTOCOL.md §3.3). */
+  if (error == NULL && response == 0)
+    {
+      g_autofree char *answer = NULL;
+      gboolean freeform = FALSE;
+      g_autoptr(JsonObject) reply = json_object_new ();
+      g_autoptr(JsonNode) node = NULL;
+
+      if (results != NULL)
+        {
+          g_variant_lookup (results, "answer", "s", &answer);
+          g_variant_lookup (results, "was-freeform", "b", &freeform);
+        }
+      json_object_set_string_member (reply, "answer", answer ? answer : "");
+      json_object_set_boolean_member (reply, "wasFreeform", freeform);
+      node = wrap_object (json_object_ref (reply));
+      copilotd_backend_reply (self->ctx.backend, prompt->rpc_id, node);
+    }
+  else
+    copilotd_backend_reply_error (self->ctx.backend, prompt->rpc_id, -32603,
+                                  error ? error->message : "The user cancelled the question");
+  prompt_finish (self, prompt);
+}
+
+gboolean
+copilotd_session_handle_request (CopilotdSession *self,
+                                 const char      *method,
+                                 JsonObject      *params,
+                                 JsonNode        *id)
+{
+  const char *question;
+  const char *known_id;
+  g_autofree char *request_id = NULL;
+  JsonNode *choices;
+  GVariantBuilder request;
+  GVariantBuilder choice_builder;
+  CopilotdPromptTarget target;
+  Prompt *prompt;
+
+  if (strcmp (method, "userInput.request") != 0 || self->closed)
+    return FALSE;
+
+  question = json_object_get_string_member_with_default (params, "question", "");
+  known_id = g_hash_table_lookup (self->input_ids, question);
+  request_id = known_id ? g_strdup (known_id) : g_strdup_printf ("input-%u", ++self->input_counter);
+  g_hash_table_remove (self->input_ids, question);
+
+  if (self->ctx.agents == NULL)
+    {
+      copilotd_backend_reply_error (self->ctx.backend, id, -32603, "No agent can answer questions");
+      return TRUE;
+    }
+
+  g_variant_builder_init (&request, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&request, "{sv}", "question", g_variant_new_string (question));
+  g_variant_builder_init (&choice_builder, G_VARIANT_TYPE_STRING_ARRAY);
+  choices = json_object_get_member (params, "choices");
+  if (choices != NULL && JSON_NODE_HOLDS_ARRAY (choices))
+    {
+      JsonArray *array = json_node_get_array (choices);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          const char *choice = json_node_get_string (json_array_get_element (array, i));
+          if (choice != NULL)
+            g_variant_builder_add (&choice_builder, "s", choice);
+        }
+    }
+  g_variant_builder_add (&request, "{sv}", "choices", g_variant_builder_end (&choice_builder));
+  g_variant_builder_add (&request, "{sv}", "allow-freeform",
+                         g_variant_new_boolean (json_object_get_boolean_member_with_default (params, "allowFreeform", TRUE)));
+
+  prompt = prompt_new (self, request_id);
+  prompt->rpc_id = json_node_copy (id);
+  fill_target (self, &target);
+  copilotd_agent_registry_ask_async (self->ctx.agents, COPILOTD_PROMPT_USER_INPUT, &target,
+                                     request_id, g_variant_builder_end (&request), NULL,
+                                     prompt->cancellable, on_user_input_answered, prompt);
+  return TRUE;
+}
+
+/* ---- custom tools ------------------------------------------------------ */
+
+typedef struct {
+  CopilotdSession *session;    /* owned */
+  char *request_id;            /* owned */
+} ToolCall;
+
+static void
+on_tool_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  ToolCall *call = user_data;
+  CopilotdSession *self = call->session;
+  g_autoptr(GError) error = NULL;
+  JsonNode *answer;
+
+  answer = copilotd_tool_router_invoke_finish (COPILOTD_TOOL_ROUTER (source), result, &error);
+  g_hash_table_remove (self->tool_calls, call->request_id);
+  if (answer != NULL && !self->closed)
+    {
+      JsonObject *params = new_params (self);
+
+      json_object_set_string_member (params, "requestId", call->request_id);
+      json_object_set_member (params, "result", answer);
+      call_and_forget (self, "session.tools.handlePendingToolCall", params);
+    }
+  else if (answer != NULL)
+    json_node_unref (answer);
+
+  g_object_unref (call->session);
+  g_free (call->request_id);
+  g_free (call);
+}
+
+static void
+start_tool_call (CopilotdSession *self,
+                 JsonObject      *data)
+{
+  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+  const char *name = json_object_get_string_member_with_default (data, "toolName", NULL);
+  CopilotdTool *tool = NULL;
+  GCancellable *cancellable;
+  ToolCall *call;
+
+  if (request_id == NULL || name == NULL || g_hash_table_contains (self->tool_calls, request_id))
+    return;
+  if (self->tools != NULL)
+    tool = copilotd_tools_find (self->tools, name);
+  if (tool == NULL || self->ctx.tools == NULL)
+    {
+      /* Another client of a shared CLI server may serve it. */
+      if (self->ctx.config->cli_url == NULL)
+        {
+          JsonObject *params = new_params (self);
+          JsonObject *result = json_object_new ();
+          g_autofree char *text = g_strdup_printf ("Tool '%s' is not served by any client", name);
+
+          json_object_set_string_member (result, "textResultForLlm", text);
+          json_object_set_string_member (result, "resultType", "failure");
+          json_object_set_string_member (result, "error", text);
+          json_object_set_string_member (params, "requestId", request_id);
+          json_object_set_member (params, "result", wrap_object (result));
+          call_and_forget (self, "session.tools.handlePendingToolCall", params);
+        }
+      return;
+    }
+
+  cancellable = g_cancellable_new ();
+  g_hash_table_insert (self->tool_calls, g_strdup (request_id), cancellable);
+  call = g_new0 (ToolCall, 1);
+  call->session = g_object_ref (self);
+  call->request_id = g_strdup (request_id);
+  copilotd_tool_router_invoke_async (self->ctx.tools, self->path, tool, data, cancellable,
+                                     on_tool_done, call);
+}
+
+static void
+cancel_tool_call (CopilotdSession *self,
+                  const char      *request_id)
+{
+  GCancellable *cancellable = g_hash_table_lookup (self->tool_calls, request_id);
+
+  if (cancellable != NULL)
+    g_cancellable_cancel (cancellable);
+}
+
+static void
+cancel_everything (CopilotdSession *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_autoptr(GPtrArray) cancellables = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_hash_table_iter_init (&iter, self->prompts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (cancellables, g_object_ref (((Prompt *) value)->cancellable));
+  g_hash_table_iter_init (&iter, self->tool_calls);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (cancellables, g_object_ref (value));
+
+  for (guint i = 0; i < cancellables->len; i++)
+    g_cancellable_cancel (g_ptr_array_index (cancellables, i));
+}
+
+/* ---- CLI events -------------------------------------------------------- */
+
+static void
+process_event (CopilotdSession *self,
+               JsonObject      *event)
+{
+  const char *type = json_object_get_string_member_with_default (event, "type", "");
+  JsonNode *data_node = json_object_get_member (event, "data");
+  JsonObject *data = data_node && JSON_NODE_HOLDS_OBJECT (data_node) ? json_node_get_object (data_node) : NULL;
+  g_autoptr(JsonObject) empty = NULL;
+
+  if (data == NULL)
+    data = empty = json_object_new ();
+
+  if (strcmp (type, "user.message") == 0 || strcmp (type, "assistant.turn_start") == 0)
+    {
+      self->busy = TRUE;
+      update_state (self);
+    }
+  else if (strcmp (type, "assistant.message") == 0)
+    {
+      if (!json_object_has_member (data, "parentToolCallId"))
+        {
+          const char *content = json_object_get_string_member_with_default (data, "content", NULL);
+
+          if (content != NULL && *content != '\0')
+            {
+              g_free (self->last_content);
+              self->last_content = g_strdup (content);
+            }
+        }
+    }
+  else if (strcmp (type, "session.model_change") == 0)
+    {
+      const char *model = json_object_get_string_member_with_default (data, "newModel", NULL);
+      if (model != NULL)
+        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+    }
+  else if (strcmp (type, "permission.requested") == 0)
+    start_permission (self, data);
+  else if (strcmp (type, "permission.completed") == 0 ||
+           strcmp (type, "user_input.completed") == 0)
+    {
+      const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+      if (request_id != NULL)
+        withdraw_prompt (self, request_id);
+    }
+  else if (strcmp (type, "user_input.requested") == 0)
+    {
+      const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+      const char *question = json_object_get_string_member_with_default (data, "question", "");
+      if (request_id != NULL)
+        g_hash_table_insert (self->input_ids, g_strdup (question), g_strdup (request_id));
+    }
+  else if (strcmp (type, "external_tool.requested") == 0)
+    start_tool_call (self, data);
+  else if (strcmp (type, "external_tool.completed") == 0)
+    {
+      const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+      if (request_id != NULL)
+        cancel_tool_call (self, request_id);
+    }
+  else if (strcmp (type, "abort") == 0)
+    cancel_everything (self);
+
+  relay_event (self, event);
+
+  /* Waiters are answered after the idle event went out, so a client sees
+   * the whole turn before SendAndWait returns. */
+  if (strcmp (type, "session.error") == 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_FAILED, "%s",
+                           json_object_get_string_member_with_default (data, "message", "The turn failed"));
+      finish_waiters (self, error, FALSE);
+    }
+  else if (strcmp (type, "session.idle") == 0)
+    {
+      self->busy = FALSE;
+      update_state (self);
+      finish_waiters (self, NULL, json_object_get_boolean_member_with_default (data, "aborted", FALSE));
+    }
+}
+
+void
+copilotd_session_handle_event (CopilotdSession *self,
+                               JsonObject      *event)
+{
+  if (self->closed)
+    return;
+  if (self->hold > 0)
+    {
+      g_queue_push_tail (&self->held, json_object_ref (event));
+      return;
+    }
+  process_event (self, event);
+}
+
+void
+copilotd_session_hold (CopilotdSession *self)
+{
+  self->hold++;
+}
+
+void
+copilotd_session_release (CopilotdSession *self)
+{
+  JsonObject *event;
+
+  g_return_if_fail (self->hold > 0);
+  if (--self->hold > 0)
+    return;
+
+  g_object_ref (self);
+  while (self->hold == 0 && (event = g_queue_pop_head (&self->held)) != NULL)
+    {
+      if (!self->closed)
+        process_event (self, event);
+      json_object_unref (event);
+    }
+  g_object_unref (self);
+}
+
+/* ---- access ------------------------------------------------------------ */
+
+static gboolean
+check_access (CopilotdSession       *self,
+              GDBusMethodInvocation *invocation)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+  if (self->closed)
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED,
+                                             "Session %s is closed", self->id);
+      return FALSE;
+    }
+  if (sender == NULL ||
+      g_strcmp0 (sender, self->owner) == 0 ||
+      g_hash_table_contains (self->subscribers, sender))
+    return TRUE;
+
+  g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
+                                         "Only the owner of session %s and its subscribers may call %s",
+                                         self->id, g_dbus_method_invocation_get_method_name (invocation));
+  return FALSE;
+}
+
+/* ---- D-Bus methods ----------------------------------------------------- */
+
+typedef struct {
+  CopilotdSession *session;             /* owned */
+  GDBusMethodInvocation *invocation;    /* owned, nullable */
+  Waiter *waiter;                       /* unowned, nullable */
+  gboolean held;
+} CallContext;
+
+static CallContext *
+call_context_new (CopilotdSession       *self,
+                  GDBusMethodInvocation *invocation)
+{
+  CallContext *ctx = g_new0 (CallContext, 1);
+
+  ctx->session = g_object_ref (self);
+  ctx->invocation = g_object_ref (invocation);
+  return ctx;
+}
+
+static void
+call_context_free (CallContext *ctx)
+{
+  if (ctx->held)
+    copilotd_session_release (ctx->session);
+  g_object_unref (ctx->session);
+  g_clear_object (&ctx->invocation);
+  g_free (ctx);
+}
+
+static JsonNode *
+finish_call (GObject                *source,
+             GAsyncResult           *result,
+             CallContext            *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL)
+    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
+  return node;
+}
+
+static gboolean
+parse_send (CopilotdSession        *self,
+            const char             *prompt,
+            GVariant               *options,
+            JsonObject            **out_params,
+            GError                **error)
+{
+  g_autoptr(JsonObject) params = new_params (self);
+  g_autoptr(GVariant) attachments = NULL;
+  g_autofree char *mode = NULL;
+  g_autofree char *display = NULL;
+  static const char * const attachment_types[] = {
+    "file", "directory", "selection", "blob", "github_reference", "github_commit",
+    "github_release", "github_actions_job", "github_repository", "github_file_diff",
+    "github_tree_comparison", "github_url", "github_file", "github_snippet",
+    "extension_context", NULL
+  };
+
+  if (*prompt == '\0')
+    {
+      g_set_error_literal (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS, "The prompt is empty");
+      return FALSE;
+    }
+  if (strlen (prompt) > self->ctx.config->max_prompt_bytes)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "The prompt is %zu bytes; the limit is %zu",
+                   strlen (prompt), self->ctx.config->max_prompt_bytes);
+      return FALSE;
+    }
+  json_object_set_string_member (params, "prompt", prompt);
+
+  if (!copilotd_option_get_string (options, "mode", &mode, error) ||
+      !copilotd_option_get_string (options, "display-prompt", &display, error) ||
+      !copilotd_option_lookup (options, "attachments", G_VARIANT_TYPE ("aa{sv}"), &attachments, error))
+    return FALSE;
+
+  if (mode != NULL)
+    {
+      if (strcmp (mode, "enqueue") != 0 && strcmp (mode, "immediate") != 0)
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                       "Option 'mode' must be 'enqueue' or 'immediate', not '%s'", mode);
+          return FALSE;
+        }
+      json_object_set_string_member (params, "mode", mode);
+    }
+  if (display != NULL)
+    json_object_set_string_member (params, "displayPrompt", display);
+
+  if (attachments != NULL && g_variant_n_children (attachments) > 0)
+    {
+      JsonNode *array = copilotd_variant_to_json (attachments);
+      JsonArray *items = json_node_get_array (array);
+
+      for (guint i = 0; i < json_array_get_length (items); i++)
+        {
+          JsonObject *item = json_array_get_object_element (items, i);
+          const char *type = json_object_get_string_member_with_default (item, "type", NULL);
+
+          if (type == NULL || !g_strv_contains (attachment_types, type))
+            {
+              g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                           "Option 'attachments': entry %u has %s type '%s'",
+                           i, type ? "an unknown" : "no", type ? type : "");
+              json_node_unref (array);
+              return FALSE;
+            }
+        }
+      json_object_set_member (params, "attachments", array);
+    }
+
+  *out_params = g_steal_pointer (&params);
+  return TRUE;
+}
+
+static void
+on_send_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *message_id = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    message_id = json_object_get_string_member_with_default (json_node_get_object (node), "messageId", NULL);
+  if (error == NULL && message_id == NULL)
+    error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                                 "The CLI answered session.send without a messageId");
+
+  if (ctx->waiter != NULL)
+    {
+      Waiter *waiter = ctx->waiter;
+
+      if (error != NULL)
+        {
+          ctx->session->waiters = g_list_remove (ctx->session->waiters, waiter);
+          if (waiter->invocation != NULL)
+            g_dbus_method_invocation_return_gerror (waiter->invocation, error);
+          g_clear_object (&waiter->invocation);
+          waiter_free (waiter);
+        }
+      else
+        waiter->message_id = g_strdup (message_id);
+    }
+  else if (error != NULL)
+    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
+  else
+    g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(s)", message_id));
+
+  /* Releasing relays the turn's first events, after the reply. */
+  call_context_free (ctx);
+}
+
+static gboolean
+on_waiter_timeout (gpointer user_data)
+{
+  Waiter *waiter = user_data;
+  CopilotdSession *self = waiter->session;
+
+  waiter->timeout_id = 0;
+  if (waiter->invocation != NULL)
+    g_dbus_method_invocation_return_error (waiter->invocation, COPILOTD_ERROR, COPILOTD_ERROR_TIMEOUT,
+                                           "The turn did not finish in time; it goes on");
+  g_clear_object (&waiter->invocation);
+  if (waiter->message_id != NULL)
+    {
+      self->waiters = g_list_remove (self->waiters, waiter);
+      waiter_free (waiter);
+    }
+  /* else on_send_done still points at it and frees it later. */
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_send (CopilotdSession       *self,
+            GDBusMethodInvocation *invocation,
+            const char            *prompt,
+            GVariant              *options,
+            gboolean               wait)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  CallContext *ctx;
+  guint timeout_ms = DEFAULT_SEND_AND_WAIT_TIMEOUT_MS;
+
+  if (!check_access (self, invocation))
+    return;
+  if (!parse_send (self, prompt, options, &params, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  if (wait)
+    {
+      g_autoptr(GVariant) timeout = NULL;
+
+      if (!copilotd_option_lookup (options, "timeout-ms", G_VARIANT_TYPE_UINT32, &timeout, &error))
+        {
+          g_dbus_method_invocation_return_gerror (invocation, error);
+          return;
+        }
+      if (timeout != NULL)
+        timeout_ms = g_variant_get_uint32 (timeout);
+    }
+
+  g_free (self->turn_sender);
+  self->turn_sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+
+  ctx = call_context_new (self, invocation);
+  if (wait)
+    {
+      Waiter *waiter = g_new0 (Waiter, 1);
+
+      waiter->session = g_object_ref (self);
+      waiter->invocation = g_object_ref (invocation);
+      if (timeout_ms > 0)
+        waiter->timeout_id = g_timeout_add (timeout_ms, on_waiter_timeout, waiter);
+      self->waiters = g_list_append (self->waiters, waiter);
+      ctx->waiter = waiter;
+      g_clear_pointer (&self->last_content, g_free);
+    }
+
+  copilotd_session_hold (self);
+  ctx->held = TRUE;
+  node = wrap_object (g_steal_pointer (&params));
+  copilotd_backend_call_async (self->ctx.backend, "session.send", node, NULL, on_send_done, ctx);
+}
+
+static gboolean
+handle_send (CopilotdDbusSession   *iface,
+             GDBusMethodInvocation *invocation,
+             const char            *prompt,
+             GVariant              *options)
+{
+  start_send (COPILOTD_SESSION (iface), invocation, prompt, options, FALSE);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_send_and_wait (CopilotdDbusSession   *iface,
+                      GDBusMethodInvocation *invocation,
+                      const char            *prompt,
+                      GVariant              *options)
+{
+  start_send (COPILOTD_SESSION (iface), invocation, prompt, options, TRUE);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_void_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+
+  if (node != NULL)
+    g_dbus_method_invocation_return_value (ctx->invocation, NULL);
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_abort (CopilotdDbusSession   *iface,
+              GDBusMethodInvocation *invocation,
+              GVariant              *options)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *params;
+
+  if (!check_access (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  /* Agents and tool providers hear Cancel at once, not after the CLI. */
+  cancel_everything (self);
+  params = new_params (self);
+  json_object_set_string_member (params, "reason", "user_initiated");
+  node = wrap_object (params);
+  copilotd_backend_call_async (self->ctx.backend, "session.abort", node, NULL,
+                               on_void_done, call_context_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_destroy_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  /* {"success":false} means the CLI no longer had it: closed all the same. */
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL && !g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
+    {
+      g_dbus_method_invocation_return_gerror (ctx->invocation, error);
+      call_context_free (ctx);
+      return;
+    }
+  copilotd_session_close (ctx->session, "destroyed");
+  g_dbus_method_invocation_return_value (ctx->invocation, NULL);
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_destroy (CopilotdDbusSession   *iface,
+                GDBusMethodInvocation *invocation,
+                GVariant              *options)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  g_autoptr(JsonNode) node = NULL;
+
+  if (!check_access (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  node = wrap_object (new_params (self));
+  copilotd_backend_call_async (self->ctx.backend, "session.destroy", node, NULL,
+                               on_destroy_done, call_context_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_get_messages_done (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  GVariantBuilder builder;
+  JsonNode *events;
+
+  if (node == NULL)
+    {
+      call_context_free (ctx);
+      return;
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sa{sv}s)"));
+  events = JSON_NODE_HOLDS_OBJECT (node) ? json_object_get_member (json_node_get_object (node), "events") : NULL;
+  if (events != NULL && JSON_NODE_HOLDS_ARRAY (events))
+    {
+      JsonArray *array = json_node_get_array (events);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          JsonObject *event;
+          JsonNode *data;
+          g_autoptr(GVariant) meta = NULL;
+          g_autofree char *data_json = NULL;
+
+          if (!JSON_NODE_HOLDS_OBJECT (element))
+            continue;
+          event = json_node_get_object (element);
+          data = json_object_get_member (event, "data");
+          meta = build_meta (event);
+          data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
+          g_variant_builder_add (&builder, "(s@a{sv}s)",
+                                 json_object_get_string_member_with_default (event, "type", ""),
+                                 meta, data_json);
+        }
+    }
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a(sa{sv}s))", &builder));
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_get_messages (CopilotdDbusSession   *iface,
+                     GDBusMethodInvocation *invocation,
+                     GVariant              *options)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  g_autoptr(JsonNode) node = NULL;
+
+  if (!check_access (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  node = wrap_object (new_params (self));
+  copilotd_backend_call_async (self->ctx.backend, "session.getMessages", node, NULL,
+                               on_get_messages_done, call_context_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_set_model_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+
+  if (node != NULL)
+    {
+      const char *model = NULL;
+
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        model = json_object_get_string_member_with_default (json_node_get_object (node), "modelId", NULL);
+      if (model != NULL)
+        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (ctx->session), model);
+      g_dbus_method_invocation_return_value (ctx->invocation, NULL);
+    }
+  call_context_free (ctx);
+}
+
+static gboolean
+handle_set_model (CopilotdDbusSession   *iface,
+                  GDBusMethodInvocation *invocation,
+                  const char            *model,
+                  GVariant              *options)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *effort = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *params;
+
+  if (!check_access (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (*model == '\0')
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                                             "The model is empty");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!copilotd_option_get_string (options, "reasoning-effort", &effort, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  params = new_params (self);
+  json_object_set_string_member (params, "modelId", model);
+  if (effort != NULL)
+    json_object_set_string_member (params, "reasoningEffort", effort);
+  node = wrap_object (params);
+  copilotd_backend_call_async (self->ctx.backend, "session.model.switchTo", node, NULL,
+                               on_set_model_done, call_context_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static Subscriber *
+subscriber_new (const char  *name,
+                const char **types)
+{
+  Subscriber *sub = g_new0 (Subscriber, 1);
+
+  sub->name = g_strdup (name);
+  if (types != NULL)
+    {
+      sub->types = g_strdupv ((char **) types);
+      sub->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
+      for (guint i = 0; types[i] != NULL; i++)
+        g_ptr_array_add (sub->patterns, g_pattern_spec_new (types[i]));
+    }
+  return sub;
+}
+
+static gboolean
+handle_subscribe (CopilotdDbusSession   *iface,
+                  GDBusMethodInvocation *invocation,
+                  GVariant              *options)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) types = NULL;
+  g_autofree const char **strv = NULL;
+  uid_t uid;
+
+  if (self->closed)
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED,
+                                             "Session %s is closed", self->id);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!copilotd_option_lookup (options, "types", G_VARIANT_TYPE_STRING_ARRAY, &types, &error) ||
+      !copilotd_callers_get_uid (self->ctx.callers, sender, &uid, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (uid != self->uid)
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
+                                             "Session %s belongs to another user", self->id);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!g_hash_table_contains (self->subscribers, sender) &&
+      g_hash_table_size (self->subscribers) >= self->ctx.config->max_subscribers)
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                                             "Session %s already has %u subscribers",
+                                             self->id, self->ctx.config->max_subscribers);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  if (types != NULL)
+    strv = g_variant_get_strv (types, NULL);
+  g_hash_table_replace (self->subscribers, g_strdup (sender), subscriber_new (sender, strv));
+  copilotd_callers_watch (self->ctx.callers, sender);
+
+  /* A persistent session whose owner left gets a new one. */
+  if (self->owner == NULL)
+    {
+      g_debug ("Session '%s' adopted by '%s'", self->id, sender);
+      self->owner = g_strdup (sender);
+    }
+
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(t)", self->next_serial));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_unsubscribe (CopilotdDbusSession   *iface,
+                    GDBusMethodInvocation *invocation)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+  if (!g_hash_table_remove (self->subscribers, sender))
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND,
+                                             "The caller is not subscribed to session %s", self->id);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  g_dbus_method_invocation_return_value (invocation, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_events (CopilotdDbusSession   *iface,
+                   GDBusMethodInvocation *invocation,
+                   guint64                since,
+                   guint                  max)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+  GVariantBuilder builder;
+  guint64 next = since;
+  gboolean truncated;
+  guint n = 0;
+
+  if (!check_access (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  truncated = since < self->ring_dropped_up_to;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(tsa{sv}s)"));
+  for (GList *l = self->ring.head; l != NULL; l = l->next)
+    {
+      RingEntry *entry = l->data;
+
+      if (entry->serial < since)
+        continue;
+      if (max > 0 && n >= max)
+        {
+          truncated = TRUE;
+          break;
+        }
+      g_variant_builder_add (&builder, "(ts@a{sv}s)", entry->serial, entry->type,
+                             entry->meta, entry->data_json);
+      next = entry->serial + 1;
+      n++;
+    }
+  if (n == 0 && !truncated)
+    next = MAX (since, self->next_serial);
+
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(a(tsa{sv}s)tb)", &builder, next, truncated));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+copilotd_session_iface_init (CopilotdDbusSessionIface *iface)
+{
+  iface->handle_send = handle_send;
+  iface->handle_send_and_wait = handle_send_and_wait;
+  iface->handle_abort = handle_abort;
+  iface->handle_destroy = handle_destroy;
+  iface->handle_get_messages = handle_get_messages;
+  iface->handle_set_model = handle_set_model;
+  iface->handle_subscribe = handle_subscribe;
+  iface->handle_unsubscribe = handle_unsubscribe;
+  iface->handle_get_events = handle_get_events;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+void
+copilotd_session_peer_vanished (CopilotdSession *self,
+                                const char      *name)
+{
+  g_hash_table_remove (self->subscribers, name);
+  if (g_strcmp0 (self->owner, name) != 0)
+    return;
+
+  g_clear_pointer (&self->owner, g_free);
+  if (!self->persist)
+    copilotd_session_close (self, "owner-vanished");
+  else
+    g_debug ("Owner of persistent session '%s' left; waiting for a subscriber", self->id);
+}
+
+void
+copilotd_session_backend_lost (CopilotdSession *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->closed)
+    return;
+  error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                               "The Copilot CLI was lost; the running turn cannot continue");
+  cancel_everything (self);
+  if (self->busy || self->n_waiting > 0 || self->waiters != NULL)
+    {
+      JsonObject *data = json_object_new ();
+      JsonObject *idle = json_object_new ();
+
+      json_object_set_string_member (data, "errorType", "backend_lost");
+      json_object_set_string_member (data, "message", error->message);
+      relay_synthetic (self, "session.error", data);
+      json_object_set_boolean_member (idle, "aborted", TRUE);
+      relay_synthetic (self, "session.idle", idle);
+    }
+  finish_waiters (self, error, TRUE);
+  self->busy = FALSE;
+  update_state (self);
+}
+
+void
+copilotd_session_backend_restarted (CopilotdSession *self)
+{
+  if (self->closed)
+    return;
+  relay_synthetic (self, "copilotd.backend_restarted", json_object_new ());
+}
+
+void
+copilotd_session_close (CopilotdSession *self,
+                        const char      *reason)
+{
+  g_autoptr(GError) error = NULL;
+  GHashTableIter iter;
+  Subscriber *sub;
+  GVariantBuilder details;
+  g_autoptr(GVariant) params = NULL;
+
+  if (self->closed)
+    return;
+
+  g_debug ("Closing session '%s': %s", self->id, reason);
+  g_object_ref (self);
+  cancel_everything (self);
+  self->closed = TRUE;
+
+  error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s was closed (%s)", self->id, reason);
+  finish_waiters (self, error, TRUE);
+
+  g_variant_builder_init (&details, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&details, "{sv}", "reason", g_variant_new_string (reason));
+  params = g_variant_ref_sink (g_variant_new ("(a{sv})", &details));
+  g_hash_table_iter_init (&iter, self->subscribers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
+    emit_to (self, sub->name, "Closed", params);
+
+  update_state (self);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
+  g_object_unref (self);
+}
+
+gboolean
+copilotd_session_is_closed (CopilotdSession *self)
+{
+  return self->closed;
+}
+
+void
+copilotd_session_set_params (CopilotdSession *self,
+                             JsonNode        *params,
+                             GPtrArray       *tools)
+{
+  g_clear_pointer (&self->params, json_node_unref);
+  self->params = params ? json_node_copy (params) : NULL;
+  g_clear_pointer (&self->tools, g_ptr_array_unref);
+  self->tools = tools;
+}
+
+JsonNode *
+copilotd_session_dup_resume_params (CopilotdSession *self)
+{
+  JsonNode *node;
+  JsonObject *object;
+
+  node = self->params ? json_node_copy (self->params) : wrap_object (json_object_new ());
+  object = json_node_get_object (node);
+  json_object_set_string_member (object, "sessionId", self->id);
+  /* A restart is not a new conversation: no resume event in the history. */
+  return node;
+}
+
+void
+copilotd_session_set_started (CopilotdSession *self,
+                              JsonObject      *result)
+{
+  JsonNode *model_state = json_object_get_member (result, "modelState");
+  const char *start = json_object_get_string_member_with_default (result, "startTime", NULL);
+
+  if (start != NULL)
+    copilotd_dbus_session_set_start_time (COPILOTD_DBUS_SESSION (self), start);
+  if (model_state != NULL && JSON_NODE_HOLDS_OBJECT (model_state))
+    {
+      const char *model = json_object_get_string_member_with_default (json_node_get_object (model_state),
+                                                                      "modelId", NULL);
+      if (model != NULL)
+        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+    }
+}
+
+const char *
+copilotd_session_get_path (CopilotdSession *self)
+{
+  return self->path;
+}
+
+const char *
+copilotd_session_get_owner (CopilotdSession *self)
+{
+  return self->owner;
+}
+
+uid_t
+copilotd_session_get_uid (CopilotdSession *self)
+{
+  return self->uid;
+}
+
+static void
+copilotd_session_dispose (GObject *object)
+{
+  CopilotdSession *self = COPILOTD_SESSION (object);
+
+  if (!self->closed)
+    {
+      cancel_everything (self);
+      self->closed = TRUE;
+    }
+  g_queue_clear_full (&self->held, (GDestroyNotify) json_object_unref);
+  g_queue_clear_full (&self->ring, (GDestroyNotify) ring_entry_free);
+
+  G_OBJECT_CLASS (copilotd_session_parent_class)->dispose (object);
+}
+
+static void
+copilotd_session_finalize (GObject *object)
+{
+  CopilotdSession *self = COPILOTD_SESSION (object);
+
+  g_free (self->id);
+  g_free (self->path);
+  g_free (self->owner);
+  g_free (self->turn_sender);
+  g_free (self->last_content);
+  g_clear_pointer (&self->params, json_node_unref);
+  g_clear_pointer (&self->tools, g_ptr_array_unref);
+  g_hash_table_unref (self->subscribers);
+  g_hash_table_unref (self->prompts);
+  g_hash_table_unref (self->tool_calls);
+  g_hash_table_unref (self->input_ids);
+  g_list_free_full (self->waiters, (GDestroyNotify) waiter_free);
+
+  G_OBJECT_CLASS (copilotd_session_parent_class)->finalize (object);
+}
+
+static void
+copilotd_session_class_init (CopilotdSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = copilotd_session_dispose;
+  object_class->finalize = copilotd_session_finalize;
+
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+copilotd_session_init (CopilotdSession *self)
+{
+  self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify) subscriber_free);
+  self->prompts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->input_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&self->ring);
+  g_queue_init (&self->held);
+  self->next_serial = 1;
+}
+
+CopilotdSession *
+copilotd_session_new (const CopilotdSessionContext *context,
+                      const char                   *session_id,
+                      const char                   *owner,
+                      uid_t                         uid,
+                      gboolean                      persist)
+{
+  CopilotdSession *self = g_object_new (COPILOTD_TYPE_SESSION, NULL);
+  CopilotdDbusSession *iface = COPILOTD_DBUS_SESSION (self);
+
+  self->ctx = *context;
+  self->id = g_strdup (session_id);
+  self->path = copilotd_session_path_for_id (session_id);
+  self->owner = g_strdup (owner);
+  self->uid = uid;
+  self->persist = persist;
+  if (owner != NULL)
+    g_hash_table_insert (self->subscribers, g_strdup (owner), subscriber_new (owner, NULL));
+
+  copilotd_dbus_session_set_id (iface, session_id);
+  copilotd_dbus_session_set_model (iface, "");
+  copilotd_dbus_session_set_start_time (iface, "");
+  copilotd_dbus_session_set_state (iface, "idle");
+  return self;
+}

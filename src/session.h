@@ -1,0 +1,76 @@
+/* session.h: one live CLI session exported on D-Bus */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <sys/types.h>
+
+#include "agent-registry.h"
+#include "backend.h"
+#include "callers.h"
+#include "daemon-config.h"
+#include "copilotd-dbus.h"
+#include "tool-router.h"
+
+G_BEGIN_DECLS
+
+#define COPILOTD_SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
+
+#define COPILOTD_TYPE_SESSION (copilotd_session_get_type ())
+G_DECLARE_FINAL_TYPE (CopilotdSession, copilotd_session, COPILOTD, SESSION, CopilotdDbusSessionSkeleton)
+
+/* Signal "closed" (const char *reason): emitted once by copilotd_session_close(),
+ * after Closed went out and before the manager drops the object. */
+
+typedef struct {
+  GDBusConnection       *connection;  /* unowned */
+  CopilotdBackend       *backend;     /* unowned */
+  CopilotdCallers       *callers;     /* unowned */
+  CopilotdAgentRegistry *agents;      /* unowned, nullable */
+  CopilotdToolRouter    *tools;       /* unowned, nullable */
+  const CopilotdConfig  *config;      /* unowned */
+} CopilotdSessionContext;
+
+char            *copilotd_session_path_for_id   (const char *session_id);
+
+CopilotdSession *copilotd_session_new           (const CopilotdSessionContext *context,
+                                                 const char      *session_id,
+                                                 const char      *owner,
+                                                 uid_t            uid,
+                                                 gboolean         persist);
+const char      *copilotd_session_get_path      (CopilotdSession *self);
+const char      *copilotd_session_get_owner     (CopilotdSession *self);
+uid_t            copilotd_session_get_uid       (CopilotdSession *self);
+
+/* The session.create / session.resume params (without sessionId), kept so
+ * that a restarted CLI gets the same tools and flags; takes @tools. */
+void             copilotd_session_set_params    (CopilotdSession *self,
+                                                 JsonNode        *params,
+                                                 GPtrArray       *tools);
+JsonNode        *copilotd_session_dup_resume_params (CopilotdSession *self);
+/* After session.create/resume answered: start time and model. */
+void             copilotd_session_set_started   (CopilotdSession *self,
+                                                 JsonObject      *result);
+
+/* While held, CLI events are queued and not relayed (a reply that must go
+ * out first is on its way). */
+void             copilotd_session_hold          (CopilotdSession *self);
+void             copilotd_session_release       (CopilotdSession *self);
+
+void             copilotd_session_handle_event  (CopilotdSession *self,
+                                                 JsonObject      *event);
+gboolean         copilotd_session_handle_request (CopilotdSession *self,
+                                                  const char     *method,
+                                                  JsonObject     *params,
+                                                  JsonNode       *id);
+void             copilotd_session_peer_vanished (CopilotdSession *self,
+                                                 const char      *name);
+void             copilotd_session_backend_lost  (CopilotdSession *self);
+void             copilotd_session_backend_restarted (CopilotdSession *self);
+/* Idempotent: Closed to every subscriber, state "closed", "closed" signal.
+ * Does not talk to the CLI. */
+void             copilotd_session_close         (CopilotdSession *self,
+                                                 const char      *reason);
+gboolean         copilotd_session_is_closed     (CopilotdSession *self);
+
+G_END_DECLS

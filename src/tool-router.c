@@ -1,0 +1,664 @@
+/* tool-router.c: custom tools served by clients over ToolProvider
+ *
+ * A tool declared in CreateSession/ResumeSession is bound to the caller's
+ * unique name and a provider object on that connection. When the CLI asks
+ * for it (external_tool.requested) the router calls ToolProvider.Invoke and
+ * turns whatever happens (an answer, an error reply, the provider leaving
+ * the bus, tool-timeout) into the `result` object the CLI expects, so a
+ * turn never hangs on a client.
+ */
+#include "config.h"
+
+#include "copilotd-error.h"
+#include "tool-router.h"
+
+#define TOOL_PROVIDER_INTERFACE "io.github.copilotd.Copilot1.ToolProvider"
+#define TOOL_NAME_MAX 64
+
+struct _CopilotdTool
+{
+  char *name;             /* owned */
+  char *description;      /* owned, nullable */
+  JsonNode *parameters;   /* owned, nullable: a JSON object */
+  char *sender;           /* owned: unique name serving the tool */
+  char *provider;         /* owned: object path of the ToolProvider */
+  gboolean skip_permission;
+};
+
+void
+copilotd_tool_free (CopilotdTool *tool)
+{
+  if (tool == NULL)
+    return;
+
+  g_free (tool->name);
+  g_free (tool->description);
+  g_clear_pointer (&tool->parameters, json_node_unref);
+  g_free (tool->sender);
+  g_free (tool->provider);
+  g_free (tool);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CopilotdTool, copilotd_tool_free)
+
+const char *
+copilotd_tool_get_name (CopilotdTool *tool)
+{
+  g_return_val_if_fail (tool != NULL, NULL);
+
+  return tool->name;
+}
+
+static gboolean
+tool_name_is_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len > TOOL_NAME_MAX)
+    return FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '_' && name[i] != '-')
+      return FALSE;
+
+  return TRUE;
+}
+
+/* Looks up @key of @type in @entry; a present key of another type is an
+ * error naming it. */
+static gboolean
+lookup_typed (GVariant            *entry,
+              guint                index,
+              const char          *key,
+              const GVariantType  *type,
+              GVariant           **out_value,
+              GError             **error)
+{
+  g_autoptr(GVariant) value = g_variant_lookup_value (entry, key, NULL);
+
+  *out_value = NULL;
+  if (value == NULL)
+    return TRUE;
+
+  if (!g_variant_is_of_type (value, type))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Tool %u: key “%s” must be of type %.*s, not %s", index, key,
+                   (int) g_variant_type_get_string_length (type),
+                   g_variant_type_peek_string (type),
+                   g_variant_get_type_string (value));
+      return FALSE;
+    }
+
+  *out_value = g_steal_pointer (&value);
+  return TRUE;
+}
+
+static CopilotdTool *
+parse_tool (GVariant    *entry,
+            guint        index,
+            const char  *sender,
+            GError     **error)
+{
+  g_autoptr(CopilotdTool) tool = g_new0 (CopilotdTool, 1);
+  g_autoptr(GVariant) name = NULL;
+  g_autoptr(GVariant) description = NULL;
+  g_autoptr(GVariant) parameters = NULL;
+  g_autoptr(GVariant) provider = NULL;
+  g_autoptr(GVariant) skip_permission = NULL;
+
+  if (!lookup_typed (entry, index, "name", G_VARIANT_TYPE_STRING, &name, error) ||
+      !lookup_typed (entry, index, "description", G_VARIANT_TYPE_STRING, &description, error) ||
+      !lookup_typed (entry, index, "parameters", G_VARIANT_TYPE_STRING, &parameters, error) ||
+      !lookup_typed (entry, index, "provider", G_VARIANT_TYPE_OBJECT_PATH, &provider, error) ||
+      !lookup_typed (entry, index, "skip-permission", G_VARIANT_TYPE_BOOLEAN, &skip_permission, error))
+    return NULL;
+
+  if (name == NULL)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Tool %u has no “name”", index);
+      return NULL;
+    }
+
+  tool->name = g_variant_dup_string (name, NULL);
+  if (!tool_name_is_valid (tool->name))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Tool name “%s” must be 1 to %d letters, digits, “_” or “-”",
+                   tool->name, TOOL_NAME_MAX);
+      return NULL;
+    }
+
+  if (provider == NULL)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Tool “%s” has no “provider”", tool->name);
+      return NULL;
+    }
+  tool->provider = g_variant_dup_string (provider, NULL);
+
+  if (description != NULL)
+    tool->description = g_variant_dup_string (description, NULL);
+
+  if (parameters != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) local_error = NULL;
+      const char *text = g_variant_get_string (parameters, NULL);
+
+      if (!json_parser_load_from_data (parser, text, -1, &local_error))
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                       "Tool “%s”: “parameters” is not JSON: %s",
+                       tool->name, local_error->message);
+          return NULL;
+        }
+      if (json_parser_get_root (parser) == NULL ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                       "Tool “%s”: “parameters” must be a JSON object", tool->name);
+          return NULL;
+        }
+      tool->parameters = json_node_copy (json_parser_get_root (parser));
+    }
+
+  if (skip_permission != NULL)
+    tool->skip_permission = g_variant_get_boolean (skip_permission);
+
+  tool->sender = g_strdup (sender);
+
+  return g_steal_pointer (&tool);
+}
+
+GPtrArray *
+copilotd_tools_parse (GVariant   *tools,
+                      const char *sender,
+                      guint       max_tools,
+                      GError    **error)
+{
+  g_autoptr(GPtrArray) parsed = NULL;
+  gsize n_tools;
+
+  g_return_val_if_fail (tools != NULL, NULL);
+  g_return_val_if_fail (sender != NULL, NULL);
+
+  if (!g_variant_is_of_type (tools, G_VARIANT_TYPE ("aa{sv}")))
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                   "Option “tools” must be of type aa{sv}, not %s",
+                   g_variant_get_type_string (tools));
+      return NULL;
+    }
+
+  n_tools = g_variant_n_children (tools);
+  if (max_tools > 0 && n_tools > max_tools)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                   "Too many tools: %" G_GSIZE_FORMAT " (limit %u)", n_tools, max_tools);
+      return NULL;
+    }
+
+  parsed = g_ptr_array_new_with_free_func ((GDestroyNotify) copilotd_tool_free);
+  for (gsize i = 0; i < n_tools; i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (tools, i);
+      CopilotdTool *tool = parse_tool (entry, i, sender, error);
+
+      if (tool == NULL)
+        return NULL;
+
+      if (copilotd_tools_find (parsed, tool->name) != NULL)
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                       "Tool “%s” is declared twice", tool->name);
+          copilotd_tool_free (tool);
+          return NULL;
+        }
+
+      g_ptr_array_add (parsed, tool);
+    }
+
+  return g_steal_pointer (&parsed);
+}
+
+JsonNode *
+copilotd_tools_to_json (GPtrArray *tools)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_array (builder);
+  for (guint i = 0; tools != NULL && i < tools->len; i++)
+    {
+      CopilotdTool *tool = g_ptr_array_index (tools, i);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, tool->name);
+      if (tool->description != NULL)
+        {
+          json_builder_set_member_name (builder, "description");
+          json_builder_add_string_value (builder, tool->description);
+        }
+      if (tool->parameters != NULL)
+        {
+          json_builder_set_member_name (builder, "parameters");
+          json_builder_add_value (builder, json_node_copy (tool->parameters));
+        }
+      if (tool->skip_permission)
+        {
+          json_builder_set_member_name (builder, "skipPermission");
+          json_builder_add_boolean_value (builder, TRUE);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+
+  return json_builder_get_root (builder);
+}
+
+CopilotdTool *
+copilotd_tools_find (GPtrArray  *tools,
+                     const char *name)
+{
+  for (guint i = 0; tools != NULL && name != NULL && i < tools->len; i++)
+    {
+      CopilotdTool *tool = g_ptr_array_index (tools, i);
+
+      if (g_str_equal (tool->name, name))
+        return tool;
+    }
+
+  return NULL;
+}
+
+/* The router --------------------------------------------------------------- */
+
+struct _CopilotdToolRouter
+{
+  GObject parent_instance;
+
+  GDBusConnection *connection;    /* owned */
+  CopilotdCallers *callers;       /* owned */
+  const CopilotdConfig *config;   /* unowned: outlives the router */
+  GHashTable *invocations;        /* owned: set of unfinished GTask refs */
+};
+
+G_DEFINE_TYPE (CopilotdToolRouter, copilotd_tool_router, G_TYPE_OBJECT)
+
+typedef struct {
+  GTask *task;                    /* unowned: owns this as task data */
+  CopilotdToolRouter *router;     /* unowned: the task's source object */
+  char *sender;                   /* owned */
+  char *provider;                 /* owned */
+  char *tool_name;                /* owned */
+  char *tool_call_id;             /* owned */
+  GCancellable *call_cancellable; /* owned */
+  GCancellable *cancellable;      /* owned, nullable: the caller's */
+  gulong cancelled_id;
+  guint timeout_id;
+  gboolean done;
+} Invocation;
+
+static void
+invocation_free (gpointer data)
+{
+  Invocation *invocation = data;
+
+  g_assert (invocation->timeout_id == 0);
+  g_assert (invocation->cancelled_id == 0);
+
+  g_free (invocation->sender);
+  g_free (invocation->provider);
+  g_free (invocation->tool_name);
+  g_free (invocation->tool_call_id);
+  g_clear_object (&invocation->call_cancellable);
+  g_clear_object (&invocation->cancellable);
+  g_free (invocation);
+}
+
+static JsonNode *
+build_result (const char *text,
+              const char *result_type,
+              const char *error,
+              const char *session_log)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "textResultForLlm");
+  json_builder_add_string_value (builder, text);
+  json_builder_set_member_name (builder, "resultType");
+  json_builder_add_string_value (builder, result_type);
+  if (error != NULL && *error != '\0')
+    {
+      json_builder_set_member_name (builder, "error");
+      json_builder_add_string_value (builder, error);
+    }
+  if (session_log != NULL && *session_log != '\0')
+    {
+      json_builder_set_member_name (builder, "sessionLog");
+      json_builder_add_string_value (builder, session_log);
+    }
+  json_builder_end_object (builder);
+
+  return json_builder_get_root (builder);
+}
+
+/* Finishes @invocation with @result (taken) or @error (taken). */
+static void
+invocation_finish (Invocation *invocation,
+                   JsonNode   *result,
+                   GError     *error,
+                   gboolean    send_cancel)
+{
+  CopilotdToolRouter *self = invocation->router;
+  g_autoptr(GTask) task = g_object_ref (invocation->task);
+
+  g_assert (!invocation->done);
+  invocation->done = TRUE;
+
+  g_clear_handle_id (&invocation->timeout_id, g_source_remove);
+  if (invocation->cancelled_id != 0)
+    {
+      g_signal_handler_disconnect (invocation->cancellable, invocation->cancelled_id);
+      invocation->cancelled_id = 0;
+    }
+  g_cancellable_cancel (invocation->call_cancellable);
+
+  if (send_cancel)
+    {
+      g_debug ("Withdrawing tool call “%s” from %s %s",
+               invocation->tool_call_id, invocation->sender, invocation->provider);
+      g_dbus_connection_call (self->connection, invocation->sender, invocation->provider,
+                              TOOL_PROVIDER_INTERFACE, "Cancel",
+                              g_variant_new ("(s)", invocation->tool_call_id),
+                              NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                              NULL, NULL, NULL);
+    }
+
+  g_hash_table_remove (self->invocations, task);
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) json_node_unref);
+}
+
+static const char *
+result_type_name (guint result_type)
+{
+  static const char * const names[] = { "success", "failure", "rejected", "denied", "timeout" };
+
+  if (result_type < G_N_ELEMENTS (names))
+    return names[result_type];
+
+  return "failure";
+}
+
+static void
+on_invoke_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Invocation *invocation = g_task_get_task_data (task);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (invocation->done)
+    return;
+
+  if (reply == NULL)
+    {
+      g_autofree char *message = NULL;
+
+      g_dbus_error_strip_remote_error (error);
+      g_debug ("Tool call “%s” failed: %s", invocation->tool_call_id, error->message);
+      message = g_strdup_printf ("Tool '%s' failed: %s", invocation->tool_name, error->message);
+      invocation_finish (invocation, build_result (message, "failure", error->message, NULL),
+                         NULL, FALSE);
+    }
+  else
+    {
+      g_autoptr(GVariant) extra = NULL;
+      const char *text, *extra_error = NULL, *session_log = NULL;
+      guint result_type;
+
+      g_variant_get (reply, "(u&s@a{sv})", &result_type, &text, &extra);
+      g_variant_lookup (extra, "error", "&s", &extra_error);
+      g_variant_lookup (extra, "session-log", "&s", &session_log);
+      g_debug ("Tool call “%s” finished: %s", invocation->tool_call_id,
+               result_type_name (result_type));
+      invocation_finish (invocation,
+                         build_result (text, result_type_name (result_type),
+                                       extra_error, session_log),
+                         NULL, FALSE);
+    }
+}
+
+static gboolean
+on_invoke_timeout (gpointer user_data)
+{
+  Invocation *invocation = user_data;
+  g_autofree char *text = g_strdup_printf ("Tool '%s' timed out", invocation->tool_name);
+
+  invocation->timeout_id = 0;
+  invocation_finish (invocation, build_result (text, "timeout", NULL, NULL), NULL, TRUE);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_invoke_cancelled (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  Invocation *invocation = user_data;
+
+  invocation_finish (invocation, NULL,
+                     g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The tool call was withdrawn"),
+                     TRUE);
+}
+
+/* The unfinished tasks, each with a ref, so finishing one cannot free
+ * another under the loop. */
+static GPtrArray *
+ref_tasks (GHashTable *set)
+{
+  GPtrArray *tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, set);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (tasks, g_object_ref (key));
+
+  return tasks;
+}
+
+static void
+on_caller_vanished (CopilotdCallers *callers,
+                    const char      *unique_name,
+                    gpointer         user_data)
+{
+  CopilotdToolRouter *self = COPILOTD_TOOL_ROUTER (user_data);
+  g_autoptr(GPtrArray) tasks = ref_tasks (self->invocations);
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      Invocation *invocation = g_task_get_task_data (g_ptr_array_index (tasks, i));
+      g_autofree char *text = NULL;
+
+      if (invocation->done || !g_str_equal (invocation->sender, unique_name))
+        continue;
+
+      text = g_strdup_printf ("Tool provider %s of '%s' left the bus",
+                              unique_name, invocation->tool_name);
+      invocation_finish (invocation, build_result (text, "failure", text, NULL), NULL, FALSE);
+    }
+}
+
+static const char *
+get_string_member (JsonObject *object,
+                   const char *member)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, member) : NULL;
+
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+
+  return json_node_get_string (node);
+}
+
+void
+copilotd_tool_router_invoke_async (CopilotdToolRouter  *self,
+                                   const char          *session_path,
+                                   CopilotdTool        *tool,
+                                   JsonObject          *data,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_auto(GVariantDict) context = G_VARIANT_DICT_INIT (NULL);
+  g_autofree char *arguments_json = NULL;
+  Invocation *invocation;
+  const char *tool_call_id, *working_directory, *request_id;
+  JsonNode *arguments;
+
+  g_return_if_fail (COPILOTD_IS_TOOL_ROUTER (self));
+  g_return_if_fail (session_path != NULL);
+  g_return_if_fail (tool != NULL);
+  g_return_if_fail (data != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, copilotd_tool_router_invoke_async);
+
+  tool_call_id = get_string_member (data, "toolCallId");
+  working_directory = get_string_member (data, "workingDirectory");
+  request_id = get_string_member (data, "requestId");
+  arguments = json_object_get_member (data, "arguments");
+  arguments_json = arguments != NULL ? json_to_string (arguments, FALSE) : g_strdup ("{}");
+
+  invocation = g_new0 (Invocation, 1);
+  invocation->task = task;
+  invocation->router = self;
+  invocation->sender = g_strdup (tool->sender);
+  invocation->provider = g_strdup (tool->provider);
+  invocation->tool_name = g_strdup (tool->name);
+  invocation->tool_call_id = g_strdup (tool_call_id != NULL ? tool_call_id : "");
+  invocation->call_cancellable = g_cancellable_new ();
+  g_task_set_task_data (task, invocation, invocation_free);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  g_hash_table_add (self->invocations, g_object_ref (task));
+
+  if (cancellable != NULL)
+    {
+      invocation->cancellable = g_object_ref (cancellable);
+      invocation->cancelled_id = g_signal_connect (cancellable, "cancelled",
+                                                   G_CALLBACK (on_invoke_cancelled), invocation);
+    }
+
+  if (self->config->tool_timeout > 0)
+    invocation->timeout_id = g_timeout_add_seconds (self->config->tool_timeout,
+                                                    on_invoke_timeout, invocation);
+
+  /* A provider already gone is reported from an idle by the watch. */
+  copilotd_callers_watch (self->callers, invocation->sender);
+
+  if (working_directory != NULL)
+    g_variant_dict_insert (&context, "working-directory", "s", working_directory);
+  if (request_id != NULL)
+    g_variant_dict_insert (&context, "request-id", "s", request_id);
+
+  g_debug ("Invoking tool “%s” (call “%s”) on %s %s", invocation->tool_name,
+           invocation->tool_call_id, invocation->sender, invocation->provider);
+
+  /* No D-Bus timeout: tool-timeout is the daemon's own timer. */
+  g_dbus_connection_call (self->connection, invocation->sender, invocation->provider,
+                          TOOL_PROVIDER_INTERFACE, "Invoke",
+                          g_variant_new ("(osss@a{sv})", session_path, invocation->tool_call_id,
+                                         invocation->tool_name, arguments_json,
+                                         g_variant_dict_end (&context)),
+                          G_VARIANT_TYPE ("(usa{sv})"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
+                          invocation->call_cancellable, on_invoke_done, g_object_ref (task));
+}
+
+JsonNode *
+copilotd_tool_router_invoke_finish (CopilotdToolRouter  *self,
+                                    GAsyncResult        *result,
+                                    GError             **error)
+{
+  g_return_val_if_fail (COPILOTD_IS_TOOL_ROUTER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == copilotd_tool_router_invoke_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+copilotd_tool_router_dispose (GObject *object)
+{
+  CopilotdToolRouter *self = COPILOTD_TOOL_ROUTER (object);
+
+  if (self->callers != NULL)
+    g_signal_handlers_disconnect_by_data (self->callers, self);
+  g_clear_object (&self->callers);
+  g_clear_object (&self->connection);
+
+  G_OBJECT_CLASS (copilotd_tool_router_parent_class)->dispose (object);
+}
+
+static void
+copilotd_tool_router_finalize (GObject *object)
+{
+  CopilotdToolRouter *self = COPILOTD_TOOL_ROUTER (object);
+
+  g_clear_pointer (&self->invocations, g_hash_table_unref);
+
+  G_OBJECT_CLASS (copilotd_tool_router_parent_class)->finalize (object);
+}
+
+static void
+copilotd_tool_router_class_init (CopilotdToolRouterClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = copilotd_tool_router_dispose;
+  object_class->finalize = copilotd_tool_router_finalize;
+}
+
+static void
+copilotd_tool_router_init (CopilotdToolRouter *self)
+{
+  self->invocations = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
+}
+
+CopilotdToolRouter *
+copilotd_tool_router_new (GDBusConnection      *connection,
+                          CopilotdCallers      *callers,
+                          const CopilotdConfig *config)
+{
+  CopilotdToolRouter *self;
+
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (COPILOTD_IS_CALLERS (callers), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (COPILOTD_TYPE_TOOL_ROUTER, NULL);
+  self->connection = g_object_ref (connection);
+  self->callers = g_object_ref (callers);
+  self->config = config;
+
+  g_signal_connect_object (callers, "vanished", G_CALLBACK (on_caller_vanished),
+                           self, G_CONNECT_DEFAULT);
+
+  return self;
+}

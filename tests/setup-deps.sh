@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Installs what copilotd needs to build and test, and the Copilot CLI the
+# end-to-end tests run. Safe to run again: it only does what is missing.
+#
+# Progress goes to stderr; stdout gets one line, the path of the native
+# Copilot CLI binary, so that scripts can say  cli=$(tests/setup-deps.sh).
+#
+# Environment:
+#   COPILOTD_CLI_PREFIX  npm prefix for the CLI
+#                        (default: $HOME/.local/share/copilotd/cli)
+#   COPILOTD_TEST_CLI    use this CLI binary instead of installing one; it
+#                        must be version $cli_version
+set -euo pipefail
+
+cli_version=1.0.102
+cli_prefix=${COPILOTD_CLI_PREFIX:-${HOME:?HOME is not set}/.local/share/copilotd/cli}
+
+say () { printf 'setup-deps: %s\n' "$*" >&2; }
+die () { printf 'setup-deps: error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages, and what each must provide.
+packages=(
+  meson ninja-build pkg-config gcc libc6-dev
+  libglib2.0-dev libglib2.0-bin libjson-glib-dev gettext
+  dbus dbus-daemon dbus-broker
+  python3 python3-gi gir1.2-glib-2.0
+  procps util-linux bsdutils libxml2-utils man-db groff-base
+  ca-certificates
+)
+commands=(
+  meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
+  dbus-daemon dbus-broker-launch ps pkill setpriv script xmllint man groff
+)
+modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0)
+
+missing=()
+for c in "${commands[@]}"; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("command $c")
+done
+if command -v pkg-config >/dev/null 2>&1; then
+  for m in "${modules[@]}"; do
+    pkg-config --exists "$m" || missing+=("pkg-config module $m")
+  done
+fi
+# The tests' Python helpers use the system interpreter, which has PyGObject.
+if ! /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' >/dev/null 2>&1; then
+  missing+=("python3-gi for /usr/bin/python3")
+fi
+# Node and npm only install the CLI. Any recent ones will do; Debian's are
+# installed only when there are none, never over a newer one.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+  missing+=("node/npm")
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  say "system packages: all present"
+else
+  say "missing: ${missing[*]}"
+  command -v apt-get >/dev/null 2>&1 \
+    || die "apt-get not found; install the equivalent of: ${packages[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    # Without a terminal sudo cannot ask for a password; fail rather than hang.
+    if [ -t 0 ]; then sudo=(sudo); else sudo=(sudo -n); fi
+  else
+    die "not root and no sudo: as root, run apt-get install ${packages[*]}"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  say "apt-get update"
+  "${sudo[@]}" apt-get update >&2 </dev/null \
+    || die "apt-get update failed"
+  say "apt-get install ${packages[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${packages[@]}" >&2 </dev/null \
+    || die "apt-get install failed"
+fi
+
+# The Copilot CLI. npm installs a launcher and, as an optional dependency,
+# the native binary for this platform; copilotd and the tests run the
+# native binary directly.
+case "$(uname -m)" in
+  x86_64|amd64) cli_arch=x64 ;;
+  aarch64|arm64) cli_arch=arm64 ;;
+  *) die "the Copilot CLI has no native binary for $(uname -m)" ;;
+esac
+
+# `copilot --version` prints "GitHub Copilot CLI 1.0.102." and, on its first
+# run, unpacks the CLI's bundled files (about 235 MB) into
+# $XDG_CACHE_HOME/copilot, so checking the version also does that once.
+cli_is_wanted () {
+  local out
+  [ -x "$1" ] || return 1
+  out=$("$1" --version </dev/null 2>/dev/null) || return 1
+  [[ $out == *"Copilot CLI $cli_version."* ]]
+}
+
+if [ -n "${COPILOTD_TEST_CLI:-}" ]; then
+  cli_is_wanted "$COPILOTD_TEST_CLI" \
+    || die "COPILOTD_TEST_CLI=$COPILOTD_TEST_CLI is not a Copilot CLI $cli_version binary"
+  cli=$COPILOTD_TEST_CLI
+else
+  cli=$cli_prefix/node_modules/@github/copilot-linux-$cli_arch/copilot
+  if cli_is_wanted "$cli"; then
+    say "Copilot CLI $cli_version: already installed"
+  else
+    command -v npm >/dev/null 2>&1 || die "npm not found"
+    mkdir -p "$cli_prefix" || die "cannot create $cli_prefix"
+    say "npm install @github/copilot@$cli_version into $cli_prefix"
+    npm install --prefix "$cli_prefix" --no-audit --no-fund \
+        --no-update-notifier --include=optional \
+        "@github/copilot@$cli_version" >&2 </dev/null \
+      || die "npm install @github/copilot@$cli_version failed (no network? set COPILOTD_TEST_CLI to an installed copilot $cli_version binary)"
+    cli_is_wanted "$cli" \
+      || die "$cli is missing or is not version $cli_version after npm install"
+  fi
+fi
+
+say "Copilot CLI $cli_version: $cli"
+printf '%s\n' "$cli"

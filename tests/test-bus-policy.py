@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+# Checks data/io.github.copilotd.Copilot1.conf on a private dbus-daemon
+# configured like Debian's system bus (deny own and method calls by default,
+# then include the policy): root owns the name and may call agents back;
+# another user may call the daemon's interfaces and nothing else, and may not
+# own the name. Output is TAP. Needs root to act as a second user (nobody);
+# without root only the checks the current user can make run.
+#
+# usage: test-bus-policy.py POLICY [peer ADDRESS]
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import gi
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio, GLib  # noqa: E402
+
+NAME = 'io.github.copilotd.Copilot1'
+ROOT = '/io/github/copilotd/Copilot1'
+SESSION = ROOT + '/session/6f1c2a4e_8d3b_4e5f_9a0b_1c2d3e4f5a6b'
+ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
+
+BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+  </policy>
+  <include>{policy}</include>
+</busconfig>
+'''
+
+
+def connect(address):
+    conn = Gio.DBusConnection.new_for_address_sync(
+        address,
+        Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+        None, None)
+
+    # Answer every method call, so that a call that the bus lets through
+    # gets a reply and one it refuses gets AccessDenied from the bus.
+    def answer(conn, message, incoming):
+        if incoming and message.get_message_type() == Gio.DBusMessageType.METHOD_CALL:
+            reply = message.new_method_reply()
+            conn.send_message(reply, Gio.DBusSendMessageFlags.NONE)
+            return None
+        return message
+    conn.add_filter(answer)
+    return conn
+
+
+def call(conn, dest, path, iface, method):
+    """Returns 'ok' or the D-Bus error name."""
+    try:
+        conn.call_sync(dest, path, iface, method, None, None,
+                       Gio.DBusCallFlags.NONE, 5000, None)
+        return 'ok'
+    except GLib.Error as e:
+        return Gio.DBusError.get_remote_error(e) or e.message
+
+
+def own(conn):
+    try:
+        reply = conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                               'org.freedesktop.DBus', 'RequestName',
+                               GLib.Variant('(su)', (NAME, 4)),
+                               GLib.VariantType('(u)'),
+                               Gio.DBusCallFlags.NONE, 5000, None)
+        return 'ok' if reply.unpack()[0] == 1 else 'not primary owner'
+    except GLib.Error as e:
+        return Gio.DBusError.get_remote_error(e) or e.message
+
+
+def peer(address):
+    """Second user: prints its unique name, then runs commands from stdin."""
+    conn = connect(address)
+    print(conn.get_unique_name(), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if words[0] == 'own':
+            print(own(conn), flush=True)
+        elif words[0] == 'call':
+            print(call(conn, *words[1:]), flush=True)
+    return 0
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def check(self, what, got, want):
+        self.n += 1
+        if got == want:
+            print(f'ok {self.n} - {what}')
+        else:
+            self.failed += 1
+            print(f'not ok {self.n} - {what}: got {got!r}, want {want!r}')
+
+    def skip(self, what, why):
+        self.n += 1
+        print(f'ok {self.n} - {what} # SKIP {why}')
+
+
+def main(policy):
+    tap = Tap()
+    tmp = tempfile.mkdtemp(prefix='copilotd-policy-')
+    daemon = None
+    other = None
+    try:
+        os.chmod(tmp, 0o755)
+        socket = os.path.join(tmp, 'bus')
+        config = os.path.join(tmp, 'bus.conf')
+        with open(config, 'w') as f:
+            f.write(BUS_CONFIG.format(socket=socket, policy=os.path.abspath(policy)))
+        # A policy the bus cannot parse makes dbus-daemon exit at once.
+        daemon = subprocess.Popen([shutil.which('dbus-daemon') or 'dbus-daemon',
+                                   '--config-file', config, '--nofork',
+                                   '--print-address'],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True)
+        address = daemon.stdout.readline().strip()
+        tap.check('dbus-daemon accepts the policy', bool(address), True)
+        if not address:
+            return 1
+
+        me = connect(address)
+        if os.getuid() != 0:
+            tap.check('a user other than root cannot own the name',
+                      own(me), ACCESS_DENIED)
+            for what in ('root owns the name', 'others call the daemon',
+                         'root calls agents back'):
+                tap.skip(what, 'needs root to act as a second user')
+            return 0 if tap.failed == 0 else 1
+
+        other = subprocess.Popen(['setpriv', '--reuid=65534', '--regid=65534',
+                                  '--clear-groups', sys.executable,
+                                  os.path.abspath(__file__), policy, 'peer', address],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True)
+        other_name = other.stdout.readline().strip()
+        tap.check('a second user connects', other_name.startswith(':'), True)
+
+        def ask(*words):
+            other.stdin.write(' '.join(words) + '\n')
+            other.stdin.flush()
+            return other.stdout.readline().strip()
+
+        tap.check('another user cannot own the name', ask('own'), ACCESS_DENIED)
+        tap.check('root owns the name', own(me), 'ok')
+
+        allowed = [
+            (ROOT, 'io.github.copilotd.Copilot1.Manager', 'GetStatus'),
+            (ROOT, 'io.github.copilotd.Copilot1.AgentManager', 'RegisterAgent'),
+            (SESSION, 'io.github.copilotd.Copilot1.Session', 'Send'),
+            (ROOT, 'org.freedesktop.DBus.Introspectable', 'Introspect'),
+            (ROOT, 'org.freedesktop.DBus.Properties', 'GetAll'),
+            (ROOT, 'org.freedesktop.DBus.Peer', 'Ping'),
+            (ROOT, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects'),
+        ]
+        for path, iface, method in allowed:
+            tap.check(f'another user may call {iface}.{method}',
+                      ask('call', NAME, path, iface, method), 'ok')
+        tap.check('another user may not call other interfaces of the daemon',
+                  ask('call', NAME, ROOT, 'org.example.Other', 'Method'),
+                  ACCESS_DENIED)
+        tap.check('another user may not call the Agent interface on the daemon',
+                  ask('call', NAME, ROOT, 'io.github.copilotd.Copilot1.Agent',
+                      'RequestPermission'), ACCESS_DENIED)
+
+        for iface, method in (('io.github.copilotd.Copilot1.Agent', 'RequestPermission'),
+                              ('io.github.copilotd.Copilot1.ToolProvider', 'Invoke')):
+            tap.check(f'root may call {iface}.{method} on a client',
+                      call(me, other_name, '/agent', iface, method), 'ok')
+        tap.check('root may not call other interfaces on a client',
+                  call(me, other_name, '/agent', 'org.example.Other', 'Method'),
+                  ACCESS_DENIED)
+        return 0 if tap.failed == 0 else 1
+    finally:
+        print(f'1..{tap.n}')
+        for p in (other, daemon):
+            if p is not None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    if len(sys.argv) == 4 and sys.argv[2] == 'peer':
+        sys.exit(peer(sys.argv[3]))
+    if len(sys.argv) != 2:
+        sys.exit('usage: test-bus-policy.py POLICY [peer ADDRESS]')
+    sys.exit(main(sys.argv[1]))
