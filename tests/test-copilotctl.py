@@ -25,7 +25,7 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 NAME = 'io.github.copilotd.Copilot1'
 
-copilotctl, copilotd, offline_model = sys.argv[1:4]
+copilotctl, copilotd, offline_model = [os.path.abspath(p) for p in sys.argv[1:4]]
 cli = os.environ.get('COPILOTD_TEST_CLI', '')
 
 results = []

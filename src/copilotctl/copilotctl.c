@@ -425,8 +425,33 @@ cmd_show (Ctl   *ctl,
     }
 
   /* A live session is read in place (subscribing grants access to a session
-   * of another connection of ours); a stored one is brought back briefly. */
+   * of another connection of ours); a stored one is brought back briefly.
+   * A session that closes in between is brought back as well. */
   path = ctl_vardict_get_string (metadata, "object");
+  if (path != NULL)
+    {
+      session = ctl_session_proxy_new (ctl, path, &error);
+      if (session != NULL &&
+          copilotd_dbus_session_call_subscribe_sync (session, empty_options (), NULL, NULL, &error))
+        {
+          if (!copilotd_dbus_session_call_get_messages_sync (session, empty_options (), &events,
+                                                             NULL, &error))
+            status = CTL_EXIT_FAILURE;
+          copilotd_dbus_session_call_unsubscribe_sync (session, NULL, NULL);
+        }
+      else if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED) ||
+               g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+               g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
+        {
+          g_debug ("Session %s went away, resuming it: %s", id, error->message);
+          g_clear_error (&error);
+          g_clear_object (&session);
+          path = NULL;
+        }
+      else
+        status = CTL_EXIT_FAILURE;
+    }
+
   if (path == NULL)
     {
       g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
@@ -439,23 +464,20 @@ cmd_show (Ctl   *ctl,
           ctl_print_error (error);
           return CTL_EXIT_FAILURE;
         }
-      path = resumed_path;
+      session = ctl_session_proxy_new (ctl, resumed_path, &error);
+      if (session == NULL ||
+          !copilotd_dbus_session_call_get_messages_sync (session, empty_options (), &events, NULL, &error))
+        status = CTL_EXIT_FAILURE;
+      /* Leave it as it was: not live. */
+      if (session != NULL)
+        copilotd_dbus_session_call_destroy_sync (session, empty_options (), NULL, NULL);
     }
 
-  session = ctl_session_proxy_new (ctl, path, &error);
-  if (session == NULL ||
-      (resumed_path == NULL &&
-       !copilotd_dbus_session_call_subscribe_sync (session, empty_options (), NULL, NULL, &error)) ||
-      !copilotd_dbus_session_call_get_messages_sync (session, empty_options (), &events, NULL, &error))
+  if (status != CTL_EXIT_OK)
     {
       ctl_print_error (error);
-      status = CTL_EXIT_FAILURE;
+      return status;
     }
-
-  if (session != NULL && resumed_path != NULL)
-    copilotd_dbus_session_call_destroy_sync (session, empty_options (), NULL, NULL);
-  else if (session != NULL)
-    copilotd_dbus_session_call_unsubscribe_sync (session, NULL, NULL);
   if (events == NULL)
     return status;
 

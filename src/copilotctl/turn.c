@@ -831,9 +831,11 @@ ctl_cmd_ask (Ctl   *ctl,
           ctl_print_error (error);
           return CTL_EXIT_FAILURE;
         }
+      /* NULL data when nothing was read. */
       prompt = g_strndup (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (buffer)),
                           g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (buffer)));
-      g_strstrip (prompt);
+      if (prompt != NULL)
+        g_strstrip (prompt);
     }
   if (prompt == NULL || *prompt == '\0')
     {
