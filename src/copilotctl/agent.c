@@ -536,7 +536,9 @@ enqueue (CtlAgent              *self,
 
   request->agent = self;
   request->kind = kind;
-  request->invocation = g_object_ref (invocation);
+  /* Returning TRUE from the handle-* signal hands us the caller's
+   * reference, which completing the invocation consumes. */
+  request->invocation = invocation;
   request->session_path = g_strdup (session_path);
   request->request_id = g_strdup (request_id);
   request->request = g_variant_ref (request_dict);
