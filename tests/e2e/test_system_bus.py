@@ -120,8 +120,8 @@ class Fixture:
         return status, log
 
 
-def cli_processes():
-    """uid of every fake CLI process, by pid."""
+def cli_processes(parent):
+    """uid of every CLI process the daemon @parent runs, by pid."""
     found = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -132,9 +132,9 @@ def cli_processes():
             if not argv0.endswith(b"/fake-cli"):
                 continue
             with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        found[int(pid)] = int(line.split()[1])
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(status["PPid"]) == parent:
+                found[int(pid)] = int(status["Uid"].split()[0])
         except OSError:
             pass
     return found
@@ -173,7 +173,7 @@ def test_users_are_isolated(fx):
 
 
 def test_each_cli_runs_as_its_user(fx):
-    uids = sorted(cli_processes().values())
+    uids = sorted(cli_processes(fx.daemon.pid).values())
     assert uids == [0, NOBODY], f"fake CLI processes run as {uids}"
     state = os.path.join(fx.tmp, "state", str(NOBODY))
     st = os.stat(state)

@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+# End-to-end tests of copilotctl: a private dbus-daemon, the built copilotd
+# running the real Copilot CLI ($COPILOTD_TEST_CLI) against the offline model,
+# and copilotctl driven as a person would drive it: --json runs parsed as
+# JSON, and `ask` under a pseudo-terminal answering the permission prompt by
+# typing. Output is TAP.
+#
+# usage: test-copilotctl.py COPILOTCTL COPILOTD OFFLINE_MODEL
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import gi
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio, GLib  # noqa: E402
+
+NAME = 'io.github.copilotd.Copilot1'
+
+copilotctl, copilotd, offline_model = [os.path.abspath(p) for p in sys.argv[1:4]]
+cli = os.environ.get('COPILOTD_TEST_CLI', '')
+
+results = []
+
+
+def check(name, ok, detail=''):
+    results.append(ok)
+    print('%s %d - %s' % ('ok' if ok else 'not ok', len(results), name))
+    if not ok and detail:
+        for line in str(detail).splitlines()[-40:]:
+            print('#   ' + line)
+    sys.stdout.flush()
+
+
+class Stack:
+    """dbus-daemon, offline model and copilotd, torn down in reverse."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix='test-copilotctl.')
+        self.work = os.path.join(self.tmp, 'work')
+        os.mkdir(self.work)
+        self.procs = []
+        self.env = dict(os.environ)
+
+        bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--print-address=1'],
+                               stdout=subprocess.PIPE, text=True)
+        self.procs.append(bus)
+        self.address = bus.stdout.readline().strip()
+        self.env['DBUS_SESSION_BUS_ADDRESS'] = self.address
+
+        model_log = open(os.path.join(self.tmp, 'model.out'), 'w')
+        model = subprocess.Popen([offline_model, '--log', os.path.join(self.tmp, 'requests.jsonl')],
+                                 stdout=subprocess.PIPE, stderr=model_log, text=True)
+        self.procs.append(model)
+        port = None
+        deadline = time.time() + 10
+        while port is None and time.time() < deadline:
+            line = model.stdout.readline()
+            m = re.search(r'listening on port (\d+)', line)
+            if m:
+                port = m.group(1)
+        if port is None:
+            raise RuntimeError('the offline model did not start')
+
+        url = 'http://127.0.0.1:%s' % port
+        self.env.update({
+            'COPILOT_API_URL': url,
+            'COPILOT_DEBUG_GITHUB_API_URL': url,
+            'COPILOT_SDK_AUTH_TOKEN': 'offline',
+            'COPILOT_HOME': os.path.join(self.tmp, 'copilot-home'),
+            'NO_COLOR': '1',
+        })
+        self.daemon_log = open(os.path.join(self.tmp, 'copilotd.log'), 'w')
+        daemon = subprocess.Popen([copilotd, '--cli-path', cli, '--verbose'], env=self.env,
+                                  stdout=self.daemon_log, stderr=subprocess.STDOUT)
+        self.procs.append(daemon)
+
+        conn = Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            has = conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                 'org.freedesktop.DBus', 'NameHasOwner',
+                                 GLib.Variant('(s)', (NAME,)), None, 0, -1, None).unpack()[0]
+            if has:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError('copilotd did not take its name')
+        conn.close_sync(None)
+
+    def daemon_output(self):
+        self.daemon_log.flush()
+        with open(os.path.join(self.tmp, 'copilotd.log')) as f:
+            return f.read()
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def ctl(stack, *args, stdin=subprocess.DEVNULL, timeout=120):
+    """copilotctl without a terminal; returns (status, stdout, stderr)."""
+    p = subprocess.run([copilotctl, '--address', stack.address] + list(args),
+                       env=stack.env, stdin=stdin, capture_output=True, text=True,
+                       timeout=timeout, cwd=stack.work, start_new_session=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def ctl_pty(stack, args, script, timeout=120):
+    """copilotctl on a pseudo-terminal: script is [(regex, text to type)]."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(stack.work)
+        os.execve(copilotctl, [copilotctl, '--address', stack.address] + args, stack.env)
+    out = b''
+    steps = list(script)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if steps and re.search(steps[0][0], out.decode(errors='replace'), re.S):
+            os.write(fd, steps.pop(0)[1].encode())
+    if time.time() >= deadline:
+        os.kill(pid, signal.SIGKILL)
+        out += b'<timeout>'
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors='replace')
+
+
+def main():
+    print('1..19')
+    if not cli or not os.access(cli, os.X_OK):
+        print('Bail out! COPILOTD_TEST_CLI does not name the Copilot CLI')
+        return 1
+
+    stack = Stack()
+    try:
+        run_tests(stack)
+    finally:
+        if not all(results):
+            print('# copilotd log:')
+            for line in stack.daemon_output().splitlines()[-60:]:
+                print('#   ' + line)
+        stack.close()
+    return 0 if all(results) and len(results) == 19 else 1
+
+
+def run_tests(stack):
+    # Usage errors exit 2, before any bus traffic.
+    status, out, err = ctl(stack, 'frobnicate')
+    check('an unknown command is a usage error', status == 2 and 'unknown command' in err, err)
+    status, out, err = ctl(stack, 'ask')
+    check('ask without a prompt is a usage error', status == 2, err)
+
+    status, out, err = ctl(stack, 'status', '--json')
+    st = json.loads(out) if status == 0 else {}
+    check('status reports a running CLI speaking protocol 3',
+          status == 0 and st.get('backend-state') == 'running' and st.get('protocol-version') == 3
+          and st.get('version'), out + err)
+
+    status, out, err = ctl(stack, 'models', '--json')
+    models = json_lines(out) if status == 0 else []
+    check('models lists at least one model with an id',
+          status == 0 and len(models) > 0 and all(m.get('id') for m in models), out + err)
+
+    # --json --yes: the permission is granted and the command really runs.
+    target = os.path.join(stack.work, 'approved.txt')
+    status, out, err = ctl(stack, 'ask', '--json', '--yes', 'RUN: echo approved-by-yes > approved.txt')
+    lines = json_lines(out) if status == 0 else []
+    perms = [x for x in lines if x.get('type') == 'permission']
+    result = [x for x in lines if x.get('type') == 'result']
+    check('ask --json --yes approves a shell command and reports it',
+          status == 0 and perms and perms[0].get('kind') == 'shell' and
+          perms[0].get('decision') == 'approved' and 'approved.txt' in perms[0].get('command', ''),
+          out + err)
+    check('the approved command ran in the working directory',
+          os.path.exists(target) and open(target).read().strip() == 'approved-by-yes', out + err)
+    check('the result line carries the session id and the final answer',
+          len(result) == 1 and re.fullmatch(r'[0-9a-f-]{36}', result[0].get('session_id', '')) and
+          result[0].get('aborted') is False and result[0].get('content'), out)
+    approved_session = result[0]['session_id'] if result else ''
+
+    # Without --yes and without a terminal nothing is approved.
+    target = os.path.join(stack.work, 'rejected.txt')
+    status, out, err = ctl(stack, 'ask', '--json', 'RUN: echo nope > rejected.txt')
+    perms = [x for x in json_lines(out) if x.get('type') == 'permission'] if status == 0 else []
+    check('ask --json without --yes rejects the command, which does not run',
+          status == 0 and perms and perms[0].get('decision') == 'rejected' and not os.path.exists(target),
+          out + err)
+
+    # Streaming: deltas add up to the final content.
+    status, out, err = ctl(stack, 'ask', '--json', 'SLOW: 5')
+    lines = json_lines(out) if status == 0 else []
+    deltas = ''.join(x['text'] for x in lines if x.get('type') == 'delta')
+    result = [x for x in lines if x.get('type') == 'result']
+    check('deltas stream the answer that the result line repeats',
+          status == 0 and deltas and result and deltas.strip() == result[0]['content'].strip(),
+          out + err)
+
+    # A person on a terminal approves by typing y.
+    target = os.path.join(stack.work, 'typed-yes.txt')
+    status, out = ctl_pty(stack, ['ask', 'RUN: echo typed > typed-yes.txt'],
+                          [(r'\[n\]o: ', 'y\n')])
+    check('on a terminal the prompt shows the command and asks Allow?',
+          'Allow?' in out and 'echo typed > typed-yes.txt' in out, out)
+    check('typing y approves: the command ran and ask exits 0',
+          status == 0 and os.path.exists(target), out)
+    check('ask prints the session id for chat --resume',
+          re.search(r'chat --resume [0-9a-f-]{36}', out) is not None, out)
+
+    # ... and rejects by typing n (and no reason).
+    target = os.path.join(stack.work, 'typed-no.txt')
+    status, out = ctl_pty(stack, ['ask', 'RUN: echo typed > typed-no.txt'],
+                          [(r'\[n\]o: ', 'n\n'), (r'optional\): ', '\n')])
+    check('typing n rejects: the command did not run',
+          status == 0 and not os.path.exists(target), out)
+
+    # A question: --yes picks the first choice.
+    status, out, err = ctl(stack, 'ask', '--json', '--yes', 'ASK: Which colour? | red | blue')
+    inputs = [x for x in json_lines(out) if x.get('type') == 'user_input'] if status == 0 else []
+    check('ask --yes answers a question with its first choice',
+          inputs and inputs[0].get('response') == 'answered' and inputs[0].get('answer') == 'red',
+          out + err)
+
+    # Chat from a pipe: one turn per line.
+    p = subprocess.run([copilotctl, '--address', stack.address, 'chat', '--json'],
+                       input='SLOW: 2\nSLOW: 3\n', env=stack.env, capture_output=True, text=True,
+                       timeout=120, cwd=stack.work, start_new_session=True)
+    results_lines = [x for x in json_lines(p.stdout) if x.get('type') == 'result']
+    check('chat reads one prompt per line until end of input',
+          p.returncode == 0 and len(results_lines) == 2 and
+          results_lines[0]['session_id'] == results_lines[1]['session_id'], p.stdout + p.stderr)
+
+    # The session list knows what was said.
+    status, out, err = ctl(stack, 'sessions', '--json')
+    ids = [x.get('session-id') for x in json_lines(out)] if status == 0 else []
+    check('sessions lists the session of the first ask', approved_session in ids, out + err)
+    status, out, err = ctl(stack, 'sessions')
+    check('sessions prints aligned columns with a header',
+          status == 0 and re.match(r'ID\s+MODIFIED\s+LIVE\s+SUMMARY', out), out + err)
+
+    status, out, err = ctl(stack, 'show', approved_session)
+    check('show prints the transcript of a stored session',
+          status == 0 and 'approved-by-yes' in out and 'You:' in out, out + err)
+
+    status, out, err = ctl(stack, 'delete', approved_session)
+    status2, out2, err2 = ctl(stack, 'show', approved_session)
+    check('delete removes the session; show then fails readably',
+          status == 0 and status2 == 1 and err2.startswith('copilotctl: ') and
+          'GDBus.Error' not in err2, err + err2)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
