@@ -12,20 +12,23 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${COPILOTD_BUILD_DIR:-$here/build}
+build=${COPILOTD_BUILD_DIR:-$here/build-quickstart}
 say () { printf '\033[1mquickstart:\033[0m %s\n' "$*" >&2; }
 
-cli=$("$here/tests/setup-deps.sh")
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" "$here" >/dev/null
+if [ -z "${COPILOTD_QUICKSTART_READY:-}" ]; then
+  cli=$("$here/tests/setup-deps.sh")
+  if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$here" >/dev/null
+  fi
+  ninja -C "$build" >/dev/null
+  say "built copilotd in $build"
+  export COPILOTD_QUICKSTART_READY=$cli
+  # Our own bus unless one is running: a fresh machine often has none.
+  if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+    exec dbus-run-session -- "$0" "$@"
+  fi
 fi
-ninja -C "$build" >/dev/null
-say "built copilotd in $build"
-
-# Our own bus unless one is running: a fresh machine often has none.
-if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
-  exec dbus-run-session -- "$0" "$@"
-fi
+cli=$COPILOTD_QUICKSTART_READY
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/copilotd-quickstart.XXXXXX")
 pids=()
@@ -65,8 +68,9 @@ done
 
 workdir="$state/work"
 mkdir -p "$workdir"
-if [ $# -eq 0 ]; then
-  set -- "Create a file named hello.txt"
+# Options alone (say --yes) still get the demo prompt.
+if [ $# -eq 0 ] || [ "${!#:0:1}" = "-" ]; then
+  set -- "$@" "Create a file named hello.txt"
 fi
 say "asking Copilot, in $workdir: $*"
 status=0
