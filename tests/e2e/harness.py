@@ -392,9 +392,11 @@ class Fixture:
         self.model_log = os.path.join(self.tmp, "requests.jsonl")
         self.daemon_log = os.path.join(self.tmp, "copilotd.log")
 
-        bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
-                                "--print-address"],
-                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        with open(os.path.join(self.tmp, "dbus-daemon.log"), "ab") as bus_log:
+            bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                                    "--print-address"],
+                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                   stderr=bus_log)
         self.procs.append(bus)
         self.bus_address = bus.stdout.readline().decode().strip()
         if not self.bus_address:

@@ -299,5 +299,24 @@ def test_agent_exits_mid_prompt(fx):
         case.close()
 
 
+def test_agent_error_moves_to_next(fx):
+    case = Case(fx)
+    try:
+        case.agent.policies["RequestPermission"] = h.Reply.error(
+            "org.example.Agent.Error.Busy", "busy elsewhere")
+        backup = fx.new_client()
+        fallback = h.Agent(backup)
+        fallback.policies["RequestPermission"] = (1, {})
+        fallback.register_with_daemon({"fallback": V("b", True)})
+        case.extra.append((backup, fallback))
+        target = case.file("d.txt")
+        case.turn(f"RUN: echo second > {target}")
+        check(case.agent.count("RequestPermission") == 1, f"owner's agent: {case.agent.calls}")
+        check(fallback.count("RequestPermission") == 1, f"fallback: {fallback.calls}")
+        check(read(target) == "second\n", "the fallback's approval did not run the command")
+    finally:
+        case.close()
+
+
 if __name__ == "__main__":
     h.run(globals())

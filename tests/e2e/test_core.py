@@ -245,6 +245,12 @@ def test_match_rule_sees_no_chat(fx):
     by_sender = h.Signals(snoop, path)
     any_sender = h.Signals(snoop, path, sender=None)
     mine = h.Signals(owner, path)
+    # Control: the snooper's match rules do work for what is broadcast.
+    states = []
+    snoop.conn.signal_subscribe(
+        h.BUS_NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged", path, None,
+        h.Gio.DBusSignalFlags.NONE,
+        lambda *a: states.append(a[5].unpack()[1].get("State")))
     owner.send_and_wait(path, "Private words")
     # The owner got the turn; let anything the snooper might get arrive too.
     mine.wait_event("session.idle")
@@ -253,6 +259,8 @@ def test_match_rule_sees_no_chat(fx):
     check(mine.deltas() and mine.events("assistant.message"), "the owner got no signals")
     check(not by_sender.items and not any_sender.items,
           f"a match rule received the owner's signals: {by_sender.items + any_sender.items}")
+    check("busy" in states and "idle" in states,
+          f"the snooper saw no State changes, so its match rules prove nothing: {states}")
     owner.destroy(path)
     snoop.close()
 
