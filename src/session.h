@@ -19,8 +19,10 @@ G_BEGIN_DECLS
 #define COPILOTD_TYPE_SESSION (copilotd_session_get_type ())
 G_DECLARE_FINAL_TYPE (CopilotdSession, copilotd_session, COPILOTD, SESSION, CopilotdDbusSessionSkeleton)
 
-/* Signal "session-closed" (const char *reason): emitted once by copilotd_session_close(),
- * after Closed went out and before the manager drops the object. */
+/* Signal "session-closed" (const char *reason): emitted once by
+ * copilotd_session_close(), after Closed went out and before the manager
+ * drops the object. Not "closed": the generated interface already has that
+ * GObject signal for the D-Bus Closed signal. */
 
 typedef struct {
   GDBusConnection       *connection;  /* unowned */
