@@ -26,6 +26,7 @@ def run(answer):
         os.execve(script, [script], env)
     out = b""
     asked = False
+    reasoned = False
     deadline = time.time() + 240
     while time.time() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.5)
@@ -40,7 +41,16 @@ def run(answer):
         out += data
         if not asked and b"Allow?" in out:
             asked = True
+            # copilotctl drops typed-ahead input before it asks, so answer
+            # once the question is on the screen, as a person would.
+            time.sleep(0.5)
             os.write(fd, answer + b"\n")
+        if not reasoned and b"Reason to tell Copilot" in out:
+            reasoned = True
+            time.sleep(0.5)
+            os.write(fd, b"not today\n")
+    else:
+        os.kill(pid, 15)
     _, status = os.waitpid(pid, 0)
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode(errors="replace"))
     return os.waitstatus_to_exitcode(status), asked, text
@@ -56,8 +66,9 @@ def main():
          "hello.txt now contains: Hello from copilotd!" in text),
     ]
     code, asked, text2 = run(b"n")
-    checks.append(("answering n writes nothing",
-                   asked and "hello.txt now contains" not in text2))
+    checks.append(("answering n writes nothing and the model hears why",
+                   asked and "hello.txt now contains" not in text2 and
+                   "User feedback: not today" in text2))
     for i, (name, ok) in enumerate(checks, 1):
         print(f"{'ok' if ok else 'not ok'} {i} - {name}")
         if not ok:
