@@ -292,12 +292,45 @@ ask (Fixture            *fixture,
                                      cancellable, on_ask_done, result);
 }
 
+typedef struct {
+  GPtrArray *array;
+  guint n;
+} Count;
+
+static gboolean
+has_count (gpointer data)
+{
+  Count *count = data;
+
+  return count->array->len >= count->n;
+}
+
+static void
+wait_len (GPtrArray *array,
+          guint      n)
+{
+  Count count = { array, n };
+
+  test_wait_until (has_count, &count, 10);
+}
+
 static void
 wait_requests (TestAgent *agent,
                guint      n)
 {
-  while (agent->requests->len < n)
-    g_main_context_iteration (NULL, TRUE);
+  wait_len (agent->requests, n);
+}
+
+static gboolean
+has_one_agent (gpointer data)
+{
+  return copilotd_agent_registry_get_n_agents (data) == 1;
+}
+
+static gboolean
+was_released (gpointer data)
+{
+  return ((TestAgent *) data)->n_release > 0;
 }
 
 static char *
@@ -405,8 +438,7 @@ test_vanish_mid_prompt (Fixture       *fixture,
   g_assert_cmpuint (b->requests->len, ==, 1);
 
   /* The departed agent was dropped. */
-  while (copilotd_agent_registry_get_n_agents (fixture->registry) != 1)
-    g_main_context_iteration (NULL, TRUE);
+  test_wait_until (has_one_agent, fixture->registry, 10);
   g_assert_cmpuint (a->n_release, ==, 0);
   ask_result_clear (&result);
 }
@@ -429,8 +461,7 @@ test_timeout (Fixture       *fixture,
   g_assert_false (result.ok);
   g_assert_error (result.error, COPILOTD_ERROR, COPILOTD_ERROR_TIMEOUT);
 
-  while (a->cancels->len < 1)
-    g_main_context_iteration (NULL, TRUE);
+  wait_len (a->cancels, 1);
   g_assert_cmpstr (g_ptr_array_index (a->cancels, 0), ==, "req-t");
 
   /* A late answer is ignored, and does not crash anything. */
@@ -459,8 +490,7 @@ test_cancel (Fixture       *fixture,
   test_wait_for (&result.done, 10);
   g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
-  while (a->cancels->len < 1)
-    g_main_context_iteration (NULL, TRUE);
+  wait_len (a->cancels, 1);
   g_assert_cmpstr (g_ptr_array_index (a->cancels, 0), ==, "req-c");
 
   late = g_queue_pop_head (&a->held);
@@ -635,8 +665,7 @@ test_release_on_dispose (Fixture       *fixture,
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (fixture->registry));
   g_clear_object (&fixture->registry);
 
-  while (a->n_release == 0)
-    g_main_context_iteration (NULL, TRUE);
+  test_wait_until (was_released, a, 10);
   g_assert_cmpuint (a->n_release, ==, 1);
 
   /* Tear-down expects a registry. */
@@ -680,8 +709,7 @@ test_callers (Fixture       *fixture,
   copilotd_callers_watch (fixture->callers, peer_name);
   copilotd_callers_watch (fixture->callers, peer_name);
   g_dbus_connection_close_sync (peer, NULL, NULL);
-  while (names->len == 0)
-    g_main_context_iteration (NULL, TRUE);
+  wait_len (names, 1);
   test_spin (100);
   g_assert_cmpuint (names->len, ==, 1);
   g_assert_cmpstr (g_ptr_array_index (names, 0), ==, peer_name);
@@ -689,8 +717,7 @@ test_callers (Fixture       *fixture,
   /* A name that is already gone is reported from an idle. */
   copilotd_callers_watch (fixture->callers, ":1.9999");
   g_assert_cmpuint (names->len, ==, 1);
-  while (names->len == 1)
-    g_main_context_iteration (NULL, TRUE);
+  wait_len (names, 2);
   g_assert_cmpstr (g_ptr_array_index (names, 1), ==, ":1.9999");
 
   g_signal_handlers_disconnect_by_data (fixture->callers, names);

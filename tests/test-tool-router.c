@@ -279,6 +279,18 @@ invoke (Fixture      *fixture,
                                      cancellable, on_invoke_done, result);
 }
 
+static gboolean
+has_invokes (gpointer data)
+{
+  return ((Fixture *) data)->n_invokes > 0;
+}
+
+static gboolean
+has_cancels (gpointer data)
+{
+  return ((Fixture *) data)->cancels->len > 0;
+}
+
 static void
 invoke_result_clear (InvokeResult *result)
 {
@@ -346,8 +358,7 @@ test_timeout (Fixture       *fixture,
   invoke (fixture, "hold", NULL, &result);
   test_wait_for (&result.done, 10);
   assert_result (&result, "{\"textResultForLlm\":\"Tool 'hold' timed out\",\"resultType\":\"timeout\"}");
-  while (fixture->cancels->len == 0)
-    g_main_context_iteration (NULL, TRUE);
+  test_wait_until (has_cancels, fixture, 10);
   g_assert_cmpstr (g_ptr_array_index (fixture->cancels, 0), ==, "call_1");
 
   /* The late answer goes nowhere. */
@@ -366,14 +377,12 @@ test_cancel (Fixture       *fixture,
   InvokeResult result = { 0, };
 
   invoke (fixture, "hold", cancellable, &result);
-  while (fixture->n_invokes == 0)
-    g_main_context_iteration (NULL, TRUE);
+  test_wait_until (has_invokes, fixture, 10);
   g_cancellable_cancel (cancellable);
   test_wait_for (&result.done, 10);
   g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (result.result);
-  while (fixture->cancels->len == 0)
-    g_main_context_iteration (NULL, TRUE);
+  test_wait_until (has_cancels, fixture, 10);
   g_assert_cmpstr (g_ptr_array_index (fixture->cancels, 0), ==, "call_1");
   invoke_result_clear (&result);
 }
@@ -388,8 +397,7 @@ test_provider_vanishes (Fixture       *fixture,
   /* Without tool-timeout, only the departure can end the call. */
   fixture->config->tool_timeout = 0;
   invoke (fixture, "hold", NULL, &result);
-  while (fixture->n_invokes == 0)
-    g_main_context_iteration (NULL, TRUE);
+  test_wait_until (has_invokes, fixture, 10);
 
   g_dbus_connection_close_sync (fixture->client, NULL, NULL);
   test_wait_for (&result.done, 10);

@@ -78,6 +78,28 @@ test_wait_for (const gboolean *flag,
   g_assert_false (timed_out);
 }
 
+static gboolean
+on_tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+void
+test_wait_until (gboolean (*done) (gpointer data),
+                 gpointer  data,
+                 guint     timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  /* Wakes the loop so that the deadline is checked without events. */
+  guint tick = g_timeout_add (100, on_tick, NULL);
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (tick);
+  g_assert_true (done (data));
+}
+
 void
 test_spin (guint ms)
 {

@@ -24,6 +24,11 @@ GVariant *test_call (GDBusConnection     *connection,
 void test_wait_for (const gboolean *flag,
                     guint           timeout_s);
 
+/* Iterates until @done (@data) is TRUE, failing the test after @timeout_s. */
+void test_wait_until (gboolean (*done) (gpointer data),
+                      gpointer  data,
+                      guint     timeout_s);
+
 /* Iterates for @ms milliseconds. */
 void test_spin (guint ms);
 
