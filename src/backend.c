@@ -8,8 +8,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "copilotd-error.h"
@@ -24,6 +29,7 @@ struct _CopilotdBackend
   GObject parent_instance;
 
   const CopilotdConfig *config;   /* unowned: outlives the backend */
+  uid_t run_as;                   /* (uid_t) -1: the daemon's own user */
   CopilotdBackendState state;
 
   GSubprocess *process;           /* owned, nullable */
@@ -605,10 +611,85 @@ on_socket_connected (GObject      *source,
                    g_io_stream_get_output_stream (self->socket));
 }
 
+/* Runs in the child between fork and exec: only async-signal-safe calls. */
+typedef struct {
+  uid_t uid;
+  gid_t gid;
+  const char *name;               /* unowned: the passwd entry's copy */
+} DropPrivileges;
+
+static void
+drop_privileges (gpointer user_data)
+{
+  const DropPrivileges *user = user_data;
+
+  if (initgroups (user->name, user->gid) != 0 ||
+      setgid (user->gid) != 0 ||
+      setuid (user->uid) != 0)
+    _exit (126);
+}
+
+/* On the system bus each user's CLI runs as that user, in that user's
+ * home, never as the daemon's own user (DESIGN.md §7). */
+static gboolean
+setup_user (CopilotdBackend      *self,
+            GSubprocessLauncher  *launcher,
+            DropPrivileges       *user,
+            GError              **error)
+{
+  struct passwd *pw;
+  g_autofree char *cache = NULL;
+  g_autofree char *home = NULL;
+
+  pw = getpwuid (self->run_as);
+  if (pw == NULL)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                   "User %u has no passwd entry", (guint) self->run_as);
+      return FALSE;
+    }
+  user->uid = pw->pw_uid;
+  user->gid = pw->pw_gid;
+  user->name = pw->pw_name;
+
+  g_subprocess_launcher_setenv (launcher, "HOME", pw->pw_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "USER", pw->pw_name, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LOGNAME", pw->pw_name, TRUE);
+  cache = g_build_filename (pw->pw_dir, ".cache", NULL);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "XDG_CONFIG_HOME");
+  g_subprocess_launcher_unsetenv (launcher, "XDG_STATE_HOME");
+  g_subprocess_launcher_unsetenv (launcher, "XDG_RUNTIME_DIR");
+  if (self->config->copilot_home != NULL)
+    {
+      /* A shared state root: one private directory per user inside it. */
+      home = g_strdup_printf ("%s/%u", self->config->copilot_home, (guint) pw->pw_uid);
+      if (g_mkdir_with_parents (self->config->copilot_home, 0711) != 0 ||
+          (g_mkdir (home, 0700) != 0 && errno != EEXIST) ||
+          chown (home, pw->pw_uid, pw->pw_gid) != 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                       "Cannot prepare '%s' for user %u: %s",
+                       home, (guint) pw->pw_uid, g_strerror (saved_errno));
+          return FALSE;
+        }
+    }
+  else
+    home = g_build_filename (pw->pw_dir, ".copilot", NULL);
+  g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", home, TRUE);
+  g_subprocess_launcher_set_cwd (launcher, pw->pw_dir);
+  if (pw->pw_uid != geteuid ())
+    g_subprocess_launcher_set_child_setup (launcher, drop_privileges, user, NULL);
+  return TRUE;
+}
+
 static gboolean
 spawn_cli (CopilotdBackend  *self,
            GError          **error)
 {
+  DropPrivileges user = { 0 };
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cli = NULL;
@@ -635,7 +716,12 @@ spawn_cli (CopilotdBackend  *self,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  if (self->config->copilot_home != NULL)
+  if (self->run_as != (uid_t) -1)
+    {
+      if (!setup_user (self, launcher, &user, error))
+        return FALSE;
+    }
+  else if (self->config->copilot_home != NULL)
     g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", self->config->copilot_home, TRUE);
 
   g_debug ("Spawning '%s'", cli);
@@ -981,5 +1067,16 @@ copilotd_backend_new (const CopilotdConfig *config)
   CopilotdBackend *self = g_object_new (COPILOTD_TYPE_BACKEND, NULL);
 
   self->config = config;
+  self->run_as = (uid_t) -1;
+  return self;
+}
+
+CopilotdBackend *
+copilotd_backend_new_for_user (const CopilotdConfig *config,
+                               uid_t                 uid)
+{
+  CopilotdBackend *self = copilotd_backend_new (config);
+
+  self->run_as = uid;
   return self;
 }

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <sys/types.h>
 
 #include "daemon-config.h"
 
@@ -37,6 +38,9 @@ char                *copilotd_backend_find_cli        (const CopilotdConfig *con
                                                        GError              **error);
 
 CopilotdBackend     *copilotd_backend_new             (const CopilotdConfig *config);
+/* A CLI that runs as @uid, in that user's home (system bus). */
+CopilotdBackend     *copilotd_backend_new_for_user    (const CopilotdConfig *config,
+                                                       uid_t                 uid);
 CopilotdBackendState copilotd_backend_get_state       (CopilotdBackend *self);
 const char          *copilotd_backend_get_version     (CopilotdBackend *self);
 guint                copilotd_backend_get_protocol_version (CopilotdBackend *self);

@@ -25,13 +25,13 @@ struct _CopilotdManager
   GDBusConnection *connection;          /* owned */
   const CopilotdConfig *config;         /* unowned */
   CopilotdCallers *callers;             /* owned */
-  CopilotdBackend *backend;             /* owned */
+  CopilotdBackend *backend;             /* owned: the session bus's only CLI */
+  GHashTable *user_backends;            /* owned: uid → CopilotdBackend* (system bus) */
   CopilotdAgentRegistry *agents;        /* owned, nullable */
   CopilotdToolRouter *tools;            /* owned, nullable */
   GDBusObjectManagerServer *objects;    /* owned */
 
   GHashTable *sessions;                 /* owned: id → CopilotdSession* (owned) */
-  GVariant *models;                     /* owned, nullable: ListModels cache */
   GHashTable *lifecycle_last;           /* owned: id → gint64* last "updated" (µs) */
   GHashTable *lifecycle_pending;        /* owned: id → GVariant* metadata to send */
   guint lifecycle_flush_id;
@@ -100,6 +100,48 @@ finish_call (GObject      *source,
   return node;
 }
 
+static void connect_backend (CopilotdManager *self,
+                             CopilotdBackend *backend);
+
+/* On the system bus every user gets a CLI of their own, running as that
+ * user: sessions, history and credentials never mix (DESIGN.md §7). */
+static CopilotdBackend *
+backend_for_uid (CopilotdManager *self,
+                 uid_t            uid)
+{
+  CopilotdBackend *backend;
+
+  if (!self->config->system_bus)
+    return self->backend;
+  backend = g_hash_table_lookup (self->user_backends, GUINT_TO_POINTER (uid));
+  if (backend == NULL)
+    {
+      backend = copilotd_backend_new_for_user (self->config, uid);
+      connect_backend (self, backend);
+      g_hash_table_insert (self->user_backends, GUINT_TO_POINTER (uid), backend);
+    }
+  return backend;
+}
+
+static CopilotdBackend *
+backend_for_caller (CopilotdManager       *self,
+                    GDBusMethodInvocation *invocation,
+                    GError               **error)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  uid_t uid = 0;
+
+  if (!self->config->system_bus)
+    return self->backend;
+  if (sender == NULL || !copilotd_callers_get_uid (self->callers, sender, &uid, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED, "Unknown caller");
+      return NULL;
+    }
+  return backend_for_uid (self, uid);
+}
+
 static void
 call_backend (CopilotdManager       *self,
               GDBusMethodInvocation *invocation,
@@ -108,8 +150,15 @@ call_backend (CopilotdManager       *self,
               GAsyncReadyCallback    callback)
 {
   g_autoptr(JsonNode) node = params ? wrap_object (params) : wrap_object (json_object_new ());
+  g_autoptr(GError) error = NULL;
+  CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
 
-  copilotd_backend_call_async (self->backend, method, node, NULL, callback,
+  if (backend == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  copilotd_backend_call_async (backend, method, node, NULL, callback,
                                call_context_new (self, invocation));
 }
 
@@ -169,7 +218,7 @@ on_session_closed (CopilotdSession *session,
 
       json_object_set_string_member (object, "sessionId", session_id);
       params = wrap_object (object);
-      copilotd_backend_call_async (self->backend, "session.destroy", params, NULL,
+      copilotd_backend_call_async (copilotd_session_get_backend (session), "session.destroy", params, NULL,
                                    on_forget_done, g_strdup (session_id));
     }
 
@@ -488,7 +537,7 @@ start_session (CopilotdManager       *self,
     }
 
   context.connection = self->connection;
-  context.backend = self->backend;
+  context.backend = backend_for_uid (self, uid);
   context.callers = self->callers;
   context.agents = self->agents;
   context.tools = self->tools;
@@ -502,7 +551,7 @@ start_session (CopilotdManager       *self,
   /* Registered before the CLI answers: its events can come first
    * (PROTOCOL.md §2.2); they wait in the session until the reply is out. */
   g_hash_table_insert (self->sessions, g_strdup (session_id), session);
-  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
+  g_signal_connect (session, "session-closed", G_CALLBACK (on_session_closed), self);
   copilotd_session_hold (session);
 
   ctx = call_context_new (self, invocation);
@@ -510,7 +559,7 @@ start_session (CopilotdManager       *self,
   ctx->session_id = g_strdup (session_id);
   call_params = copilotd_session_dup_resume_params (session);
   g_debug ("%s session '%s' for '%s'", resume_id ? "Resuming" : "Creating", session_id, sender);
-  copilotd_backend_call_async (self->backend, resume_id ? "session.resume" : "session.create",
+  copilotd_backend_call_async (context.backend, resume_id ? "session.resume" : "session.create",
                                call_params, NULL, on_session_started, ctx);
 }
 
@@ -690,17 +739,25 @@ handle_get_session_metadata (CopilotdDbusManager   *iface,
 {
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  CopilotdBackend *backend;
   JsonObject *params;
   CallContext *ctx;
 
   if (!check_session_id (invocation, session_id))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+  backend = backend_for_caller (self, invocation, &error);
+  if (backend == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
   params = json_object_new ();
   json_object_set_string_member (params, "sessionId", session_id);
   node = wrap_object (params);
   ctx = call_context_new (self, invocation);
   ctx->session_id = g_strdup (session_id);
-  copilotd_backend_call_async (self->backend, "session.getMetadata", node, NULL, on_get_metadata_done, ctx);
+  copilotd_backend_call_async (backend, "session.getMetadata", node, NULL, on_get_metadata_done, ctx);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -867,9 +924,9 @@ on_list_models_done (GObject      *source,
                      gpointer      user_data)
 {
   CallContext *ctx = user_data;
-  CopilotdManager *self = ctx->manager;
   g_autoptr(JsonNode) node = finish_call (source, result, ctx);
   GVariantBuilder builder;
+  GVariant *cache;
   JsonNode *models;
 
   if (node == NULL)
@@ -890,9 +947,10 @@ on_list_models_done (GObject      *source,
             g_variant_builder_add_value (&builder, model_entry (json_node_get_object (element)));
         }
     }
-  g_clear_pointer (&self->models, g_variant_unref);
-  self->models = g_variant_ref_sink (g_variant_builder_end (&builder));
-  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new_tuple (&self->models, 1));
+  /* Kept on the backend: it is dropped when that CLI is lost. */
+  cache = g_variant_ref_sink (g_variant_builder_end (&builder));
+  g_object_set_data_full (source, "copilotd-models", cache, (GDestroyNotify) g_variant_unref);
+  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new_tuple (&cache, 1));
   call_context_free (ctx);
 }
 
@@ -902,9 +960,14 @@ handle_list_models (CopilotdDbusManager   *iface,
                     GVariant              *options)
 {
   CopilotdManager *self = COPILOTD_MANAGER (iface);
+  g_autoptr(GError) error = NULL;
+  CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
+  GVariant *cache;
 
-  if (self->models != NULL)
-    g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&self->models, 1));
+  if (backend == NULL)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else if ((cache = g_object_get_data (G_OBJECT (backend), "copilotd-models")) != NULL)
+    g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&cache, 1));
   else
     call_backend (self, invocation, "models.list", NULL, on_list_models_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -916,7 +979,6 @@ on_status_done (GObject      *source,
                 gpointer      user_data)
 {
   CallContext *ctx = user_data;
-  CopilotdManager *self = ctx->manager;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
   GVariantBuilder builder;
@@ -931,7 +993,7 @@ on_status_done (GObject      *source,
                            g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
   g_variant_builder_add (&builder, "{sv}", "daemon-version", g_variant_new_string (PACKAGE_VERSION));
   g_variant_builder_add (&builder, "{sv}", "backend-state",
-                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (self->backend))));
+                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (COPILOTD_BACKEND (source)))));
   /* Status must answer even when the CLI cannot start: say why instead. */
   if (error != NULL)
     g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (error->message));
@@ -1169,8 +1231,10 @@ on_backend_request (CopilotdBackend *backend,
   return copilotd_session_handle_request (session, method, object, id);
 }
 
+/* Live sessions, all of them or those of one backend's CLI. */
 static GPtrArray *
-list_sessions (CopilotdManager *self)
+list_sessions_of (CopilotdManager *self,
+                  CopilotdBackend *backend)
 {
   GPtrArray *sessions = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
@@ -1178,8 +1242,15 @@ list_sessions (CopilotdManager *self)
 
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (sessions, g_object_ref (value));
+    if (backend == NULL || copilotd_session_get_backend (value) == backend)
+      g_ptr_array_add (sessions, g_object_ref (value));
   return sessions;
+}
+
+static GPtrArray *
+list_sessions (CopilotdManager *self)
+{
+  return list_sessions_of (self, NULL);
 }
 
 static void
@@ -1188,9 +1259,9 @@ on_backend_lost (CopilotdBackend *backend,
                  gpointer         user_data)
 {
   CopilotdManager *self = user_data;
-  g_autoptr(GPtrArray) sessions = list_sessions (self);
+  g_autoptr(GPtrArray) sessions = list_sessions_of (self, backend);
 
-  g_clear_pointer (&self->models, g_variant_unref);
+  g_object_set_data (G_OBJECT (backend), "copilotd-models", NULL);
   for (guint i = 0; i < sessions->len; i++)
     copilotd_session_backend_lost (g_ptr_array_index (sessions, i));
 }
@@ -1235,7 +1306,7 @@ on_backend_ready (CopilotdBackend *backend,
     return;
 
   /* Same object paths, same tools and flags (they are not persisted). */
-  sessions = list_sessions (self);
+  sessions = list_sessions_of (self, backend);
   for (guint i = 0; i < sessions->len; i++)
     {
       CopilotdSession *session = g_ptr_array_index (sessions, i);
@@ -1255,13 +1326,16 @@ on_backend_state (GObject    *object,
                   gpointer    user_data)
 {
   CopilotdManager *self = user_data;
-  CopilotdBackendState state = copilotd_backend_get_state (self->backend);
+  CopilotdBackend *backend = COPILOTD_BACKEND (object);
+  CopilotdBackendState state = copilotd_backend_get_state (backend);
 
+  /* On the system bus, where every user has a CLI, the property follows
+   * the one that changed last; GetStatus tells each caller about its own. */
   copilotd_dbus_manager_set_backend_state (COPILOTD_DBUS_MANAGER (self),
                                            copilotd_backend_state_to_string (state));
   if (state == COPILOTD_BACKEND_FAILED)
     {
-      g_autoptr(GPtrArray) sessions = list_sessions (self);
+      g_autoptr(GPtrArray) sessions = list_sessions_of (self, backend);
 
       for (guint i = 0; i < sessions->len; i++)
         copilotd_session_close (g_ptr_array_index (sessions, i), "backend-failed");
@@ -1280,10 +1354,30 @@ on_caller_vanished (CopilotdCallers *callers,
     copilotd_session_peer_vanished (g_ptr_array_index (sessions, i), name);
 }
 
+static void
+connect_backend (CopilotdManager *self,
+                 CopilotdBackend *backend)
+{
+  g_signal_connect (backend, "notification", G_CALLBACK (on_backend_notification), self);
+  g_signal_connect (backend, "request", G_CALLBACK (on_backend_request), self);
+  g_signal_connect (backend, "lost", G_CALLBACK (on_backend_lost), self);
+  g_signal_connect (backend, "ready", G_CALLBACK (on_backend_ready), self);
+  g_signal_connect (backend, "notify::state", G_CALLBACK (on_backend_state), self);
+}
+
+static void
+disconnect_backend (gpointer key,
+                    gpointer value,
+                    gpointer user_data)
+{
+  g_signal_handlers_disconnect_by_data (value, user_data);
+}
+
 /* ---- shutdown ------------------------------------------------------------ */
 
 typedef struct {
   guint pending;
+  guint stopping;
 } ShutdownData;
 
 static void
@@ -1292,20 +1386,32 @@ on_backend_stopped (GObject      *source,
                     gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  ShutdownData *data = g_task_get_task_data (task);
 
   copilotd_backend_stop_finish (COPILOTD_BACKEND (source), result, NULL);
-  g_task_return_boolean (task, TRUE);
+  if (--data->stopping == 0)
+    g_task_return_boolean (task, TRUE);
 }
 
+/* Once every session.destroy is answered, every CLI is stopped. */
 static void
 shutdown_step (GTask *task)
 {
   CopilotdManager *self = g_task_get_source_object (task);
   ShutdownData *data = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) backends = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
 
   if (--data->pending > 0)
     return;
-  copilotd_backend_stop_async (self->backend, on_backend_stopped, g_object_ref (task));
+  g_ptr_array_add (backends, self->backend);
+  g_hash_table_iter_init (&iter, self->user_backends);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (backends, value);
+  data->stopping = backends->len;
+  for (guint i = 0; i < backends->len; i++)
+    copilotd_backend_stop_async (g_ptr_array_index (backends, i), on_backend_stopped, g_object_ref (task));
 }
 
 static void
@@ -1341,10 +1447,10 @@ copilotd_manager_shutdown_async (CopilotdManager     *self,
 
       json_object_set_string_member (params, "sessionId", id);
       node = wrap_object (params);
-      if (copilotd_backend_get_state (self->backend) == COPILOTD_BACKEND_RUNNING)
+      if (copilotd_backend_get_state (copilotd_session_get_backend (session)) == COPILOTD_BACKEND_RUNNING)
         {
           data->pending++;
-          copilotd_backend_call_async (self->backend, "session.destroy", node, NULL,
+          copilotd_backend_call_async (copilotd_session_get_backend (session), "session.destroy", node, NULL,
                                        on_shutdown_destroyed, g_object_ref (task));
         }
       copilotd_session_close (session, "destroyed");
@@ -1390,6 +1496,11 @@ copilotd_manager_dispose (GObject *object)
   g_clear_handle_id (&self->lifecycle_flush_id, g_source_remove);
   if (self->backend != NULL)
     g_signal_handlers_disconnect_by_data (self->backend, self);
+  if (self->user_backends != NULL)
+    {
+      g_hash_table_foreach (self->user_backends, disconnect_backend, self);
+      g_hash_table_remove_all (self->user_backends);
+    }
   if (self->callers != NULL)
     g_signal_handlers_disconnect_by_data (self->callers, self);
   if (self->sessions != NULL)
@@ -1410,7 +1521,6 @@ copilotd_manager_dispose (GObject *object)
   g_clear_object (&self->backend);
   g_clear_object (&self->callers);
   g_clear_object (&self->connection);
-  g_clear_pointer (&self->models, g_variant_unref);
 
   G_OBJECT_CLASS (copilotd_manager_parent_class)->dispose (object);
 }
@@ -1421,6 +1531,7 @@ copilotd_manager_finalize (GObject *object)
   CopilotdManager *self = COPILOTD_MANAGER (object);
 
   g_hash_table_unref (self->sessions);
+  g_hash_table_unref (self->user_backends);
   g_hash_table_unref (self->lifecycle_last);
   g_hash_table_unref (self->lifecycle_pending);
 
@@ -1440,6 +1551,7 @@ static void
 copilotd_manager_init (CopilotdManager *self)
 {
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->user_backends = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->lifecycle_last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->lifecycle_pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                    (GDestroyNotify) g_variant_unref);
@@ -1471,11 +1583,7 @@ copilotd_manager_new (GDBusConnection       *connection,
   copilotd_dbus_manager_set_backend_version (iface, "");
   copilotd_dbus_manager_set_protocol_version (iface, 0);
 
-  g_signal_connect (backend, "notification", G_CALLBACK (on_backend_notification), self);
-  g_signal_connect (backend, "request", G_CALLBACK (on_backend_request), self);
-  g_signal_connect (backend, "lost", G_CALLBACK (on_backend_lost), self);
-  g_signal_connect (backend, "ready", G_CALLBACK (on_backend_ready), self);
-  g_signal_connect (backend, "notify::state", G_CALLBACK (on_backend_state), self);
+  connect_backend (self, backend);
   g_signal_connect (callers, "vanished", G_CALLBACK (on_caller_vanished), self);
   return self;
 }

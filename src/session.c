@@ -1670,6 +1670,12 @@ copilotd_session_get_uid (CopilotdSession *self)
   return self->uid;
 }
 
+CopilotdBackend *
+copilotd_session_get_backend (CopilotdSession *self)
+{
+  return self->ctx.backend;
+}
+
 static void
 copilotd_session_dispose (GObject *object)
 {
@@ -1716,7 +1722,7 @@ copilotd_session_class_init (CopilotdSessionClass *klass)
   object_class->finalize = copilotd_session_finalize;
 
   signals[SIGNAL_CLOSED] =
-    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+    g_signal_new ("session-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
