@@ -44,6 +44,7 @@ struct _CopilotdBackend
   GArray *failures;               /* gint64: monotonic times of failures */
   guint restart_source;
   gboolean restart_pending;       /* the next handshake is a restart */
+  gboolean single_attempt;        /* started from "failed": no backoff loop */
   gboolean stopping;
   GError *failure;                /* owned, nullable: why the state is failed */
 };
@@ -316,13 +317,17 @@ backend_failed (CopilotdBackend *self,
   g_array_append_val (self->failures, (gint64) { g_get_monotonic_time () });
   n = count_recent_failures (self);
 
+  /* A call that found the backend failed gets one attempt: a CLI that
+   * cannot start must not be spawned in a loop each time a client asks. */
   if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH) ||
-      n >= self->config->restart_max_failures)
+      n >= self->config->restart_max_failures || self->single_attempt)
     {
       g_warning ("Backend failed (%u failures in %u s): %s",
                  n, self->config->restart_window, error->message);
       g_clear_error (&self->failure);
       self->failure = g_error_copy (error);
+      /* Failed closes every session: a later start has none to resume. */
+      self->restart_pending = FALSE;
       set_state (self, COPILOTD_BACKEND_FAILED);
       return;
     }
@@ -475,6 +480,12 @@ handshake_succeeded (CopilotdBackend *self,
   g_debug ("Connected to Copilot CLI '%s', protocol %u",
            self->version ? self->version : "?", self->protocol_version);
   self->restart_pending = FALSE;
+  if (self->single_attempt)
+    {
+      /* It works again: later crashes get the whole backoff. */
+      self->single_attempt = FALSE;
+      g_array_set_size (self->failures, 0);
+    }
   g_clear_error (&self->failure);
   set_state (self, COPILOTD_BACKEND_RUNNING);
   g_signal_emit (self, signals[SIGNAL_READY], 0, restarted);
@@ -817,10 +828,14 @@ copilotd_backend_call_async (CopilotdBackend     *self,
     case COPILOTD_BACKEND_RESTARTING:
       g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
       return;
-    case COPILOTD_BACKEND_STOPPED:
     case COPILOTD_BACKEND_FAILED:
+      /* Failed is retried on the next call, once. */
+      self->single_attempt = TRUE;
+      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
+      backend_start (self);
+      return;
+    case COPILOTD_BACKEND_STOPPED:
     default:
-      /* Failed is retried on the next call, with a clean slate. */
       g_array_set_size (self->failures, 0);
       g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
       backend_start (self);
