@@ -1266,29 +1266,74 @@ on_backend_lost (CopilotdBackend *backend,
     copilotd_session_backend_lost (g_ptr_array_index (sessions, i));
 }
 
+static void on_session_recreated (GObject      *source,
+                                  GAsyncResult *result,
+                                  gpointer      user_data);
+
+/* The end of bringing a live session into a restarted CLI; @session's
+ * hold and reference are dropped here. */
+static void
+finish_resume (CopilotdBackend *backend,
+               CopilotdSession *session,
+               JsonNode        *node,
+               const GError    *error,
+               gboolean         may_recreate)
+{
+  const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
+
+  if (copilotd_session_is_closed (session))
+    ;
+  else if (node == NULL && g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED))
+    {
+      /* The new CLI was lost too: the next "ready" resumes the session
+       * again, and "failed" closes it (on_backend_state). */
+      g_debug ("Resuming session '%s' was cut short: %s", id, error->message);
+    }
+  else if (node == NULL && may_recreate &&
+           g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
+    {
+      g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (session);
+
+      /* The CLI writes a session to disk with its first message: one that
+       * had none has no history to lose and is created again, same id. */
+      g_debug ("Session '%s' was never persisted; creating it again", id);
+      copilotd_backend_call_async (backend, "session.create", params, NULL,
+                                   on_session_recreated, session);
+      return;
+    }
+  else if (node == NULL)
+    {
+      g_warning ("Cannot resume session '%s' after the CLI restarted: %s", id, error->message);
+      copilotd_session_close (session, "backend-failed");
+    }
+  else
+    copilotd_session_backend_restarted (session);
+  copilotd_session_release (session);
+  g_object_unref (session);
+}
+
+static void
+on_session_recreated (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  finish_resume (COPILOTD_BACKEND (source), user_data, node, error, FALSE);
+}
+
 static void
 on_session_resumed (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  CopilotdSession *session = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
 
   node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  if (!copilotd_session_is_closed (session))
-    {
-      if (node == NULL)
-        {
-          g_warning ("Cannot resume session '%s' after the CLI restarted: %s",
-                     copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)), error->message);
-          copilotd_session_close (session, "backend-failed");
-        }
-      else
-        copilotd_session_backend_restarted (session);
-    }
-  copilotd_session_release (session);
-  g_object_unref (session);
+  finish_resume (COPILOTD_BACKEND (source), user_data, node, error, TRUE);
 }
 
 static void
