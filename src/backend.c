@@ -183,11 +183,16 @@ copilotd_backend_find_cli (const CopilotdConfig  *config,
 static void
 translate_error (GError **error)
 {
-  GError *e = *error;
+  GError *e;
   const char *message;
   const char *marker = " failed with message: ";
   const char *found;
   int code = COPILOTD_ERROR_FAILED;
+
+  /* Callers that do not care about the error pass NULL. */
+  if (error == NULL)
+    return;
+  e = *error;
 
   if (e == NULL || e->domain != COPILOTD_JSONRPC_ERROR)
     return;
