@@ -882,13 +882,33 @@ copilotd_backend_reply_error (CopilotdBackend *self,
     copilotd_jsonrpc_reply_error (self->rpc, id, code, message);
 }
 
+typedef struct {
+  gboolean done;
+  GSource *timeout;               /* owned, nullable */
+} StopData;
+
+static void
+stop_data_free (StopData *data)
+{
+  g_assert (data->timeout == NULL);
+  g_free (data);
+}
+
 static void
 stop_finish_task (GTask *task)
 {
   CopilotdBackend *self = g_task_get_source_object (task);
+  StopData *data = g_task_get_task_data (task);
 
-  if (g_task_get_completed (task) || g_task_had_error (task))
+  if (data->done)
     return;
+  data->done = TRUE;
+  /* The timeout holds a reference on the task: drop it now. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_clear_pointer (&data->timeout, g_source_unref);
+    }
   tear_down_connection (self);
   set_state (self, COPILOTD_BACKEND_STOPPED);
   g_task_return_boolean (task, TRUE);
@@ -927,9 +947,12 @@ on_shutdown_done (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   CopilotdBackend *self = g_task_get_source_object (task);
+  StopData *data = g_task_get_task_data (task);
   g_autoptr(JsonNode) node = NULL;
 
   node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, NULL);
+  if (data->done)
+    return;
   if (self->process != NULL)
     {
       /* Closing stdin makes the CLI exit too (PROTOCOL.md §1.7). */
@@ -939,8 +962,6 @@ on_shutdown_done (GObject      *source,
           copilotd_jsonrpc_close (self->rpc, NULL);
         }
       g_subprocess_wait_async (self->process, NULL, on_stop_waited, g_object_ref (task));
-      g_autoptr(GSource) timeout = g_timeout_source_new (STOP_GRACE_MS);
-      g_task_attach_source (task, timeout, on_stop_timeout);
       return;
     }
   stop_finish_task (task);
@@ -953,8 +974,10 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autoptr(GError) error = NULL;
+  StopData *data = g_new0 (StopData, 1);
 
   g_task_set_source_tag (task, copilotd_backend_stop_async);
+  g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
   self->stopping = TRUE;
   g_clear_handle_id (&self->restart_source, g_source_remove);
 
@@ -964,6 +987,11 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
 
   if (self->rpc != NULL && self->state == COPILOTD_BACKEND_RUNNING)
     {
+      /* The whole stop is bounded: a CLI that hangs (or is stopped) and
+       * never answers runtime.shutdown is killed, so that the daemon
+       * always exits. */
+      data->timeout = g_timeout_source_new (STOP_GRACE_MS);
+      g_task_attach_source (task, data->timeout, on_stop_timeout);
       copilotd_jsonrpc_call_async (self->rpc, "runtime.shutdown", NULL, NULL,
                                    on_shutdown_done, g_steal_pointer (&task));
       return;

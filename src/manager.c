@@ -1420,10 +1420,22 @@ disconnect_backend (gpointer key,
 
 /* ---- shutdown ------------------------------------------------------------ */
 
+/* How long the CLIs get to answer session.destroy before they are stopped. */
+#define SHUTDOWN_DESTROY_TIMEOUT_MS 2000
+
 typedef struct {
   guint pending;
   guint stopping;
+  gboolean stop_started;
+  GSource *timeout;                     /* owned, nullable */
 } ShutdownData;
+
+static void
+shutdown_data_free (ShutdownData *data)
+{
+  g_assert (data->timeout == NULL);
+  g_free (data);
+}
 
 static void
 on_backend_stopped (GObject      *source,
@@ -1438,9 +1450,8 @@ on_backend_stopped (GObject      *source,
     g_task_return_boolean (task, TRUE);
 }
 
-/* Once every session.destroy is answered, every CLI is stopped. */
 static void
-shutdown_step (GTask *task)
+stop_backends (GTask *task)
 {
   CopilotdManager *self = g_task_get_source_object (task);
   ShutdownData *data = g_task_get_task_data (task);
@@ -1448,8 +1459,15 @@ shutdown_step (GTask *task)
   GHashTableIter iter;
   gpointer value;
 
-  if (--data->pending > 0)
+  if (data->stop_started)
     return;
+  data->stop_started = TRUE;
+  /* The timeout holds a reference on the task: drop it now. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_clear_pointer (&data->timeout, g_source_unref);
+    }
   g_ptr_array_add (backends, self->backend);
   g_hash_table_iter_init (&iter, self->user_backends);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -1457,6 +1475,26 @@ shutdown_step (GTask *task)
   data->stopping = backends->len;
   for (guint i = 0; i < backends->len; i++)
     copilotd_backend_stop_async (g_ptr_array_index (backends, i), on_backend_stopped, g_object_ref (task));
+}
+
+/* Once every session.destroy is answered, every CLI is stopped. */
+static void
+shutdown_step (GTask *task)
+{
+  ShutdownData *data = g_task_get_task_data (task);
+
+  if (--data->pending > 0)
+    return;
+  stop_backends (task);
+}
+
+/* A CLI that does not answer must not keep the daemon from exiting. */
+static gboolean
+on_shutdown_timeout (gpointer user_data)
+{
+  g_debug ("session.destroy was not answered in time; stopping the CLI");
+  stop_backends (user_data);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1480,8 +1518,10 @@ copilotd_manager_shutdown_async (CopilotdManager     *self,
   ShutdownData *data = g_new0 (ShutdownData, 1);
 
   g_task_set_source_tag (task, copilotd_manager_shutdown_async);
-  g_task_set_task_data (task, data, g_free);
+  g_task_set_task_data (task, data, (GDestroyNotify) shutdown_data_free);
   data->pending = 1;
+  data->timeout = g_timeout_source_new (SHUTDOWN_DESTROY_TIMEOUT_MS);
+  g_task_attach_source (task, data->timeout, on_shutdown_timeout);
 
   for (guint i = 0; i < sessions->len; i++)
     {
