@@ -52,6 +52,8 @@ def test_kill_idle(world_factory):
     client = world.client()
 
     path = client.create_session()
+    # A session without a message yet: the CLI has not written it to disk.
+    fresh = client.create_session()
     content, _ = client.send_and_wait(path, "Remember the word PELICAN-IDLE-1.")
     check(content, "the first turn gave no answer")
     check(model_saw(world, "PELICAN-IDLE-1"), "the model never saw the first prompt")
@@ -73,6 +75,11 @@ def test_kill_idle(world_factory):
     check(any("PELICAN-IDLE-1" in t for t in texts),
           "the history was lost: the earlier prompt is not in the model request")
     check(client.call(path, SESSION, "GetMessages", "(a{sv})", ({},)), "no messages")
+
+    wait_for(lambda: client.events_of(fresh, "copilotd.backend_restarted"), 10,
+             "copilotd.backend_restarted on the session without messages")
+    content, _ = client.send_and_wait(fresh, "First words FRESH-1")
+    check(content, "the session without messages does not answer after the restart")
 
 
 
@@ -341,6 +348,99 @@ def test_sigterm(world_factory):
           "the session lost its turn across SIGTERM")
 
 
+
+# ---- 8 -------------------------------------------------------------------------
+
+def test_kill_twice(world_factory):
+    """The restarted CLI dies again at once, while the session is being
+    resumed into it: the session must wait for the next restart, not close."""
+    world = world_factory()
+    daemon = world.daemon()
+    client = world.client()
+
+    paths = [client.create_session(), client.create_session()]
+    content, _ = client.send_and_wait(paths[0], "Remember the word CORMORANT-TWICE-8.")
+    check(content, "the first turn gave no answer")
+    closed = []
+    client.conn.signal_subscribe(None, SESSION, "Closed", None, None, Gio.DBusSignalFlags.NONE,
+                                 lambda *a: closed.append((a[2], a[5].unpack()[0])), None)
+
+    cli = daemon.cli_pid()
+    client.states.clear()
+    os.kill(cli, signal.SIGKILL)
+    # Kill the next CLI the moment the backend says it runs again: the
+    # resumes of both sessions are in flight then.
+    wait_for(lambda: "running" in client.states, 30, "the first restart", step=0.005)
+    second = daemon.cli_pid()
+    check(second != cli, "no new CLI after the first kill")
+    os.kill(second, signal.SIGKILL)
+    client.states.clear()
+
+    for path in paths:
+        wait_for(lambda: client.events_of(path, "copilotd.backend_restarted"), 40,
+                 "copilotd.backend_restarted")
+    wait_for(lambda: client.backend_state() == "running" and daemon.cli_pids()
+             and second not in daemon.cli_pids(), 40, "a third CLI")
+    check(not closed, f"sessions were closed by the second crash: {closed}")
+
+    seen = len(world.model.requests())
+    content, _ = client.send_and_wait(paths[0], "Which word? AFTER-TWICE-8")
+    check(content, "no answer after two crashes")
+    texts = [t for request in world.model.requests()[seen:] for t in user_texts(request)]
+    check(any("CORMORANT-TWICE-8" in t for t in texts), "the history was lost after two crashes")
+    content, _ = client.send_and_wait(paths[1], "Hello again SECOND-SESSION-8")
+    check(content, "the second session does not answer after two crashes")
+
+
+# ---- 9 -------------------------------------------------------------------------
+
+def test_sigterm_hung_cli(world_factory):
+    """A CLI that no longer answers (SIGSTOP) must not keep copilotd from
+    exiting on SIGTERM."""
+    world = world_factory()
+    daemon = world.daemon()
+    client = world.client()
+
+    client.create_session()
+    cli = daemon.cli_pid()
+    os.kill(cli, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        status = daemon.terminate(timeout=30)
+        elapsed = time.monotonic() - began
+    finally:
+        try:
+            os.kill(cli, signal.SIGCONT)
+        except OSError:
+            pass
+    check(status == 0, f"copilotd exited with {status}")
+    check(elapsed < 10, f"copilotd took {elapsed:.1f} s to exit with a hung CLI")
+    wait_for(lambda: not pid_alive(cli), 5, "the hung CLI to be killed")
+
+
+
+# ---- 10 ------------------------------------------------------------------------
+
+def test_sigterm_mid_turn(world_factory):
+    world = world_factory()
+    daemon = world.daemon()
+    client = world.client()
+
+    path = client.create_session()
+    before = len(client.deltas)
+    pending = client.call_async(path, SESSION, "SendAndWait", "(sa{sv})", ("SLOW: 60", {}))
+    wait_for(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
+             "the slow turn to stream")
+    cli = daemon.cli_pid()
+    began = time.monotonic()
+    status = daemon.terminate()
+    check(status == 0, f"copilotd exited with {status} on SIGTERM in a turn")
+    check(time.monotonic() - began < 10, "copilotd took more than 10 s to stop in a turn")
+    wait_for(lambda: not pid_alive(cli), 5, "the CLI to be gone")
+    pending.wait(10)
+    check(pending.error is not None, "SendAndWait of a turn cut by SIGTERM succeeded")
+
+
 CASES = [
     ("SIGKILL of the idle CLI: restart, same path, history intact", test_kill_idle),
     ("SIGKILL of the CLI in a streaming turn: BackendFailed, session.error, recovery",
@@ -352,6 +452,11 @@ CASES = [
      test_activation),
     ("--idle-exit waits while a session or an agent exists", test_idle_exit_waits),
     ("SIGTERM with a live session: exit 0, no orphan CLI, resumable", test_sigterm),
+    ("two CLI crashes in a row: sessions survive the crash during their resume", test_kill_twice),
+    ("SIGTERM with a hung (SIGSTOPped) CLI: copilotd still exits, the CLI is killed",
+     test_sigterm_hung_cli),
+    ("SIGTERM in a streaming turn: exit 0, no orphan CLI, the waiting call fails",
+     test_sigterm_mid_turn),
 ]
 
 if __name__ == "__main__":
