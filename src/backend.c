@@ -890,7 +890,12 @@ typedef struct {
 static void
 stop_data_free (StopData *data)
 {
-  g_assert (data->timeout == NULL);
+  /* Normally gone already: the source holds a reference on the task. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_source_unref (data->timeout);
+    }
   g_free (data);
 }
 

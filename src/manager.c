@@ -1282,7 +1282,7 @@ finish_resume (CopilotdBackend *backend,
   const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
 
   if (copilotd_session_is_closed (session))
-    ;
+    ;  /* nothing to bring back */
   else if (node == NULL && g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED))
     {
       /* The new CLI was lost too: the next "ready" resumes the session
@@ -1433,7 +1433,12 @@ typedef struct {
 static void
 shutdown_data_free (ShutdownData *data)
 {
-  g_assert (data->timeout == NULL);
+  /* Normally gone already: the source holds a reference on the task. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_source_unref (data->timeout);
+    }
   g_free (data);
 }
 
