@@ -44,6 +44,7 @@ struct _CopilotdBackend
   GArray *failures;               /* gint64: monotonic times of failures */
   guint restart_source;
   gboolean restart_pending;       /* the next handshake is a restart */
+  gboolean single_attempt;        /* started from "failed": no backoff loop */
   gboolean stopping;
   GError *failure;                /* owned, nullable: why the state is failed */
 };
@@ -182,11 +183,16 @@ copilotd_backend_find_cli (const CopilotdConfig  *config,
 static void
 translate_error (GError **error)
 {
-  GError *e = *error;
+  GError *e;
   const char *message;
   const char *marker = " failed with message: ";
   const char *found;
   int code = COPILOTD_ERROR_FAILED;
+
+  /* Callers that do not care about the error pass NULL. */
+  if (error == NULL)
+    return;
+  e = *error;
 
   if (e == NULL || e->domain != COPILOTD_JSONRPC_ERROR)
     return;
@@ -316,13 +322,17 @@ backend_failed (CopilotdBackend *self,
   g_array_append_val (self->failures, (gint64) { g_get_monotonic_time () });
   n = count_recent_failures (self);
 
+  /* A call that found the backend failed gets one attempt: a CLI that
+   * cannot start must not be spawned in a loop each time a client asks. */
   if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH) ||
-      n >= self->config->restart_max_failures)
+      n >= self->config->restart_max_failures || self->single_attempt)
     {
       g_warning ("Backend failed (%u failures in %u s): %s",
                  n, self->config->restart_window, error->message);
       g_clear_error (&self->failure);
       self->failure = g_error_copy (error);
+      /* Failed closes every session: a later start has none to resume. */
+      self->restart_pending = FALSE;
       set_state (self, COPILOTD_BACKEND_FAILED);
       return;
     }
@@ -475,6 +485,12 @@ handshake_succeeded (CopilotdBackend *self,
   g_debug ("Connected to Copilot CLI '%s', protocol %u",
            self->version ? self->version : "?", self->protocol_version);
   self->restart_pending = FALSE;
+  if (self->single_attempt)
+    {
+      /* It works again: later crashes get the whole backoff. */
+      self->single_attempt = FALSE;
+      g_array_set_size (self->failures, 0);
+    }
   g_clear_error (&self->failure);
   set_state (self, COPILOTD_BACKEND_RUNNING);
   g_signal_emit (self, signals[SIGNAL_READY], 0, restarted);
@@ -818,10 +834,14 @@ copilotd_backend_call_async (CopilotdBackend     *self,
     case COPILOTD_BACKEND_RESTARTING:
       g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
       return;
-    case COPILOTD_BACKEND_STOPPED:
     case COPILOTD_BACKEND_FAILED:
+      /* Failed is retried on the next call, once. */
+      self->single_attempt = TRUE;
+      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
+      backend_start (self);
+      return;
+    case COPILOTD_BACKEND_STOPPED:
     default:
-      /* Failed is retried on the next call, with a clean slate. */
       g_array_set_size (self->failures, 0);
       g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
       backend_start (self);
@@ -863,13 +883,38 @@ copilotd_backend_reply_error (CopilotdBackend *self,
     copilotd_jsonrpc_reply_error (self->rpc, id, code, message);
 }
 
+typedef struct {
+  gboolean done;
+  GSource *timeout;               /* owned, nullable */
+} StopData;
+
+static void
+stop_data_free (StopData *data)
+{
+  /* Normally gone already: the source holds a reference on the task. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_source_unref (data->timeout);
+    }
+  g_free (data);
+}
+
 static void
 stop_finish_task (GTask *task)
 {
   CopilotdBackend *self = g_task_get_source_object (task);
+  StopData *data = g_task_get_task_data (task);
 
-  if (g_task_get_completed (task) || g_task_had_error (task))
+  if (data->done)
     return;
+  data->done = TRUE;
+  /* The timeout holds a reference on the task: drop it now. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_clear_pointer (&data->timeout, g_source_unref);
+    }
   tear_down_connection (self);
   set_state (self, COPILOTD_BACKEND_STOPPED);
   g_task_return_boolean (task, TRUE);
@@ -908,9 +953,12 @@ on_shutdown_done (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   CopilotdBackend *self = g_task_get_source_object (task);
+  StopData *data = g_task_get_task_data (task);
   g_autoptr(JsonNode) node = NULL;
 
   node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, NULL);
+  if (data->done)
+    return;
   if (self->process != NULL)
     {
       /* Closing stdin makes the CLI exit too (PROTOCOL.md §1.7). */
@@ -920,8 +968,6 @@ on_shutdown_done (GObject      *source,
           copilotd_jsonrpc_close (self->rpc, NULL);
         }
       g_subprocess_wait_async (self->process, NULL, on_stop_waited, g_object_ref (task));
-      g_autoptr(GSource) timeout = g_timeout_source_new (STOP_GRACE_MS);
-      g_task_attach_source (task, timeout, on_stop_timeout);
       return;
     }
   stop_finish_task (task);
@@ -934,8 +980,10 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autoptr(GError) error = NULL;
+  StopData *data = g_new0 (StopData, 1);
 
   g_task_set_source_tag (task, copilotd_backend_stop_async);
+  g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
   self->stopping = TRUE;
   g_clear_handle_id (&self->restart_source, g_source_remove);
 
@@ -945,6 +993,11 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
 
   if (self->rpc != NULL && self->state == COPILOTD_BACKEND_RUNNING)
     {
+      /* The whole stop is bounded: a CLI that hangs (or is stopped) and
+       * never answers runtime.shutdown is killed, so that the daemon
+       * always exits. */
+      data->timeout = g_timeout_source_new (STOP_GRACE_MS);
+      g_task_attach_source (task, data->timeout, on_stop_timeout);
       copilotd_jsonrpc_call_async (self->rpc, "runtime.shutdown", NULL, NULL,
                                    on_shutdown_done, g_steal_pointer (&task));
       return;

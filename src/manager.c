@@ -1266,29 +1266,74 @@ on_backend_lost (CopilotdBackend *backend,
     copilotd_session_backend_lost (g_ptr_array_index (sessions, i));
 }
 
+static void on_session_recreated (GObject      *source,
+                                  GAsyncResult *result,
+                                  gpointer      user_data);
+
+/* The end of bringing a live session into a restarted CLI; @session's
+ * hold and reference are dropped here. */
+static void
+finish_resume (CopilotdBackend *backend,
+               CopilotdSession *session,
+               JsonNode        *node,
+               const GError    *error,
+               gboolean         may_recreate)
+{
+  const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
+
+  if (copilotd_session_is_closed (session))
+    ;  /* nothing to bring back */
+  else if (node == NULL && g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED))
+    {
+      /* The new CLI was lost too: the next "ready" resumes the session
+       * again, and "failed" closes it (on_backend_state). */
+      g_debug ("Resuming session '%s' was cut short: %s", id, error->message);
+    }
+  else if (node == NULL && may_recreate &&
+           g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
+    {
+      g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (session);
+
+      /* The CLI writes a session to disk with its first message: one that
+       * had none has no history to lose and is created again, same id. */
+      g_debug ("Session '%s' was never persisted; creating it again", id);
+      copilotd_backend_call_async (backend, "session.create", params, NULL,
+                                   on_session_recreated, session);
+      return;
+    }
+  else if (node == NULL)
+    {
+      g_warning ("Cannot resume session '%s' after the CLI restarted: %s", id, error->message);
+      copilotd_session_close (session, "backend-failed");
+    }
+  else
+    copilotd_session_backend_restarted (session);
+  copilotd_session_release (session);
+  g_object_unref (session);
+}
+
+static void
+on_session_recreated (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  finish_resume (COPILOTD_BACKEND (source), user_data, node, error, FALSE);
+}
+
 static void
 on_session_resumed (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  CopilotdSession *session = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
 
   node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  if (!copilotd_session_is_closed (session))
-    {
-      if (node == NULL)
-        {
-          g_warning ("Cannot resume session '%s' after the CLI restarted: %s",
-                     copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)), error->message);
-          copilotd_session_close (session, "backend-failed");
-        }
-      else
-        copilotd_session_backend_restarted (session);
-    }
-  copilotd_session_release (session);
-  g_object_unref (session);
+  finish_resume (COPILOTD_BACKEND (source), user_data, node, error, TRUE);
 }
 
 static void
@@ -1375,10 +1420,27 @@ disconnect_backend (gpointer key,
 
 /* ---- shutdown ------------------------------------------------------------ */
 
+/* How long the CLIs get to answer session.destroy before they are stopped. */
+#define SHUTDOWN_DESTROY_TIMEOUT_MS 2000
+
 typedef struct {
   guint pending;
   guint stopping;
+  gboolean stop_started;
+  GSource *timeout;                     /* owned, nullable */
 } ShutdownData;
+
+static void
+shutdown_data_free (ShutdownData *data)
+{
+  /* Normally gone already: the source holds a reference on the task. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_source_unref (data->timeout);
+    }
+  g_free (data);
+}
 
 static void
 on_backend_stopped (GObject      *source,
@@ -1393,9 +1455,8 @@ on_backend_stopped (GObject      *source,
     g_task_return_boolean (task, TRUE);
 }
 
-/* Once every session.destroy is answered, every CLI is stopped. */
 static void
-shutdown_step (GTask *task)
+stop_backends (GTask *task)
 {
   CopilotdManager *self = g_task_get_source_object (task);
   ShutdownData *data = g_task_get_task_data (task);
@@ -1403,8 +1464,15 @@ shutdown_step (GTask *task)
   GHashTableIter iter;
   gpointer value;
 
-  if (--data->pending > 0)
+  if (data->stop_started)
     return;
+  data->stop_started = TRUE;
+  /* The timeout holds a reference on the task: drop it now. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_clear_pointer (&data->timeout, g_source_unref);
+    }
   g_ptr_array_add (backends, self->backend);
   g_hash_table_iter_init (&iter, self->user_backends);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -1412,6 +1480,26 @@ shutdown_step (GTask *task)
   data->stopping = backends->len;
   for (guint i = 0; i < backends->len; i++)
     copilotd_backend_stop_async (g_ptr_array_index (backends, i), on_backend_stopped, g_object_ref (task));
+}
+
+/* Once every session.destroy is answered, every CLI is stopped. */
+static void
+shutdown_step (GTask *task)
+{
+  ShutdownData *data = g_task_get_task_data (task);
+
+  if (--data->pending > 0)
+    return;
+  stop_backends (task);
+}
+
+/* A CLI that does not answer must not keep the daemon from exiting. */
+static gboolean
+on_shutdown_timeout (gpointer user_data)
+{
+  g_debug ("session.destroy was not answered in time; stopping the CLI");
+  stop_backends (user_data);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1435,8 +1523,10 @@ copilotd_manager_shutdown_async (CopilotdManager     *self,
   ShutdownData *data = g_new0 (ShutdownData, 1);
 
   g_task_set_source_tag (task, copilotd_manager_shutdown_async);
-  g_task_set_task_data (task, data, g_free);
+  g_task_set_task_data (task, data, (GDestroyNotify) shutdown_data_free);
   data->pending = 1;
+  data->timeout = g_timeout_source_new (SHUTDOWN_DESTROY_TIMEOUT_MS);
+  g_task_attach_source (task, data->timeout, on_shutdown_timeout);
 
   for (guint i = 0; i < sessions->len; i++)
     {
