@@ -991,7 +991,9 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
                                "copilotd is shutting down");
   fail_waiting (self, error);
 
-  if (self->rpc != NULL && self->state == COPILOTD_BACKEND_RUNNING)
+  /* A CLI server reached with --cli-url is not ours to shut down: its
+   * other clients go on; closing the connection is all. */
+  if (self->rpc != NULL && self->state == COPILOTD_BACKEND_RUNNING && self->process != NULL)
     {
       /* The whole stop is bounded: a CLI that hangs (or is stopped) and
        * never answers runtime.shutdown is killed, so that the daemon
