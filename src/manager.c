@@ -502,7 +502,7 @@ start_session (CopilotdManager       *self,
   /* Registered before the CLI answers: its events can come first
    * (PROTOCOL.md §2.2); they wait in the session until the reply is out. */
   g_hash_table_insert (self->sessions, g_strdup (session_id), session);
-  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
+  g_signal_connect (session, "session-closed", G_CALLBACK (on_session_closed), self);
   copilotd_session_hold (session);
 
   ctx = call_context_new (self, invocation);

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 #define COPILOTD_TYPE_SESSION (copilotd_session_get_type ())
 G_DECLARE_FINAL_TYPE (CopilotdSession, copilotd_session, COPILOTD, SESSION, CopilotdDbusSessionSkeleton)
 
-/* Signal "closed" (const char *reason): emitted once by copilotd_session_close(),
+/* Signal "session-closed" (const char *reason): emitted once by copilotd_session_close(),
  * after Closed went out and before the manager drops the object. */
 
 typedef struct {
@@ -67,7 +67,7 @@ void             copilotd_session_peer_vanished (CopilotdSession *self,
                                                  const char      *name);
 void             copilotd_session_backend_lost  (CopilotdSession *self);
 void             copilotd_session_backend_restarted (CopilotdSession *self);
-/* Idempotent: Closed to every subscriber, state "closed", "closed" signal.
+/* Idempotent: Closed to every subscriber, state "closed", "session-closed" signal.
  * Does not talk to the CLI. */
 void             copilotd_session_close         (CopilotdSession *self,
                                                  const char      *reason);
