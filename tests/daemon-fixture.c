@@ -18,8 +18,6 @@ static const char * const fake_knobs[] = {
   "FAKE_CLI_GARBAGE_AFTER", "FAKE_CLI_HANG", "FAKE_CLI_RECORD", NULL
 };
 
-static Fixture *current_fixture;
-
 guint
 next_seq (void)
 {
@@ -63,18 +61,12 @@ wait_flag (const gboolean *flag,
     g_error ("Timed out after %u s waiting for %s", timeout_s, what);
 }
 
-/* Backend loss and restarts are logged as warnings; tests of those set
- * allow_warnings. Criticals are always fatal. */
-static gboolean
-fatal_log_handler (const char     *log_domain,
-                   GLogLevelFlags  log_level,
-                   const char     *message,
-                   gpointer        user_data)
+void
+fixture_allow_warnings (Fixture *fx)
 {
-  if ((log_level & G_LOG_LEVEL_WARNING) && current_fixture != NULL &&
-      current_fixture->allow_warnings)
-    return FALSE;
-  return TRUE;
+  /* Backend loss and restarts are logged as warnings; criticals stay fatal. */
+  fx->allow_warnings = TRUE;
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 }
 
 static void
@@ -110,8 +102,7 @@ fixture_setup (Fixture       *fx,
   gboolean appeared = FALSE;
   guint watch;
 
-  current_fixture = fx;
-  g_test_log_set_fatal_handler (fatal_log_handler, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 
   for (guint i = 0; fake_knobs[i] != NULL; i++)
     g_unsetenv (fake_knobs[i]);
@@ -206,7 +197,7 @@ fixture_teardown (Fixture       *fx,
   remove_tree (fx->home);
   g_clear_pointer (&fx->home, g_free);
   g_clear_pointer (&fx->record_path, g_free);
-  current_fixture = NULL;
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 }
 
 GDBusConnection *
@@ -806,7 +797,7 @@ tool_method_call (GDBusConnection       *connection,
   g_clear_pointer (&tool->last_session, g_free);
   g_clear_pointer (&tool->last_tool, g_free);
   g_clear_pointer (&tool->last_args, g_free);
-  g_variant_get (params, "(ossss@a{sv})", &tool->last_session, NULL, &tool->last_tool,
+  g_variant_get (params, "(osss@a{sv})", &tool->last_session, NULL, &tool->last_tool,
                  &tool->last_args, NULL);
   g_variant_builder_init (&extra, G_VARIANT_TYPE_VARDICT);
   g_dbus_method_invocation_return_value (invocation,

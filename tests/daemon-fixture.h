@@ -44,6 +44,8 @@ void             fixture_teardown   (Fixture       *fx,
                                      gconstpointer  data);
 /* Another client connection, closed at teardown (unless closed earlier). */
 GDBusConnection *fixture_connect    (Fixture       *fx);
+/* Warnings stop being fatal until teardown (backend loss logs them). */
+void             fixture_allow_warnings (Fixture   *fx);
 
 /* Iterates the main context for @ms milliseconds. */
 void             spin               (guint          ms);
