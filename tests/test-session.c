@@ -682,11 +682,16 @@ test_owner_vanished (Fixture       *fx,
   g_autoptr(SignalLog) om_log = signal_log_new (fx->client, OBJECT_MANAGER_IFACE, ROOT_PATH);
   g_autofree char *path = create_session (owner, NULL);
   g_autofree char *id = session_id_of (owner, path);
+  g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
+  g_autoptr(GVariant) reply = NULL;
   gint64 deadline;
   gboolean removed = FALSE;
 
   g_assert_true (object_is_managed (fx->client, path));
+  /* A subscriber of the same user hears why it closed. */
+  reply = call_ok (fx->client, path, SESSION_IFACE, "Subscribe", g_variant_new ("(a{sv})", NULL), "(t)");
   g_dbus_connection_close_sync (owner, NULL, NULL);
+  assert_closed_reason (log, "owner-vanished");
 
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   while (!removed && g_get_monotonic_time () < deadline)
@@ -948,6 +953,30 @@ test_permission_abort_cancels (Fixture       *fx,
 }
 
 static void
+test_permission_timeout (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autoptr(TestAgent) agent = test_agent_new (fx->client, AGENT_PATH);
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *content = NULL;
+  g_autoptr(JsonObject) result = NULL;
+  gint64 start;
+
+  fx->config->permission_timeout = 1;
+  agent->delay_ms = AGENT_HOLD;
+  test_agent_register (agent);
+  start = g_get_monotonic_time ();
+  content = send_and_wait_ok (fx->client, path, "PERMISSION: ls", NULL);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 900 * 1000);
+  g_assert_cmpstr (content, ==, "Permission: denied-no-approval-rule-and-could-not-request-from-user");
+  g_assert_cmpuint (agent->n_permission, ==, 1);
+  g_assert_cmpuint (agent->cancels->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (agent->cancels, 0), ==, agent->last_request_id);
+  result = last_permission_result (fx);
+  g_assert_cmpstr (json_object_get_string_member (result, "kind"), ==, "user-not-available");
+}
+
+static void
 test_ask_answered (Fixture       *fx,
                    gconstpointer  data)
 {
@@ -1168,6 +1197,7 @@ main (int   argc,
   ADD ("/session/permission/reject", test_permission_reject);
   ADD ("/session/permission/approve-for-session", test_permission_approve_session);
   ADD ("/session/permission/abort-cancels", test_permission_abort_cancels);
+  ADD ("/session/permission/timeout", test_permission_timeout);
   ADD ("/session/ask/answered", test_ask_answered);
   ADD ("/session/ask/no-agent", test_ask_no_agent);
   ADD ("/session/tool", test_tool);
