@@ -1118,7 +1118,7 @@ test_backend_crash (Fixture       *fx,
   guint error_at, restarted_at;
 
   fixture_allow_warnings (fx);
-  path = create_session (fx->client, NULL);
+  path = create_session (fx->client, g_variant_new_parsed ("{'model': <'gpt-5-mini'>, 'streaming': <false>}"));
   log = signal_log_new (fx->client, SESSION_IFACE, path);
   settle ();
   signal_log_clear (log);
@@ -1140,9 +1140,20 @@ test_backend_crash (Fixture       *fx,
   g_assert_cmpstr (state, ==, "running");
   g_assert_true (object_is_managed (fx->client, path));
   g_assert_cmpuint (record_count (fx, "session.resume"), ==, 1);
+  {
+    /* The restarted CLI gets the same options again (they are not persisted). */
+    g_autoptr(JsonObject) resume = record_last (fx, "session.resume");
+
+    g_assert_cmpstr (json_object_get_string_member (resume, "model"), ==, "gpt-5-mini");
+    g_assert_false (json_object_get_boolean_member (resume, "streaming"));
+    g_assert_true (json_object_get_boolean_member (resume, "requestPermission"));
+    g_assert_true (json_object_get_boolean_member (resume, "requestUserInput"));
+  }
 
   content = send_and_wait_ok (fx->client, path, "after the crash", NULL);
   g_assert_cmpstr (content, ==, "Echo: after the crash");
+  /* One restart, not a loop of them. */
+  g_assert_cmpuint (record_count (fx, "connect"), ==, 2);
 }
 
 static void
