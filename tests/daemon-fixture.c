@@ -788,8 +788,12 @@ tool_method_call (GDBusConnection       *connection,
   TestTool *tool = user_data;
   GVariantBuilder extra;
 
-  if (strcmp (method, "Invoke") != 0)
+  if (strcmp (method, "Cancel") == 0)
     {
+      const char *call_id;
+
+      g_variant_get (params, "(&s)", &call_id);
+      g_ptr_array_add (tool->cancels, g_strdup (call_id));
       g_dbus_method_invocation_return_value (invocation, NULL);
       return;
     }
@@ -799,6 +803,11 @@ tool_method_call (GDBusConnection       *connection,
   g_clear_pointer (&tool->last_args, g_free);
   g_variant_get (params, "(osss@a{sv})", &tool->last_session, NULL, &tool->last_tool,
                  &tool->last_args, NULL);
+  if (tool->hold)
+    {
+      g_ptr_array_add (tool->held, g_object_ref (invocation));
+      return;
+    }
   g_variant_builder_init (&extra, G_VARIANT_TYPE_VARDICT);
   g_dbus_method_invocation_return_value (invocation,
                                          g_variant_new ("(usa{sv})", 0, tool->result_text, &extra));
@@ -817,6 +826,8 @@ test_tool_new (GDBusConnection *conn,
   tool->conn = g_object_ref (conn);
   tool->path = g_strdup (path);
   tool->result_text = g_strdup (result_text);
+  tool->held = g_ptr_array_new_with_free_func (g_object_unref);
+  tool->cancels = g_ptr_array_new_with_free_func (g_free);
   tool->reg_id = g_dbus_connection_register_object (conn, path, copilotd_dbus_tool_provider_interface_info (),
                                                     &tool_vtable, tool, NULL, &error);
   g_assert_no_error (error);
@@ -826,6 +837,11 @@ test_tool_new (GDBusConnection *conn,
 void
 test_tool_free (TestTool *tool)
 {
+  for (guint i = 0; i < tool->held->len; i++)
+    g_dbus_method_invocation_return_dbus_error (g_ptr_array_index (tool->held, i),
+                                                "org.freedesktop.DBus.Error.Failed", "gone");
+  g_ptr_array_unref (tool->held);
+  g_ptr_array_unref (tool->cancels);
   g_dbus_connection_unregister_object (tool->conn, tool->reg_id);
   g_object_unref (tool->conn);
   g_free (tool->path);

@@ -226,6 +226,9 @@ typedef struct {
   char *last_tool;                /* owned, nullable */
   char *last_args;                /* owned, nullable */
   char *last_session;             /* owned, nullable */
+  gboolean hold;                  /* never answer Invoke (until freed) */
+  GPtrArray *held;                /* owned: GDBusMethodInvocation* */
+  GPtrArray *cancels;             /* owned: tool call ids */
 } TestTool;
 
 TestTool *test_tool_new  (GDBusConnection *conn,

@@ -1046,6 +1046,41 @@ test_tool (Fixture       *fx,
 }
 
 static void
+test_tool_timeout (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autoptr(TestTool) tool = test_tool_new (fx->client, TOOL_PATH, "never");
+  g_autofree char *path = NULL;
+  g_autofree char *content = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  JsonObject *result;
+  gint64 start;
+
+  fx->config->tool_timeout = 1;
+  tool->hold = TRUE;
+  path = create_session (fx->client,
+                         g_variant_new_parsed ("{'tools': <[{'name': <'slow_tool'>, "
+                                               "'description': <'Never answers'>, "
+                                               "'provider': <objectpath '" TOOL_PATH "'>}]>}"));
+  start = g_get_monotonic_time ();
+  content = send_and_wait_ok (fx->client, path, "TOOL: slow_tool {}", NULL);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 900 * 1000);
+  g_assert_cmpuint (tool->n_invoke, ==, 1);
+  g_assert_true (g_str_has_prefix (content, "Tool: "));
+  answer = record_last (fx, "session.tools.handlePendingToolCall");
+  result = json_object_get_object_member (answer, "result");
+  g_assert_cmpstr (json_object_get_string_member (result, "resultType"), ==, "timeout");
+  /* The provider hears that the call was given up. */
+  {
+    gint64 deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+
+    while (tool->cancels->len == 0 && g_get_monotonic_time () < deadline)
+      spin (20);
+  }
+  g_assert_cmpuint (tool->cancels->len, ==, 1);
+}
+
+static void
 test_hook (Fixture       *fx,
            gconstpointer  data)
 {
@@ -1212,6 +1247,7 @@ main (int   argc,
   ADD ("/session/ask/answered", test_ask_answered);
   ADD ("/session/ask/no-agent", test_ask_no_agent);
   ADD ("/session/tool", test_tool);
+  ADD ("/session/tool-timeout", test_tool_timeout);
   ADD ("/session/hook", test_hook);
   ADD ("/backend/protocol-mismatch", test_backend_protocol_mismatch);
   ADD ("/backend/no-connect", test_backend_no_connect);
