@@ -773,7 +773,7 @@ test_lifecycle (Fixture       *fx,
   g_autofree char *path = create_session (fx->client, NULL);
   g_autofree char *id = session_id_of (fx->client, path);
   g_autoptr(GVariant) reply = NULL;
-  gint64 start;
+  gint64 start, elapsed;
   guint updated;
   guint index;
   const char *sid;
@@ -797,12 +797,14 @@ test_lifecycle (Fixture       *fx,
   start = g_get_monotonic_time ();
   for (guint i = 0; i < 3; i++)
     send_and_wait_ok (fx->client, path, "storm", NULL);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  elapsed = g_get_monotonic_time () - start;
   g_assert_cmpuint (record_count (fx, "session.send"), ==, 3);
   spin (1200);
   updated = count_lifecycle (log, "updated", id);
   g_assert_cmpuint (updated, >=, 1);
-  g_assert_cmpuint (updated, <=, 2);
+  /* Within one second: at most the first and one trailing flush. On a
+   * loaded machine the turns can take longer: one more per second. */
+  g_assert_cmpuint (updated, <=, 2 + (guint) (elapsed / G_USEC_PER_SEC));
 
   reply = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "DeleteSession", g_variant_new ("(s)", id), "()");
   start = g_get_monotonic_time ();
