@@ -1355,8 +1355,13 @@ on_backend_ready (CopilotdBackend *backend,
   for (guint i = 0; i < sessions->len; i++)
     {
       CopilotdSession *session = g_ptr_array_index (sessions, i);
-      g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (session);
+      g_autoptr(JsonNode) params = NULL;
 
+      /* Not exported yet: its session.create is still queued and will
+       * reach the new CLI by itself; a resume would fail and close it. */
+      if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (session)) == NULL)
+        continue;
+      params = copilotd_session_dup_resume_params (session);
       g_debug ("Resuming session '%s' in the restarted CLI",
                copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)));
       copilotd_session_hold (session);

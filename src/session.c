@@ -809,6 +809,14 @@ process_event (CopilotdSession *self,
             }
         }
     }
+  else if (strcmp (type, "session.start") == 0 || strcmp (type, "session.resume") == 0)
+    {
+      /* Without an explicit model the create/resume reply has an empty
+       * modelState; the CLI names its pick only here. */
+      const char *model = json_object_get_string_member_with_default (data, "selectedModel", NULL);
+      if (model != NULL && *model != '\0')
+        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+    }
   else if (strcmp (type, "session.model_change") == 0)
     {
       const char *model = json_object_get_string_member_with_default (data, "newModel", NULL);
