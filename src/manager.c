@@ -42,12 +42,22 @@ static void copilotd_manager_iface_init (CopilotdDbusManagerIface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdManager, copilotd_manager, COPILOTD_DBUS_TYPE_MANAGER_SKELETON,
                                G_IMPLEMENT_INTERFACE (COPILOTD_DBUS_TYPE_MANAGER, copilotd_manager_iface_init))
 
-typedef struct {
+typedef struct _CallContext CallContext;
+
+/* Builds a method's reply (floating) from the CLI's result, which is NULL
+ * when not an object; NULL with @error set when the result is a failure. */
+typedef GVariant *(*ReplyBuilder) (CallContext *ctx,
+                                   JsonObject  *result,
+                                   GError     **error);
+
+struct _CallContext {
   CopilotdManager *manager;             /* owned */
   GDBusMethodInvocation *invocation;    /* owned, nullable */
   CopilotdSession *session;             /* owned, nullable */
+  CopilotdBackend *backend;             /* owned, nullable: the CLI asked */
   char *session_id;                     /* owned, nullable */
-} CallContext;
+  ReplyBuilder build;
+};
 
 static CallContext *
 call_context_new (CopilotdManager       *self,
@@ -66,6 +76,7 @@ call_context_free (CallContext *ctx)
   g_object_unref (ctx->manager);
   g_clear_object (&ctx->invocation);
   g_clear_object (&ctx->session);
+  g_clear_object (&ctx->backend);
   g_free (ctx->session_id);
   g_free (ctx);
 }
@@ -143,23 +154,57 @@ backend_for_caller (CopilotdManager       *self,
 }
 
 static void
+on_reply_built (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  CallContext *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  GVariant *reply = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node != NULL)
+    reply = ctx->build (ctx, JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL, &error);
+  if (reply != NULL)
+    g_dbus_method_invocation_return_value (ctx->invocation, reply);
+  else
+    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
+  call_context_free (ctx);
+}
+
+/* Asks the caller's CLI; @build makes the reply. Takes @params (nullable). */
+static void
 call_backend (CopilotdManager       *self,
               GDBusMethodInvocation *invocation,
               const char            *method,
               JsonObject            *params,
-              GAsyncReadyCallback    callback)
+              ReplyBuilder           build)
 {
   g_autoptr(JsonNode) node = params ? wrap_object (params) : wrap_object (json_object_new ());
   g_autoptr(GError) error = NULL;
   CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
+  CallContext *ctx;
 
   if (backend == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
-  copilotd_backend_call_async (backend, method, node, NULL, callback,
-                               call_context_new (self, invocation));
+  ctx = call_context_new (self, invocation);
+  ctx->backend = g_object_ref (backend);
+  ctx->build = build;
+  copilotd_backend_call_async (backend, method, node, NULL, on_reply_built, ctx);
+}
+
+/* {"sessionId": …} */
+static JsonObject *
+session_params (const char *session_id)
+{
+  JsonObject *params = json_object_new ();
+
+  json_object_set_string_member (params, "sessionId", session_id);
+  return params;
 }
 
 static void
@@ -599,13 +644,22 @@ add_string (GVariantBuilder *builder,
     g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
 }
 
-static GVariant *
-session_entry (CopilotdManager *self,
-               JsonObject      *entry)
+static JsonObject *
+object_member (JsonObject *object,
+               const char *member)
 {
+  JsonNode *node = object ? json_object_get_member (object, member) : NULL;
+
+  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+static GVariant *
+session_entry (JsonObject *entry,
+               gpointer    user_data)
+{
+  CopilotdManager *self = user_data;
   GVariantBuilder builder;
-  JsonNode *context_node = json_object_get_member (entry, "context");
-  JsonObject *context = context_node && JSON_NODE_HOLDS_OBJECT (context_node) ? json_node_get_object (context_node) : NULL;
+  JsonObject *context = object_member (entry, "context");
   const char *id = json_object_get_string_member_with_default (entry, "sessionId", NULL);
   CopilotdSession *live = id ? g_hash_table_lookup (self->sessions, id) : NULL;
 
@@ -629,36 +683,13 @@ session_entry (CopilotdManager *self,
   return g_variant_builder_end (&builder);
 }
 
-static void
-on_list_sessions_done (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
+static GVariant *
+build_session_list (CallContext  *ctx,
+                    JsonObject   *result,
+                    GError      **error)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
-  GVariantBuilder builder;
-  JsonNode *sessions;
-
-  if (node == NULL)
-    {
-      call_context_free (ctx);
-      return;
-    }
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  sessions = result_object (node) ? json_object_get_member (result_object (node), "sessions") : NULL;
-  if (sessions != NULL && JSON_NODE_HOLDS_ARRAY (sessions))
-    {
-      JsonArray *array = json_node_get_array (sessions);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-          if (JSON_NODE_HOLDS_OBJECT (element))
-            g_variant_builder_add_value (&builder, session_entry (ctx->manager, json_node_get_object (element)));
-        }
-    }
-  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(aa{sv})", &builder));
-  call_context_free (ctx);
+  return g_variant_new_tuple ((GVariant *[]) {
+    copilotd_json_map_objects (result, "sessions", "aa{sv}", session_entry, ctx->manager) }, 1);
 }
 
 static gboolean
@@ -666,11 +697,10 @@ handle_list_sessions (CopilotdDbusManager   *iface,
                       GDBusMethodInvocation *invocation,
                       GVariant              *filter)
 {
-  CopilotdManager *self = COPILOTD_MANAGER (iface);
   static const char * const keys[] = { "cwd", "git-root", "repository", "branch", NULL };
   g_autoptr(GError) error = NULL;
-  JsonObject *params = json_object_new ();
-  JsonObject *filter_object = json_object_new ();
+  g_autoptr(JsonObject) filter_object = json_object_new ();
+  JsonObject *params;
 
   for (guint i = 0; keys[i] != NULL; i++)
     {
@@ -679,8 +709,6 @@ handle_list_sessions (CopilotdDbusManager   *iface,
 
       if (!copilotd_option_get_string (filter, keys[i], &value, &error))
         {
-          json_object_unref (params);
-          json_object_unref (filter_object);
           g_dbus_method_invocation_return_gerror (invocation, error);
           return G_DBUS_METHOD_INVOCATION_HANDLED;
         }
@@ -688,37 +716,39 @@ handle_list_sessions (CopilotdDbusManager   *iface,
       if (value != NULL)
         json_object_set_string_member (filter_object, camel, value);
     }
+  params = json_object_new ();
   if (json_object_get_size (filter_object) > 0)
-    json_object_set_object_member (params, "filter", filter_object);
-  else
-    json_object_unref (filter_object);
+    json_object_set_object_member (params, "filter", g_steal_pointer (&filter_object));
 
-  call_backend (self, invocation, "session.list", params, on_list_sessions_done);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "session.list", params, build_session_list);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static void
-on_get_metadata_done (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
+/* The session id a method was called with. */
+static const char *
+invocation_session_id (CallContext *ctx)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
-  JsonNode *session;
+  const char *id = NULL;
 
-  if (node == NULL)
+  g_variant_get_child (g_dbus_method_invocation_get_parameters (ctx->invocation), 0, "&s", &id);
+  return id;
+}
+
+static GVariant *
+build_metadata (CallContext  *ctx,
+                JsonObject   *result,
+                GError      **error)
+{
+  JsonObject *session = object_member (result, "session");
+
+  /* The CLI answers {} for a session it does not know. */
+  if (session == NULL)
     {
-      call_context_free (ctx);
-      return;
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND,
+                   "No session %s", invocation_session_id (ctx));
+      return NULL;
     }
-  session = result_object (node) ? json_object_get_member (result_object (node), "session") : NULL;
-  if (session == NULL || !JSON_NODE_HOLDS_OBJECT (session))
-    g_dbus_method_invocation_return_error (ctx->invocation, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND,
-                                           "No session %s", ctx->session_id);
-  else
-    g_dbus_method_invocation_return_value (ctx->invocation,
-                                           g_variant_new_tuple ((GVariant *[]) { session_entry (ctx->manager, json_node_get_object (session)) }, 1));
-  call_context_free (ctx);
+  return g_variant_new_tuple ((GVariant *[]) { session_entry (session, ctx->manager) }, 1);
 }
 
 static gboolean
@@ -737,52 +767,28 @@ handle_get_session_metadata (CopilotdDbusManager   *iface,
                              GDBusMethodInvocation *invocation,
                              const char            *session_id)
 {
-  CopilotdManager *self = COPILOTD_MANAGER (iface);
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
-  CopilotdBackend *backend;
-  JsonObject *params;
-  CallContext *ctx;
-
-  if (!check_session_id (invocation, session_id))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-  backend = backend_for_caller (self, invocation, &error);
-  if (backend == NULL)
-    {
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  params = json_object_new ();
-  json_object_set_string_member (params, "sessionId", session_id);
-  node = wrap_object (params);
-  ctx = call_context_new (self, invocation);
-  ctx->session_id = g_strdup (session_id);
-  copilotd_backend_call_async (backend, "session.getMetadata", node, NULL, on_get_metadata_done, ctx);
+  if (check_session_id (invocation, session_id))
+    call_backend (COPILOTD_MANAGER (iface), invocation, "session.getMetadata",
+                  session_params (session_id), build_metadata);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static void
-on_string_member_done (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
+/* {"sessionId": …} or {} → (s) */
+static GVariant *
+build_session_id (CallContext  *ctx,
+                  JsonObject   *result,
+                  GError      **error)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  const char *id = result ? json_object_get_string_member_with_default (result, "sessionId", NULL) : NULL;
 
-  if (node != NULL)
-    {
-      const char *id = result_object (node)
-        ? json_object_get_string_member_with_default (result_object (node), "sessionId", NULL) : NULL;
-      g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(s)", id ? id : ""));
-    }
-  call_context_free (ctx);
+  return g_variant_new ("(s)", id ? id : "");
 }
 
 static gboolean
 handle_get_last_session_id (CopilotdDbusManager   *iface,
                             GDBusMethodInvocation *invocation)
 {
-  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getLastId", NULL, on_string_member_done);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getLastId", NULL, build_session_id);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -790,38 +796,27 @@ static gboolean
 handle_get_foreground_session (CopilotdDbusManager   *iface,
                                GDBusMethodInvocation *invocation)
 {
-  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getForeground", NULL, on_string_member_done);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getForeground", NULL, build_session_id);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* For methods that report failure as {"success":false,"error":…}. */
-static void
-on_success_done (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+static GVariant *
+build_success (CallContext  *ctx,
+               JsonObject   *result,
+               GError      **error)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
-  JsonObject *object;
+  const char *message;
 
-  if (node == NULL)
-    {
-      call_context_free (ctx);
-      return;
-    }
-  object = result_object (node);
-  if (object != NULL && !json_object_get_boolean_member_with_default (object, "success", TRUE))
-    {
-      const char *message = json_object_get_string_member_with_default (object, "error", NULL);
-      gboolean not_found = message == NULL || strstr (message, "not found") != NULL;
+  if (result == NULL || json_object_get_boolean_member_with_default (result, "success", TRUE))
+    return g_variant_new ("()");
 
-      g_dbus_method_invocation_return_error (ctx->invocation, COPILOTD_ERROR,
-                                             not_found ? COPILOTD_ERROR_NOT_FOUND : COPILOTD_ERROR_FAILED,
-                                             "%s", message ? message : "No such session");
-    }
-  else
-    g_dbus_method_invocation_return_value (ctx->invocation, NULL);
-  call_context_free (ctx);
+  message = json_object_get_string_member_with_default (result, "error", NULL);
+  g_set_error (error, COPILOTD_ERROR,
+               message == NULL || strstr (message, "not found") != NULL
+                 ? COPILOTD_ERROR_NOT_FOUND : COPILOTD_ERROR_FAILED,
+               "%s", message ? message : "No such session");
+  return NULL;
 }
 
 static gboolean
@@ -831,7 +826,6 @@ handle_delete_session (CopilotdDbusManager   *iface,
 {
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   CopilotdSession *live;
-  JsonObject *params;
 
   if (!check_session_id (invocation, session_id))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -856,9 +850,7 @@ handle_delete_session (CopilotdDbusManager   *iface,
       copilotd_session_close (live, "deleted");
     }
 
-  params = json_object_new ();
-  json_object_set_string_member (params, "sessionId", session_id);
-  call_backend (self, invocation, "session.delete", params, on_success_done);
+  call_backend (self, invocation, "session.delete", session_params (session_id), build_success);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -867,33 +859,23 @@ handle_set_foreground_session (CopilotdDbusManager   *iface,
                                GDBusMethodInvocation *invocation,
                                const char            *session_id)
 {
-  JsonObject *params;
-
-  if (!check_session_id (invocation, session_id))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-  params = json_object_new ();
-  json_object_set_string_member (params, "sessionId", session_id);
-  call_backend (COPILOTD_MANAGER (iface), invocation, "session.setForeground", params, on_success_done);
+  if (check_session_id (invocation, session_id))
+    call_backend (COPILOTD_MANAGER (iface), invocation, "session.setForeground",
+                  session_params (session_id), build_success);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* ---- models, status, auth, ping ---------------------------------------- */
 
 static GVariant *
-model_entry (JsonObject *model)
+model_entry (JsonObject *model,
+             gpointer    user_data)
 {
   GVariantBuilder builder;
   JsonNode *caps_node = json_object_get_member (model, "capabilities");
-  JsonObject *caps = caps_node && JSON_NODE_HOLDS_OBJECT (caps_node) ? json_node_get_object (caps_node) : NULL;
-  JsonObject *supports = NULL;
-  JsonObject *limits = NULL;
-
-  if (caps != NULL && json_object_has_member (caps, "supports") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (caps, "supports")))
-    supports = json_object_get_object_member (caps, "supports");
-  if (caps != NULL && json_object_has_member (caps, "limits") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (caps, "limits")))
-    limits = json_object_get_object_member (caps, "limits");
+  JsonObject *caps = object_member (model, "capabilities");
+  JsonObject *supports = object_member (caps, "supports");
+  JsonObject *limits = object_member (caps, "limits");
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   add_string (&builder, "id", model, "id");
@@ -918,40 +900,18 @@ model_entry (JsonObject *model)
   return g_variant_builder_end (&builder);
 }
 
-static void
-on_list_models_done (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+static GVariant *
+build_models (CallContext  *ctx,
+              JsonObject   *result,
+              GError      **error)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
-  GVariantBuilder builder;
-  GVariant *cache;
-  JsonNode *models;
+  GVariant *models = g_variant_ref_sink (copilotd_json_map_objects (result, "models", "aa{sv}",
+                                                                     model_entry, NULL));
 
-  if (node == NULL)
-    {
-      call_context_free (ctx);
-      return;
-    }
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  models = result_object (node) ? json_object_get_member (result_object (node), "models") : NULL;
-  if (models != NULL && JSON_NODE_HOLDS_ARRAY (models))
-    {
-      JsonArray *array = json_node_get_array (models);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-          if (JSON_NODE_HOLDS_OBJECT (element))
-            g_variant_builder_add_value (&builder, model_entry (json_node_get_object (element)));
-        }
-    }
   /* Kept on the backend: it is dropped when that CLI is lost. */
-  cache = g_variant_ref_sink (g_variant_builder_end (&builder));
-  g_object_set_data_full (source, "copilotd-models", cache, (GDestroyNotify) g_variant_unref);
-  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new_tuple (&cache, 1));
-  call_context_free (ctx);
+  g_object_set_data_full (G_OBJECT (ctx->backend), "copilotd-models", models,
+                          (GDestroyNotify) g_variant_unref);
+  return g_variant_new_tuple (&models, 1);
 }
 
 static gboolean
@@ -969,32 +929,41 @@ handle_list_models (CopilotdDbusManager   *iface,
   else if ((cache = g_object_get_data (G_OBJECT (backend), "copilotd-models")) != NULL)
     g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&cache, 1));
   else
-    call_backend (self, invocation, "models.list", NULL, on_list_models_done);
+    call_backend (self, invocation, "models.list", NULL, build_models);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static void
+add_protocol_version (GVariantBuilder *builder,
+                      JsonObject      *object)
+{
+  if (object != NULL && json_object_has_member (object, "protocolVersion"))
+    g_variant_builder_add (builder, "{sv}", "protocol-version",
+                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
+}
+
+/* Status must answer even when the CLI cannot start: it says why instead,
+ * so it does not go through on_reply_built. */
 static void
 on_status_done (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
   CallContext *ctx = user_data;
+  CopilotdBackend *backend = COPILOTD_BACKEND (source);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
   GVariantBuilder builder;
   JsonObject *object;
 
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  object = result_object (node);
+  node = copilotd_backend_call_finish (backend, result, &error);
+  object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   add_string (&builder, "version", object, "version");
-  if (object != NULL && json_object_has_member (object, "protocolVersion"))
-    g_variant_builder_add (&builder, "{sv}", "protocol-version",
-                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
+  add_protocol_version (&builder, object);
   g_variant_builder_add (&builder, "{sv}", "daemon-version", g_variant_new_string (PACKAGE_VERSION));
   g_variant_builder_add (&builder, "{sv}", "backend-state",
-                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (COPILOTD_BACKEND (source)))));
-  /* Status must answer even when the CLI cannot start: say why instead. */
+                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (backend))));
   if (error != NULL)
     g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (error->message));
   g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
@@ -1005,69 +974,56 @@ static gboolean
 handle_get_status (CopilotdDbusManager   *iface,
                    GDBusMethodInvocation *invocation)
 {
-  call_backend (COPILOTD_MANAGER (iface), invocation, "status.get", NULL, on_status_done);
+  CopilotdManager *self = COPILOTD_MANAGER (iface);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) params = wrap_object (json_object_new ());
+  CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
+
+  if (backend == NULL)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    copilotd_backend_call_async (backend, "status.get", params, NULL, on_status_done,
+                                 call_context_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static void
-on_auth_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+static GVariant *
+build_auth (CallContext  *ctx,
+            JsonObject   *result,
+            GError      **error)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
   GVariantBuilder builder;
-  JsonObject *object;
 
-  if (node == NULL)
-    {
-      call_context_free (ctx);
-      return;
-    }
-  object = result_object (node);
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&builder, "{sv}", "authenticated",
-                         g_variant_new_boolean (object && json_object_get_boolean_member_with_default (object, "isAuthenticated", FALSE)));
-  add_string (&builder, "auth-type", object, "authType");
-  add_string (&builder, "login", object, "login");
-  add_string (&builder, "host", object, "host");
-  add_string (&builder, "status-message", object, "statusMessage");
-  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
-  call_context_free (ctx);
+                         g_variant_new_boolean (result && json_object_get_boolean_member_with_default (result, "isAuthenticated", FALSE)));
+  add_string (&builder, "auth-type", result, "authType");
+  add_string (&builder, "login", result, "login");
+  add_string (&builder, "host", result, "host");
+  add_string (&builder, "status-message", result, "statusMessage");
+  return g_variant_new ("(a{sv})", &builder);
 }
 
 static gboolean
 handle_get_auth_status (CopilotdDbusManager   *iface,
                         GDBusMethodInvocation *invocation)
 {
-  call_backend (COPILOTD_MANAGER (iface), invocation, "auth.getStatus", NULL, on_auth_done);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "auth.getStatus", NULL, build_auth);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static void
-on_ping_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+static GVariant *
+build_ping (CallContext  *ctx,
+            JsonObject   *result,
+            GError      **error)
 {
-  CallContext *ctx = user_data;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
   GVariantBuilder builder;
-  JsonObject *object;
 
-  if (node == NULL)
-    {
-      call_context_free (ctx);
-      return;
-    }
-  object = result_object (node);
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  add_string (&builder, "message", object, "message");
-  add_string (&builder, "timestamp", object, "timestamp");
-  if (object != NULL && json_object_has_member (object, "protocolVersion"))
-    g_variant_builder_add (&builder, "{sv}", "protocol-version",
-                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
-  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
-  call_context_free (ctx);
+  add_string (&builder, "message", result, "message");
+  add_string (&builder, "timestamp", result, "timestamp");
+  add_protocol_version (&builder, result);
+  return g_variant_new ("(a{sv})", &builder);
 }
 
 static gboolean
@@ -1078,7 +1034,7 @@ handle_ping (CopilotdDbusManager   *iface,
   JsonObject *params = json_object_new ();
 
   json_object_set_string_member (params, "message", message);
-  call_backend (COPILOTD_MANAGER (iface), invocation, "ping", params, on_ping_done);
+  call_backend (COPILOTD_MANAGER (iface), invocation, "ping", params, build_ping);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -196,3 +196,29 @@ copilotd_json_to_vardict_entry (GVariantBuilder *builder,
   g_variant_builder_add (builder, "{sv}", key,
                          g_variant_new_take_string (json_to_string (node, FALSE)));
 }
+
+GVariant *
+copilotd_json_map_objects (JsonObject          *parent,
+                           const char          *member,
+                           const char          *array_type,
+                           CopilotdJsonMapFunc  func,
+                           gpointer             user_data)
+{
+  GVariantBuilder builder;
+  JsonNode *node = parent ? json_object_get_member (parent, member) : NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE (array_type));
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_OBJECT (element))
+            g_variant_builder_add_value (&builder, func (json_node_get_object (element), user_data));
+        }
+    }
+  return g_variant_builder_end (&builder);
+}

@@ -38,4 +38,15 @@ void      copilotd_json_to_vardict_entry (GVariantBuilder *builder,
                                           const char      *key,
                                           JsonNode        *node);
 
+/* The objects of @parent's array @member, each turned into a GVariant by
+ * @func (floating), as one array of @array_type (floating). A missing
+ * member or parent gives an empty array; non-objects are skipped. */
+typedef GVariant *(*CopilotdJsonMapFunc) (JsonObject *object,
+                                          gpointer    user_data);
+GVariant *copilotd_json_map_objects  (JsonObject          *parent,
+                                      const char          *member,
+                                      const char          *array_type,
+                                      CopilotdJsonMapFunc  func,
+                                      gpointer             user_data);
+
 G_END_DECLS

@@ -1265,6 +1265,18 @@ handle_destroy (CopilotdDbusSession   *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static GVariant *
+message_entry (JsonObject *event,
+               gpointer    user_data)
+{
+  JsonNode *data = json_object_get_member (event, "data");
+  g_autoptr(GVariant) meta = build_meta (event);
+  g_autofree char *data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
+
+  return g_variant_new ("(s@a{sv}s)", json_object_get_string_member_with_default (event, "type", ""),
+                        meta, data_json);
+}
+
 static void
 on_get_messages_done (GObject      *source,
                       GAsyncResult *result,
@@ -1272,41 +1284,14 @@ on_get_messages_done (GObject      *source,
 {
   CallContext *ctx = user_data;
   g_autoptr(JsonNode) node = finish_call (source, result, ctx);
-  GVariantBuilder builder;
-  JsonNode *events;
 
-  if (node == NULL)
+  if (node != NULL)
     {
-      call_context_free (ctx);
-      return;
+      JsonObject *object = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+
+      g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new_tuple ((GVariant *[]) {
+        copilotd_json_map_objects (object, "events", "a(sa{sv}s)", message_entry, NULL) }, 1));
     }
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sa{sv}s)"));
-  events = JSON_NODE_HOLDS_OBJECT (node) ? json_object_get_member (json_node_get_object (node), "events") : NULL;
-  if (events != NULL && JSON_NODE_HOLDS_ARRAY (events))
-    {
-      JsonArray *array = json_node_get_array (events);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-          JsonObject *event;
-          JsonNode *data;
-          g_autoptr(GVariant) meta = NULL;
-          g_autofree char *data_json = NULL;
-
-          if (!JSON_NODE_HOLDS_OBJECT (element))
-            continue;
-          event = json_node_get_object (element);
-          data = json_object_get_member (event, "data");
-          meta = build_meta (event);
-          data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
-          g_variant_builder_add (&builder, "(s@a{sv}s)",
-                                 json_object_get_string_member_with_default (event, "type", ""),
-                                 meta, data_json);
-        }
-    }
-  g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a(sa{sv}s))", &builder));
   call_context_free (ctx);
 }
 
