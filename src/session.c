@@ -12,25 +12,12 @@
 #include <string.h>
 
 #include "copilotd-error.h"
+#include "event-relay.h"
 #include "options.h"
 #include "permission.h"
 #include "session.h"
 
 #define DEFAULT_SEND_AND_WAIT_TIMEOUT_MS 300000
-
-typedef struct {
-  char *name;                  /* owned: unique name */
-  GStrv types;                 /* owned, nullable: NULL receives everything */
-  GPtrArray *patterns;         /* owned, nullable: GPatternSpec* */
-} Subscriber;
-
-typedef struct {
-  guint64 serial;
-  char *type;                  /* owned */
-  GVariant *meta;              /* owned */
-  char *data_json;             /* owned */
-  gsize size;
-} RingEntry;
 
 typedef struct {
   CopilotdSession *session;    /* owned */
@@ -62,11 +49,7 @@ struct _CopilotdSession
   JsonNode *params;            /* owned, nullable: create/resume params */
   GPtrArray *tools;            /* owned, nullable: CopilotdTool* */
 
-  GHashTable *subscribers;     /* owned: name → Subscriber* */
-  guint64 next_serial;
-  GQueue ring;                 /* RingEntry* owned */
-  gsize ring_bytes;
-  guint64 ring_dropped_up_to;  /* serials below this were dropped */
+  CopilotdEventRelay *relay;   /* owned: subscribers, serials, replay ring */
 
   guint hold;
   GQueue held;                 /* JsonObject* owned: events waiting for a reply */
@@ -90,24 +73,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdSession, copilotd_session, COPILOTD_DBUS_
 
 enum { SIGNAL_CLOSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-static void
-subscriber_free (Subscriber *sub)
-{
-  g_free (sub->name);
-  g_strfreev (sub->types);
-  g_clear_pointer (&sub->patterns, g_ptr_array_unref);
-  g_free (sub);
-}
-
-static void
-ring_entry_free (RingEntry *entry)
-{
-  g_free (entry->type);
-  g_variant_unref (entry->meta);
-  g_free (entry->data_json);
-  g_free (entry);
-}
 
 static void
 prompt_free (Prompt *prompt)
@@ -208,167 +173,6 @@ call_and_forget (CopilotdSession *self,
 
 /* ---- relay ------------------------------------------------------------ */
 
-static gboolean
-is_noise (const char *type)
-{
-  return g_str_has_prefix (type, "model.") ||
-         strcmp (type, "host.event") == 0 ||
-         strcmp (type, "session.background_tasks_changed") == 0 ||
-         strcmp (type, "assistant.streaming_delta") == 0 ||
-         strcmp (type, "system.message") == 0;
-}
-
-static gboolean
-is_delta (const char *type)
-{
-  return strcmp (type, "assistant.message_delta") == 0 ||
-         strcmp (type, "assistant.reasoning_delta") == 0;
-}
-
-/* @exact: only a pattern naming @type exactly counts. */
-static gboolean
-subscriber_wants (Subscriber *sub,
-                  const char *type,
-                  gboolean    exact)
-{
-  if (sub->types == NULL)
-    return !exact;
-  for (guint i = 0; sub->types[i] != NULL; i++)
-    {
-      if (strcmp (sub->types[i], type) == 0)
-        return TRUE;
-      if (!exact && g_pattern_spec_match_string (g_ptr_array_index (sub->patterns, i), type))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static GVariant *
-build_meta (JsonObject *event)
-{
-  GVariantBuilder builder;
-  const char *s;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  if ((s = json_object_get_string_member_with_default (event, "id", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (s));
-  if ((s = json_object_get_string_member_with_default (event, "parentId", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "parent-id", g_variant_new_string (s));
-  if ((s = json_object_get_string_member_with_default (event, "timestamp", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "timestamp", g_variant_new_string (s));
-  g_variant_builder_add (&builder, "{sv}", "ephemeral",
-                         g_variant_new_boolean (json_object_get_boolean_member_with_default (event, "ephemeral", FALSE)));
-  if ((s = json_object_get_string_member_with_default (event, "agentId", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "agent-id", g_variant_new_string (s));
-  return g_variant_ref_sink (g_variant_builder_end (&builder));
-}
-
-static void
-emit_to (CopilotdSession *self,
-         const char      *destination,
-         const char      *signal_name,
-         GVariant        *parameters)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!g_dbus_connection_emit_signal (self->ctx.connection, destination, self->path,
-                                      COPILOTD_SESSION_INTERFACE, signal_name,
-                                      parameters, &error))
-    g_debug ("Cannot send %s to '%s': %s", signal_name, destination, error->message);
-}
-
-static void
-ring_push (CopilotdSession *self,
-           guint64          serial,
-           const char      *type,
-           GVariant        *meta,
-           const char      *data_json)
-{
-  RingEntry *entry = g_new0 (RingEntry, 1);
-
-  entry->serial = serial;
-  entry->type = g_strdup (type);
-  entry->meta = g_variant_ref (meta);
-  entry->data_json = g_strdup (data_json);
-  entry->size = strlen (data_json) + strlen (type) + g_variant_get_size (meta) + sizeof (RingEntry);
-  g_queue_push_tail (&self->ring, entry);
-  self->ring_bytes += entry->size;
-
-  while (self->ring.length > 1 &&
-         (self->ring.length > self->ctx.config->ring_max_events ||
-          self->ring_bytes > self->ctx.config->ring_max_bytes))
-    {
-      RingEntry *old = g_queue_pop_head (&self->ring);
-
-      self->ring_bytes -= old->size;
-      self->ring_dropped_up_to = old->serial + 1;
-      ring_entry_free (old);
-    }
-}
-
-static void
-relay_event (CopilotdSession *self,
-             JsonObject      *event)
-{
-  const char *type = json_object_get_string_member_with_default (event, "type", NULL);
-  JsonNode *data = json_object_get_member (event, "data");
-  gboolean noise, delta;
-  GHashTableIter iter;
-  Subscriber *sub;
-  g_autoptr(GPtrArray) event_to = g_ptr_array_new ();
-  g_autoptr(GPtrArray) delta_to = g_ptr_array_new ();
-  g_autoptr(GVariant) meta = NULL;
-  g_autofree char *data_json = NULL;
-  guint64 serial;
-
-  if (type == NULL)
-    return;
-  noise = is_noise (type);
-  delta = is_delta (type);
-
-  g_hash_table_iter_init (&iter, self->subscribers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
-    {
-      if (delta && subscriber_wants (sub, type, FALSE))
-        g_ptr_array_add (delta_to, sub->name);
-      if (((noise || delta) && subscriber_wants (sub, type, TRUE)) ||
-          (!noise && !delta && subscriber_wants (sub, type, FALSE)))
-        g_ptr_array_add (event_to, sub->name);
-    }
-
-  /* Noise nobody asked for by name costs nothing: not serialised, no serial. */
-  if (noise && event_to->len == 0)
-    return;
-
-  serial = self->next_serial++;
-  meta = build_meta (event);
-  data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
-
-  if (!noise)
-    ring_push (self, serial, type, meta, data_json);
-
-  if (delta_to->len > 0)
-    {
-      JsonObject *d = data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL;
-      gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
-      const char *message_id = d ? json_object_get_string_member_with_default (d, reasoning ? "reasoningId" : "messageId", "") : "";
-      const char *text = d ? json_object_get_string_member_with_default (d, "deltaContent", "") : "";
-      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(tsus)", serial, message_id ? message_id : "",
-                                                                      reasoning ? 1u : 0u, text ? text : ""));
-
-      for (guint i = 0; i < delta_to->len; i++)
-        emit_to (self, g_ptr_array_index (delta_to, i), "Delta", params);
-    }
-
-  if (event_to->len > 0)
-    {
-      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, type, meta, data_json));
-
-      for (guint i = 0; i < event_to->len; i++)
-        emit_to (self, g_ptr_array_index (event_to, i), "Event", params);
-    }
-}
-
 static char *
 now_iso8601 (void)
 {
@@ -392,7 +196,7 @@ relay_synthetic (CopilotdSession *self,
   json_object_set_string_member (event, "id", id);
   json_object_set_string_member (event, "timestamp", timestamp);
   json_object_set_boolean_member (event, "ephemeral", TRUE);
-  relay_event (self, event);
+  copilotd_event_relay_relay (self->relay, event);
 }
 
 /* ---- waiters (SendAndWait) --------------------------------------------- */
@@ -850,7 +654,7 @@ process_event (CopilotdSession *self,
   else if (strcmp (type, "abort") == 0)
     cancel_everything (self);
 
-  relay_event (self, event);
+  copilotd_event_relay_relay (self->relay, event);
 
   /* Waiters are answered after the idle event went out, so a client sees
    * the whole turn before SendAndWait returns. */
@@ -925,7 +729,7 @@ check_access (CopilotdSession       *self,
     }
   if (sender == NULL ||
       g_strcmp0 (sender, self->owner) == 0 ||
-      g_hash_table_contains (self->subscribers, sender))
+      copilotd_event_relay_is_subscribed (self->relay, sender))
     return TRUE;
 
   g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
@@ -1270,11 +1074,10 @@ message_entry (JsonObject *event,
                gpointer    user_data)
 {
   JsonNode *data = json_object_get_member (event, "data");
-  g_autoptr(GVariant) meta = build_meta (event);
   g_autofree char *data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
 
   return g_variant_new ("(s@a{sv}s)", json_object_get_string_member_with_default (event, "type", ""),
-                        meta, data_json);
+                        copilotd_event_meta (event), data_json);
 }
 
 static void
@@ -1369,23 +1172,6 @@ handle_set_model (CopilotdDbusSession   *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static Subscriber *
-subscriber_new (const char  *name,
-                const char **types)
-{
-  Subscriber *sub = g_new0 (Subscriber, 1);
-
-  sub->name = g_strdup (name);
-  if (types != NULL)
-    {
-      sub->types = g_strdupv ((char **) types);
-      sub->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
-      for (guint i = 0; types[i] != NULL; i++)
-        g_ptr_array_add (sub->patterns, g_pattern_spec_new (types[i]));
-    }
-  return sub;
-}
-
 static gboolean
 handle_subscribe (CopilotdDbusSession   *iface,
                   GDBusMethodInvocation *invocation,
@@ -1416,8 +1202,8 @@ handle_subscribe (CopilotdDbusSession   *iface,
                                              "Session %s belongs to another user", self->id);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  if (!g_hash_table_contains (self->subscribers, sender) &&
-      g_hash_table_size (self->subscribers) >= self->ctx.config->max_subscribers)
+  if (!copilotd_event_relay_is_subscribed (self->relay, sender) &&
+      copilotd_event_relay_get_n_subscribers (self->relay) >= self->ctx.config->max_subscribers)
     {
       g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
                                              "Session %s already has %u subscribers",
@@ -1427,7 +1213,7 @@ handle_subscribe (CopilotdDbusSession   *iface,
 
   if (types != NULL)
     strv = g_variant_get_strv (types, NULL);
-  g_hash_table_replace (self->subscribers, g_strdup (sender), subscriber_new (sender, strv));
+  copilotd_event_relay_subscribe (self->relay, sender, strv);
   copilotd_callers_watch (self->ctx.callers, sender);
 
   /* A persistent session whose owner left gets a new one. */
@@ -1437,7 +1223,8 @@ handle_subscribe (CopilotdDbusSession   *iface,
       self->owner = g_strdup (sender);
     }
 
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(t)", self->next_serial));
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(t)", copilotd_event_relay_get_next_serial (self->relay)));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1448,7 +1235,7 @@ handle_unsubscribe (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
 
-  if (!g_hash_table_remove (self->subscribers, sender))
+  if (!copilotd_event_relay_unsubscribe (self->relay, sender))
     {
       g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND,
                                              "The caller is not subscribed to session %s", self->id);
@@ -1465,37 +1252,10 @@ handle_get_events (CopilotdDbusSession   *iface,
                    guint                  max)
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
-  GVariantBuilder builder;
-  guint64 next = since;
-  gboolean truncated;
-  guint n = 0;
 
-  if (!check_access (self, invocation))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-
-  truncated = since < self->ring_dropped_up_to;
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(tsa{sv}s)"));
-  for (GList *l = self->ring.head; l != NULL; l = l->next)
-    {
-      RingEntry *entry = l->data;
-
-      if (entry->serial < since)
-        continue;
-      if (max > 0 && n >= max)
-        {
-          truncated = TRUE;
-          break;
-        }
-      g_variant_builder_add (&builder, "(ts@a{sv}s)", entry->serial, entry->type,
-                             entry->meta, entry->data_json);
-      next = entry->serial + 1;
-      n++;
-    }
-  if (n == 0 && !truncated)
-    next = MAX (since, self->next_serial);
-
-  g_dbus_method_invocation_return_value (invocation,
-                                         g_variant_new ("(a(tsa{sv}s)tb)", &builder, next, truncated));
+  if (check_access (self, invocation))
+    g_dbus_method_invocation_return_value (invocation,
+                                           copilotd_event_relay_get_events (self->relay, since, max));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1519,7 +1279,7 @@ void
 copilotd_session_peer_vanished (CopilotdSession *self,
                                 const char      *name)
 {
-  g_hash_table_remove (self->subscribers, name);
+  copilotd_event_relay_unsubscribe (self->relay, name);
   if (g_strcmp0 (self->owner, name) != 0)
     return;
 
@@ -1569,10 +1329,6 @@ copilotd_session_close (CopilotdSession *self,
                         const char      *reason)
 {
   g_autoptr(GError) error = NULL;
-  GHashTableIter iter;
-  Subscriber *sub;
-  GVariantBuilder details;
-  g_autoptr(GVariant) params = NULL;
 
   if (self->closed)
     return;
@@ -1585,12 +1341,7 @@ copilotd_session_close (CopilotdSession *self,
   error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s was closed (%s)", self->id, reason);
   finish_waiters (self, error, TRUE);
 
-  g_variant_builder_init (&details, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&details, "{sv}", "reason", g_variant_new_string (reason));
-  params = g_variant_ref_sink (g_variant_new ("(a{sv})", &details));
-  g_hash_table_iter_init (&iter, self->subscribers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
-    emit_to (self, sub->name, "Closed", params);
+  copilotd_event_relay_emit_closed (self->relay, reason);
 
   update_state (self);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
@@ -1680,7 +1431,6 @@ copilotd_session_dispose (GObject *object)
       self->closed = TRUE;
     }
   g_queue_clear_full (&self->held, (GDestroyNotify) json_object_unref);
-  g_queue_clear_full (&self->ring, (GDestroyNotify) ring_entry_free);
 
   G_OBJECT_CLASS (copilotd_session_parent_class)->dispose (object);
 }
@@ -1697,7 +1447,7 @@ copilotd_session_finalize (GObject *object)
   g_free (self->last_content);
   g_clear_pointer (&self->params, json_node_unref);
   g_clear_pointer (&self->tools, g_ptr_array_unref);
-  g_hash_table_unref (self->subscribers);
+  g_clear_pointer (&self->relay, copilotd_event_relay_free);
   g_hash_table_unref (self->prompts);
   g_hash_table_unref (self->tool_calls);
   g_hash_table_unref (self->input_ids);
@@ -1722,14 +1472,10 @@ copilotd_session_class_init (CopilotdSessionClass *klass)
 static void
 copilotd_session_init (CopilotdSession *self)
 {
-  self->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                             (GDestroyNotify) subscriber_free);
   self->prompts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->input_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_queue_init (&self->ring);
   g_queue_init (&self->held);
-  self->next_serial = 1;
 }
 
 CopilotdSession *
@@ -1748,8 +1494,11 @@ copilotd_session_new (const CopilotdSessionContext *context,
   self->owner = g_strdup (owner);
   self->uid = uid;
   self->persist = persist;
+  self->relay = copilotd_event_relay_new (context->connection, self->path,
+                                         context->config->ring_max_events,
+                                         context->config->ring_max_bytes);
   if (owner != NULL)
-    g_hash_table_insert (self->subscribers, g_strdup (owner), subscriber_new (owner, NULL));
+    copilotd_event_relay_subscribe (self->relay, owner, NULL);
 
   copilotd_dbus_session_set_id (iface, session_id);
   copilotd_dbus_session_set_model (iface, "");

@@ -1,0 +1,343 @@
+/* event-relay.c: CLI events to unicast Event/Delta signals, and a replay ring
+ *
+ * Signals go to each subscriber with g_dbus_connection_emit_signal and a
+ * destination, never broadcast: chat content must not reach processes
+ * that merely match on the interface (DESIGN.md §4). Serials increase
+ * across Event and Delta; a bounded ring keeps what was relayed for
+ * GetEvents.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "event-relay.h"
+
+#define SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
+
+typedef struct {
+  char *name;                  /* owned: unique name */
+  GStrv types;                 /* owned, nullable: NULL receives everything */
+  GPtrArray *patterns;         /* owned, nullable: GPatternSpec* */
+} Subscriber;
+
+typedef struct {
+  guint64 serial;
+  char *type;                  /* owned */
+  GVariant *meta;              /* owned */
+  char *data_json;             /* owned */
+  gsize size;
+} RingEntry;
+
+struct _CopilotdEventRelay
+{
+  GDBusConnection *connection; /* owned */
+  char *path;                  /* owned */
+  GHashTable *subscribers;     /* owned: name → Subscriber* */
+  guint64 next_serial;
+  GQueue ring;                 /* RingEntry* owned */
+  gsize ring_bytes;
+  guint64 ring_dropped_up_to;  /* serials below this were dropped */
+  guint ring_max_events;
+  gsize ring_max_bytes;
+};
+
+static void
+subscriber_free (Subscriber *sub)
+{
+  g_free (sub->name);
+  g_strfreev (sub->types);
+  g_clear_pointer (&sub->patterns, g_ptr_array_unref);
+  g_free (sub);
+}
+
+static void
+ring_entry_free (RingEntry *entry)
+{
+  g_free (entry->type);
+  g_variant_unref (entry->meta);
+  g_free (entry->data_json);
+  g_free (entry);
+}
+
+CopilotdEventRelay *
+copilotd_event_relay_new (GDBusConnection *connection,
+                          const char      *object_path,
+                          guint            ring_max_events,
+                          gsize            ring_max_bytes)
+{
+  CopilotdEventRelay *relay = g_new0 (CopilotdEventRelay, 1);
+
+  relay->connection = g_object_ref (connection);
+  relay->path = g_strdup (object_path);
+  relay->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) subscriber_free);
+  g_queue_init (&relay->ring);
+  relay->next_serial = 1;
+  relay->ring_max_events = ring_max_events;
+  relay->ring_max_bytes = ring_max_bytes;
+  return relay;
+}
+
+void
+copilotd_event_relay_free (CopilotdEventRelay *relay)
+{
+  g_object_unref (relay->connection);
+  g_free (relay->path);
+  g_hash_table_unref (relay->subscribers);
+  g_queue_clear_full (&relay->ring, (GDestroyNotify) ring_entry_free);
+  g_free (relay);
+}
+
+void
+copilotd_event_relay_subscribe (CopilotdEventRelay *relay,
+                                const char         *name,
+                                const char * const *types)
+{
+  Subscriber *sub = g_new0 (Subscriber, 1);
+
+  sub->name = g_strdup (name);
+  if (types != NULL)
+    {
+      sub->types = g_strdupv ((char **) types);
+      sub->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
+      for (guint i = 0; types[i] != NULL; i++)
+        g_ptr_array_add (sub->patterns, g_pattern_spec_new (types[i]));
+    }
+  g_hash_table_replace (relay->subscribers, g_strdup (name), sub);
+}
+
+gboolean
+copilotd_event_relay_unsubscribe (CopilotdEventRelay *relay,
+                                  const char         *name)
+{
+  return g_hash_table_remove (relay->subscribers, name);
+}
+
+gboolean
+copilotd_event_relay_is_subscribed (CopilotdEventRelay *relay,
+                                    const char         *name)
+{
+  return name != NULL && g_hash_table_contains (relay->subscribers, name);
+}
+
+guint
+copilotd_event_relay_get_n_subscribers (CopilotdEventRelay *relay)
+{
+  return g_hash_table_size (relay->subscribers);
+}
+
+guint64
+copilotd_event_relay_get_next_serial (CopilotdEventRelay *relay)
+{
+  return relay->next_serial;
+}
+
+/* Internal noise: dropped before the bus unless asked for by name. */
+static gboolean
+is_noise (const char *type)
+{
+  return g_str_has_prefix (type, "model.") ||
+         strcmp (type, "host.event") == 0 ||
+         strcmp (type, "session.background_tasks_changed") == 0 ||
+         strcmp (type, "assistant.streaming_delta") == 0 ||
+         strcmp (type, "system.message") == 0;
+}
+
+static gboolean
+is_delta (const char *type)
+{
+  return strcmp (type, "assistant.message_delta") == 0 ||
+         strcmp (type, "assistant.reasoning_delta") == 0;
+}
+
+/* @exact: only a pattern naming @type exactly counts. */
+static gboolean
+subscriber_wants (Subscriber *sub,
+                  const char *type,
+                  gboolean    exact)
+{
+  if (sub->types == NULL)
+    return !exact;
+  for (guint i = 0; sub->types[i] != NULL; i++)
+    {
+      if (strcmp (sub->types[i], type) == 0)
+        return TRUE;
+      if (!exact && g_pattern_spec_match_string (g_ptr_array_index (sub->patterns, i), type))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+GVariant *
+copilotd_event_meta (JsonObject *event)
+{
+  GVariantBuilder builder;
+  const char *s;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  if ((s = json_object_get_string_member_with_default (event, "id", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (s));
+  if ((s = json_object_get_string_member_with_default (event, "parentId", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "parent-id", g_variant_new_string (s));
+  if ((s = json_object_get_string_member_with_default (event, "timestamp", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "timestamp", g_variant_new_string (s));
+  g_variant_builder_add (&builder, "{sv}", "ephemeral",
+                         g_variant_new_boolean (json_object_get_boolean_member_with_default (event, "ephemeral", FALSE)));
+  if ((s = json_object_get_string_member_with_default (event, "agentId", NULL)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "agent-id", g_variant_new_string (s));
+  return g_variant_builder_end (&builder);
+}
+
+static void
+emit_to (CopilotdEventRelay *relay,
+         const char         *destination,
+         const char         *signal_name,
+         GVariant           *parameters)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_dbus_connection_emit_signal (relay->connection, destination, relay->path,
+                                      SESSION_INTERFACE, signal_name, parameters, &error))
+    g_debug ("Cannot send %s to '%s': %s", signal_name, destination, error->message);
+}
+
+static void
+ring_push (CopilotdEventRelay *relay,
+           guint64             serial,
+           const char         *type,
+           GVariant           *meta,
+           const char         *data_json)
+{
+  RingEntry *entry = g_new0 (RingEntry, 1);
+
+  entry->serial = serial;
+  entry->type = g_strdup (type);
+  entry->meta = g_variant_ref (meta);
+  entry->data_json = g_strdup (data_json);
+  entry->size = strlen (data_json) + strlen (type) + g_variant_get_size (meta) + sizeof (RingEntry);
+  g_queue_push_tail (&relay->ring, entry);
+  relay->ring_bytes += entry->size;
+
+  while (relay->ring.length > 1 &&
+         (relay->ring.length > relay->ring_max_events || relay->ring_bytes > relay->ring_max_bytes))
+    {
+      RingEntry *old = g_queue_pop_head (&relay->ring);
+
+      relay->ring_bytes -= old->size;
+      relay->ring_dropped_up_to = old->serial + 1;
+      ring_entry_free (old);
+    }
+}
+
+void
+copilotd_event_relay_relay (CopilotdEventRelay *relay,
+                            JsonObject         *event)
+{
+  const char *type = json_object_get_string_member_with_default (event, "type", NULL);
+  JsonNode *data = json_object_get_member (event, "data");
+  gboolean noise, delta;
+  GHashTableIter iter;
+  Subscriber *sub;
+  g_autoptr(GPtrArray) event_to = g_ptr_array_new ();
+  g_autoptr(GPtrArray) delta_to = g_ptr_array_new ();
+  g_autoptr(GVariant) meta = NULL;
+  g_autofree char *data_json = NULL;
+  guint64 serial;
+
+  if (type == NULL)
+    return;
+  noise = is_noise (type);
+  delta = is_delta (type);
+
+  g_hash_table_iter_init (&iter, relay->subscribers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
+    {
+      if (delta && subscriber_wants (sub, type, FALSE))
+        g_ptr_array_add (delta_to, sub->name);
+      if (((noise || delta) && subscriber_wants (sub, type, TRUE)) ||
+          (!noise && !delta && subscriber_wants (sub, type, FALSE)))
+        g_ptr_array_add (event_to, sub->name);
+    }
+
+  /* Noise nobody asked for by name costs nothing: not serialised, no serial. */
+  if (noise && event_to->len == 0)
+    return;
+
+  serial = relay->next_serial++;
+  meta = g_variant_ref_sink (copilotd_event_meta (event));
+  data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
+
+  if (!noise)
+    ring_push (relay, serial, type, meta, data_json);
+
+  if (delta_to->len > 0)
+    {
+      JsonObject *d = data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL;
+      gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
+      const char *message_id = d ? json_object_get_string_member_with_default (d, reasoning ? "reasoningId" : "messageId", "") : "";
+      const char *text = d ? json_object_get_string_member_with_default (d, "deltaContent", "") : "";
+      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(tsus)", serial, message_id ? message_id : "",
+                                                                      reasoning ? 1u : 0u, text ? text : ""));
+
+      for (guint i = 0; i < delta_to->len; i++)
+        emit_to (relay, g_ptr_array_index (delta_to, i), "Delta", params);
+    }
+
+  if (event_to->len > 0)
+    {
+      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, type, meta, data_json));
+
+      for (guint i = 0; i < event_to->len; i++)
+        emit_to (relay, g_ptr_array_index (event_to, i), "Event", params);
+    }
+}
+
+void
+copilotd_event_relay_emit_closed (CopilotdEventRelay *relay,
+                                  const char         *reason)
+{
+  GVariantBuilder details;
+  g_autoptr(GVariant) params = NULL;
+  GHashTableIter iter;
+  Subscriber *sub;
+
+  g_variant_builder_init (&details, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&details, "{sv}", "reason", g_variant_new_string (reason));
+  params = g_variant_ref_sink (g_variant_new ("(a{sv})", &details));
+  g_hash_table_iter_init (&iter, relay->subscribers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
+    emit_to (relay, sub->name, "Closed", params);
+}
+
+GVariant *
+copilotd_event_relay_get_events (CopilotdEventRelay *relay,
+                                 guint64             since,
+                                 guint               max)
+{
+  GVariantBuilder builder;
+  guint64 next = since;
+  gboolean truncated = since < relay->ring_dropped_up_to;
+  guint n = 0;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(tsa{sv}s)"));
+  for (GList *l = relay->ring.head; l != NULL; l = l->next)
+    {
+      RingEntry *entry = l->data;
+
+      if (entry->serial < since)
+        continue;
+      if (max > 0 && n >= max)
+        {
+          truncated = TRUE;
+          break;
+        }
+      g_variant_builder_add (&builder, "(ts@a{sv}s)", entry->serial, entry->type,
+                             entry->meta, entry->data_json);
+      next = entry->serial + 1;
+      n++;
+    }
+  if (n == 0 && !truncated)
+    next = MAX (since, relay->next_serial);
+
+  return g_variant_new ("(a(tsa{sv}s)tb)", &builder, next, truncated);
+}

@@ -1,0 +1,44 @@
+/* event-relay.h: CLI events to unicast Event/Delta signals, and a replay ring */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _CopilotdEventRelay CopilotdEventRelay;
+
+CopilotdEventRelay *copilotd_event_relay_new    (GDBusConnection     *connection,
+                                                 const char          *object_path,
+                                                 guint                ring_max_events,
+                                                 gsize                ring_max_bytes);
+void      copilotd_event_relay_free             (CopilotdEventRelay  *relay);
+
+/* @types: glob patterns, or NULL for every relayed event. Replaces an
+ * earlier subscription of @name. */
+void      copilotd_event_relay_subscribe        (CopilotdEventRelay  *relay,
+                                                 const char          *name,
+                                                 const char * const  *types);
+gboolean  copilotd_event_relay_unsubscribe      (CopilotdEventRelay  *relay,
+                                                 const char          *name);
+gboolean  copilotd_event_relay_is_subscribed    (CopilotdEventRelay  *relay,
+                                                 const char          *name);
+guint     copilotd_event_relay_get_n_subscribers (CopilotdEventRelay *relay);
+guint64   copilotd_event_relay_get_next_serial  (CopilotdEventRelay  *relay);
+
+/* Filters, numbers, keeps and sends one CLI event envelope. */
+void      copilotd_event_relay_relay            (CopilotdEventRelay  *relay,
+                                                 JsonObject          *event);
+/* Closed (details) to every subscriber. */
+void      copilotd_event_relay_emit_closed      (CopilotdEventRelay  *relay,
+                                                 const char          *reason);
+/* The (a(tsa{sv}s)tb) reply of GetEvents, floating. */
+GVariant *copilotd_event_relay_get_events       (CopilotdEventRelay  *relay,
+                                                 guint64              since,
+                                                 guint                max);
+/* The Event meta a{sv} of an envelope, floating. */
+GVariant *copilotd_event_meta                   (JsonObject          *event);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CopilotdEventRelay, copilotd_event_relay_free)
+
+G_END_DECLS
