@@ -14,7 +14,7 @@
 #include "copilotd-error.h"
 #include "event-relay.h"
 #include "options.h"
-#include "permission.h"
+#include "prompts.h"
 #include "session.h"
 
 #define DEFAULT_SEND_AND_WAIT_TIMEOUT_MS 300000
@@ -25,15 +25,6 @@ typedef struct {
   char *message_id;            /* owned, nullable until session.send answered */
   guint timeout_id;
 } Waiter;
-
-typedef struct {
-  CopilotdSession *session;    /* owned */
-  char *request_id;            /* owned */
-  GCancellable *cancellable;   /* owned */
-  JsonObject *request;         /* owned, nullable: permissionRequest */
-  JsonNode *rpc_id;            /* owned, nullable: userInput.request id */
-  gboolean counts_as_waiting;
-} Prompt;
 
 struct _CopilotdSession
 {
@@ -57,11 +48,7 @@ struct _CopilotdSession
   char *turn_sender;           /* owned, nullable */
   char *last_content;          /* owned, nullable */
   GList *waiters;              /* Waiter* owned */
-  GHashTable *prompts;         /* owned: request id → Prompt* */
-  GHashTable *tool_calls;      /* owned: request id → GCancellable* */
-  GHashTable *input_ids;       /* owned: question → user_input.requested id */
-  guint n_waiting;
-  guint input_counter;
+  CopilotdPrompts *prompts;    /* owned: permission prompts, questions, tool calls */
   gboolean busy;
   gboolean closed;
 };
@@ -73,17 +60,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdSession, copilotd_session, COPILOTD_DBUS_
 
 enum { SIGNAL_CLOSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-static void
-prompt_free (Prompt *prompt)
-{
-  g_object_unref (prompt->session);
-  g_free (prompt->request_id);
-  g_object_unref (prompt->cancellable);
-  g_clear_pointer (&prompt->request, json_object_unref);
-  g_clear_pointer (&prompt->rpc_id, json_node_unref);
-  g_free (prompt);
-}
 
 static void
 waiter_free (Waiter *waiter)
@@ -113,7 +89,7 @@ update_state (CopilotdSession *self)
 
   if (self->closed)
     state = "closed";
-  else if (self->n_waiting > 0)
+  else if (copilotd_prompts_get_n_waiting (self->prompts) > 0)
     state = "waiting";
   else if (self->busy)
     state = "busy";
@@ -143,32 +119,6 @@ wrap_object (JsonObject *object)
 
   json_node_take_object (node, object);
   return node;
-}
-
-/* Fire-and-forget calls (answers to prompts): failures are logged. */
-static void
-on_answer_sent (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autofree char *what = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  if (node == NULL)
-    g_debug ("%s failed: %s", what, error->message);
-}
-
-static void
-call_and_forget (CopilotdSession *self,
-                 const char      *method,
-                 JsonObject      *params)
-{
-  g_autoptr(JsonNode) node = wrap_object (params);
-
-  copilotd_backend_call_async (self->ctx.backend, method, node, NULL,
-                               on_answer_sent, g_strdup (method));
 }
 
 /* ---- relay ------------------------------------------------------------ */
@@ -243,342 +193,31 @@ finish_waiters (CopilotdSession *self,
   self->waiters = g_list_reverse (keep);
 }
 
-/* ---- prompts: permissions and questions --------------------------------- */
-
-/* Every prompt ends here, whichever way it went. */
-static void
-prompt_finish (CopilotdSession *self,
-               Prompt          *prompt)
-{
-  if (g_hash_table_lookup (self->prompts, prompt->request_id) == prompt)
-    g_hash_table_remove (self->prompts, prompt->request_id);
-  if (prompt->counts_as_waiting && self->n_waiting > 0)
-    self->n_waiting--;
-  update_state (self);
-  prompt_free (prompt);
-}
-
-static void
-on_permission_answered (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  Prompt *prompt = user_data;
-  CopilotdSession *self = prompt->session;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) results = NULL;
-  g_autoptr(JsonNode) answer = NULL;
-  guint decision = 0;
-  JsonObject *params;
-
-  if (!copilotd_agent_registry_ask_finish (COPILOTD_AGENT_REGISTRY (source), result,
-                                           &decision, &results, &error))
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          /* Withdrawn: the CLI already has its answer, or is gone. */
-          prompt_finish (self, prompt);
-          return;
-        }
-      g_debug ("Permission '%s' not answered: %s", prompt->request_id, error->message);
-      answer = copilotd_permission_build_unavailable ();
-    }
-  else
-    answer = copilotd_permission_build_result (prompt->request, decision, results);
-
-  if (!self->closed)
-    {
-      params = new_params (self);
-      json_object_set_string_member (params, "requestId", prompt->request_id);
-      json_object_set_member (params, "result", g_steal_pointer (&answer));
-      call_and_forget (self, "session.permissions.handlePendingPermissionRequest", params);
-    }
-  prompt_finish (self, prompt);
-}
-
-static Prompt *
-prompt_new (CopilotdSession *self,
-            const char      *request_id)
-{
-  Prompt *prompt = g_new0 (Prompt, 1);
-
-  prompt->session = g_object_ref (self);
-  prompt->request_id = g_strdup (request_id);
-  prompt->cancellable = g_cancellable_new ();
-  prompt->counts_as_waiting = TRUE;
-  self->n_waiting++;
-  /* The table does not own the prompt: its callback frees it. */
-  g_hash_table_insert (self->prompts, g_strdup (request_id), prompt);
-  update_state (self);
-  return prompt;
-}
-
-static void
-fill_target (CopilotdSession      *self,
-             CopilotdPromptTarget *target)
-{
-  target->session_path = self->path;
-  target->owner = self->owner;
-  target->turn_sender = self->turn_sender;
-  target->uid = self->uid;
-}
-
-static void
-answer_unavailable (CopilotdSession *self,
-                    const char      *request_id)
-{
-  JsonObject *params = new_params (self);
-
-  json_object_set_string_member (params, "requestId", request_id);
-  json_object_set_member (params, "result", copilotd_permission_build_unavailable ());
-  call_and_forget (self, "session.permissions.handlePendingPermissionRequest", params);
-}
-
-static void
-start_permission (CopilotdSession *self,
-                  JsonObject      *data)
-{
-  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
-  JsonNode *request_node = json_object_get_member (data, "permissionRequest");
-  CopilotdPromptTarget target;
-  g_autofree char *request_json = NULL;
-  Prompt *prompt;
-
-  if (request_id == NULL || g_hash_table_contains (self->prompts, request_id))
-    return;
-  /* Already decided by a hook: answering would be a second answer. */
-  if (json_object_get_boolean_member_with_default (data, "resolvedByHook", FALSE))
-    return;
-  if (request_node == NULL || !JSON_NODE_HOLDS_OBJECT (request_node) || self->ctx.agents == NULL)
-    {
-      answer_unavailable (self, request_id);
-      return;
-    }
-
-  prompt = prompt_new (self, request_id);
-  prompt->request = json_object_ref (json_node_get_object (request_node));
-  request_json = json_to_string (request_node, FALSE);
-  fill_target (self, &target);
-  copilotd_agent_registry_ask_async (self->ctx.agents, COPILOTD_PROMPT_PERMISSION, &target,
-                                     request_id,
-                                     copilotd_permission_summarize (prompt->request),
-                                     request_json, prompt->cancellable,
-                                     on_permission_answered, prompt);
-}
-
-static void
-withdraw_prompt (CopilotdSession *self,
-                 const char      *request_id)
-{
-  Prompt *prompt = g_hash_table_lookup (self->prompts, request_id);
-
-  if (prompt != NULL)
-    {
-      g_debug ("Prompt '%s' answered elsewhere; withdrawing it", request_id);
-      g_cancellable_cancel (prompt->cancellable);
-    }
-}
-
-static void
-on_user_input_answered (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  Prompt *prompt = user_data;
-  CopilotdSession *self = prompt->session;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) results = NULL;
-  guint response = 1;
-
-  if (!copilotd_agent_registry_ask_finish (COPILOTD_AGENT_REGISTRY (source), result,
-                                           &response, &results, &error))
-    g_debug ("Question '%s' not answered: %s", prompt->request_id, error->message);
-
-  /* The request is always answered, so the turn goes on. An error reply
-   * tells the model the user could not respond (PROTOCOL.md §3.3). */
-  if (error == NULL && response == 0)
-    {
-      g_autofree char *answer = NULL;
-      gboolean freeform = FALSE;
-      g_autoptr(JsonObject) reply = json_object_new ();
-      g_autoptr(JsonNode) node = NULL;
-
-      if (results != NULL)
-        {
-          g_variant_lookup (results, "answer", "s", &answer);
-          g_variant_lookup (results, "was-freeform", "b", &freeform);
-        }
-      json_object_set_string_member (reply, "answer", answer ? answer : "");
-      json_object_set_boolean_member (reply, "wasFreeform", freeform);
-      node = wrap_object (json_object_ref (reply));
-      copilotd_backend_reply (self->ctx.backend, prompt->rpc_id, node);
-    }
-  else
-    copilotd_backend_reply_error (self->ctx.backend, prompt->rpc_id, -32603,
-                                  error ? error->message : "The user cancelled the question");
-  prompt_finish (self, prompt);
-}
-
 gboolean
 copilotd_session_handle_request (CopilotdSession *self,
                                  const char      *method,
                                  JsonObject      *params,
                                  JsonNode        *id)
 {
-  const char *question;
-  const char *known_id;
-  g_autofree char *request_id = NULL;
-  JsonNode *choices;
-  GVariantBuilder request;
-  GVariantBuilder choice_builder;
-  CopilotdPromptTarget target;
-  Prompt *prompt;
-
-  if (strcmp (method, "userInput.request") != 0 || self->closed)
-    return FALSE;
-
-  question = json_object_get_string_member_with_default (params, "question", "");
-  known_id = g_hash_table_lookup (self->input_ids, question);
-  request_id = known_id ? g_strdup (known_id) : g_strdup_printf ("input-%u", ++self->input_counter);
-  g_hash_table_remove (self->input_ids, question);
-
-  if (self->ctx.agents == NULL)
-    {
-      copilotd_backend_reply_error (self->ctx.backend, id, -32603, "No agent can answer questions");
-      return TRUE;
-    }
-
-  g_variant_builder_init (&request, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&request, "{sv}", "question", g_variant_new_string (question));
-  g_variant_builder_init (&choice_builder, G_VARIANT_TYPE_STRING_ARRAY);
-  choices = json_object_get_member (params, "choices");
-  if (choices != NULL && JSON_NODE_HOLDS_ARRAY (choices))
-    {
-      JsonArray *array = json_node_get_array (choices);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          const char *choice = json_node_get_string (json_array_get_element (array, i));
-          if (choice != NULL)
-            g_variant_builder_add (&choice_builder, "s", choice);
-        }
-    }
-  g_variant_builder_add (&request, "{sv}", "choices", g_variant_builder_end (&choice_builder));
-  g_variant_builder_add (&request, "{sv}", "allow-freeform",
-                         g_variant_new_boolean (json_object_get_boolean_member_with_default (params, "allowFreeform", TRUE)));
-
-  prompt = prompt_new (self, request_id);
-  prompt->rpc_id = json_node_copy (id);
-  fill_target (self, &target);
-  copilotd_agent_registry_ask_async (self->ctx.agents, COPILOTD_PROMPT_USER_INPUT, &target,
-                                     request_id, g_variant_builder_end (&request), NULL,
-                                     prompt->cancellable, on_user_input_answered, prompt);
-  return TRUE;
+  return !self->closed && copilotd_prompts_handle_request (self->prompts, method, params, id);
 }
 
-/* ---- custom tools ------------------------------------------------------ */
-
-typedef struct {
-  CopilotdSession *session;    /* owned */
-  char *request_id;            /* owned */
-} ToolCall;
-
+/* Agents are chosen by who owns the session and who sent the turn. */
 static void
-on_tool_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+fill_prompt_target (gpointer              user_data,
+                    CopilotdPromptTarget *target)
 {
-  ToolCall *call = user_data;
-  CopilotdSession *self = call->session;
-  g_autoptr(GError) error = NULL;
-  JsonNode *answer;
+  CopilotdSession *self = user_data;
 
-  answer = copilotd_tool_router_invoke_finish (COPILOTD_TOOL_ROUTER (source), result, &error);
-  g_hash_table_remove (self->tool_calls, call->request_id);
-  if (answer != NULL && !self->closed)
-    {
-      JsonObject *params = new_params (self);
-
-      json_object_set_string_member (params, "requestId", call->request_id);
-      json_object_set_member (params, "result", answer);
-      call_and_forget (self, "session.tools.handlePendingToolCall", params);
-    }
-  else if (answer != NULL)
-    json_node_unref (answer);
-
-  g_object_unref (call->session);
-  g_free (call->request_id);
-  g_free (call);
+  target->owner = self->owner;
+  target->turn_sender = self->turn_sender;
+  target->uid = self->uid;
 }
 
 static void
-start_tool_call (CopilotdSession *self,
-                 JsonObject      *data)
+on_prompts_changed (gpointer user_data)
 {
-  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
-  const char *name = json_object_get_string_member_with_default (data, "toolName", NULL);
-  CopilotdTool *tool = NULL;
-  GCancellable *cancellable;
-  ToolCall *call;
-
-  if (request_id == NULL || name == NULL || g_hash_table_contains (self->tool_calls, request_id))
-    return;
-  if (self->tools != NULL)
-    tool = copilotd_tools_find (self->tools, name);
-  if (tool == NULL || self->ctx.tools == NULL)
-    {
-      /* Another client of a shared CLI server may serve it. */
-      if (self->ctx.config->cli_url == NULL)
-        {
-          JsonObject *params = new_params (self);
-          JsonObject *result = json_object_new ();
-          g_autofree char *text = g_strdup_printf ("Tool '%s' is not served by any client", name);
-
-          json_object_set_string_member (result, "textResultForLlm", text);
-          json_object_set_string_member (result, "resultType", "failure");
-          json_object_set_string_member (result, "error", text);
-          json_object_set_string_member (params, "requestId", request_id);
-          json_object_set_member (params, "result", wrap_object (result));
-          call_and_forget (self, "session.tools.handlePendingToolCall", params);
-        }
-      return;
-    }
-
-  cancellable = g_cancellable_new ();
-  g_hash_table_insert (self->tool_calls, g_strdup (request_id), cancellable);
-  call = g_new0 (ToolCall, 1);
-  call->session = g_object_ref (self);
-  call->request_id = g_strdup (request_id);
-  copilotd_tool_router_invoke_async (self->ctx.tools, self->path, tool, data, cancellable,
-                                     on_tool_done, call);
-}
-
-static void
-cancel_tool_call (CopilotdSession *self,
-                  const char      *request_id)
-{
-  GCancellable *cancellable = g_hash_table_lookup (self->tool_calls, request_id);
-
-  if (cancellable != NULL)
-    g_cancellable_cancel (cancellable);
-}
-
-static void
-cancel_everything (CopilotdSession *self)
-{
-  GHashTableIter iter;
-  gpointer value;
-  g_autoptr(GPtrArray) cancellables = g_ptr_array_new_with_free_func (g_object_unref);
-
-  g_hash_table_iter_init (&iter, self->prompts);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (cancellables, g_object_ref (((Prompt *) value)->cancellable));
-  g_hash_table_iter_init (&iter, self->tool_calls);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (cancellables, g_object_ref (value));
-
-  for (guint i = 0; i < cancellables->len; i++)
-    g_cancellable_cancel (g_ptr_array_index (cancellables, i));
+  update_state (user_data);
 }
 
 /* ---- CLI events -------------------------------------------------------- */
@@ -627,32 +266,10 @@ process_event (CopilotdSession *self,
       if (model != NULL)
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
     }
-  else if (strcmp (type, "permission.requested") == 0)
-    start_permission (self, data);
-  else if (strcmp (type, "permission.completed") == 0 ||
-           strcmp (type, "user_input.completed") == 0)
-    {
-      const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
-      if (request_id != NULL)
-        withdraw_prompt (self, request_id);
-    }
-  else if (strcmp (type, "user_input.requested") == 0)
-    {
-      const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
-      const char *question = json_object_get_string_member_with_default (data, "question", "");
-      if (request_id != NULL)
-        g_hash_table_insert (self->input_ids, g_strdup (question), g_strdup (request_id));
-    }
-  else if (strcmp (type, "external_tool.requested") == 0)
-    start_tool_call (self, data);
-  else if (strcmp (type, "external_tool.completed") == 0)
-    {
-      const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
-      if (request_id != NULL)
-        cancel_tool_call (self, request_id);
-    }
   else if (strcmp (type, "abort") == 0)
-    cancel_everything (self);
+    copilotd_prompts_cancel_all (self->prompts);
+  else
+    copilotd_prompts_handle_event (self->prompts, type, data, self->tools);
 
   copilotd_event_relay_relay (self->relay, event);
 
@@ -1021,7 +638,7 @@ handle_abort (CopilotdDbusSession   *iface,
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   /* Agents and tool providers hear Cancel at once, not after the CLI. */
-  cancel_everything (self);
+  copilotd_prompts_cancel_all (self->prompts);
   params = new_params (self);
   json_object_set_string_member (params, "reason", "user_initiated");
   node = wrap_object (params);
@@ -1299,8 +916,8 @@ copilotd_session_backend_lost (CopilotdSession *self)
     return;
   error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
                                "The Copilot CLI was lost; the running turn cannot continue");
-  cancel_everything (self);
-  if (self->busy || self->n_waiting > 0 || self->waiters != NULL)
+  copilotd_prompts_cancel_all (self->prompts);
+  if (self->busy || copilotd_prompts_get_n_waiting (self->prompts) > 0 || self->waiters != NULL)
     {
       JsonObject *data = json_object_new ();
       JsonObject *idle = json_object_new ();
@@ -1335,7 +952,7 @@ copilotd_session_close (CopilotdSession *self,
 
   g_debug ("Closing session '%s': %s", self->id, reason);
   g_object_ref (self);
-  cancel_everything (self);
+  copilotd_prompts_close (self->prompts);
   self->closed = TRUE;
 
   error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s was closed (%s)", self->id, reason);
@@ -1425,11 +1042,10 @@ copilotd_session_dispose (GObject *object)
 {
   CopilotdSession *self = COPILOTD_SESSION (object);
 
-  if (!self->closed)
-    {
-      cancel_everything (self);
-      self->closed = TRUE;
-    }
+  self->closed = TRUE;
+  if (self->prompts != NULL)
+    copilotd_prompts_close (self->prompts);
+  g_clear_object (&self->prompts);
   g_queue_clear_full (&self->held, (GDestroyNotify) json_object_unref);
 
   G_OBJECT_CLASS (copilotd_session_parent_class)->dispose (object);
@@ -1448,9 +1064,6 @@ copilotd_session_finalize (GObject *object)
   g_clear_pointer (&self->params, json_node_unref);
   g_clear_pointer (&self->tools, g_ptr_array_unref);
   g_clear_pointer (&self->relay, copilotd_event_relay_free);
-  g_hash_table_unref (self->prompts);
-  g_hash_table_unref (self->tool_calls);
-  g_hash_table_unref (self->input_ids);
   g_list_free_full (self->waiters, (GDestroyNotify) waiter_free);
 
   G_OBJECT_CLASS (copilotd_session_parent_class)->finalize (object);
@@ -1472,9 +1085,6 @@ copilotd_session_class_init (CopilotdSessionClass *klass)
 static void
 copilotd_session_init (CopilotdSession *self)
 {
-  self->prompts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->input_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&self->held);
 }
 
@@ -1499,6 +1109,10 @@ copilotd_session_new (const CopilotdSessionContext *context,
                                          context->config->ring_max_bytes);
   if (owner != NULL)
     copilotd_event_relay_subscribe (self->relay, owner, NULL);
+  self->prompts = copilotd_prompts_new (session_id, self->path, context->backend,
+                                        context->agents, context->tools,
+                                        context->config->cli_url != NULL,
+                                        fill_prompt_target, on_prompts_changed, self);
 
   copilotd_dbus_session_set_id (iface, session_id);
   copilotd_dbus_session_set_model (iface, "");
