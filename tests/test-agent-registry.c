@@ -26,7 +26,7 @@ typedef struct {
   guint registration_id;
   AgentMode mode;
   guint decision;
-  GQueue held;              /* GDBusMethodInvocation refs */
+  GQueue held;              /* owned: the handler's GDBusMethodInvocation refs */
   GPtrArray *requests;      /* request ids received */
   GPtrArray *cancels;       /* request ids of Cancel calls */
   guint n_release;
@@ -99,7 +99,9 @@ agent_method_call (GDBusConnection       *connection,
   switch (agent->mode)
     {
     case AGENT_HOLD:
-      g_queue_push_tail (&agent->held, g_object_ref (invocation));
+      /* The handler owns @invocation: keep that reference, returning a
+       * value later consumes it. */
+      g_queue_push_tail (&agent->held, invocation);
       break;
     case AGENT_ERROR:
       g_dbus_method_invocation_return_dbus_error (invocation, "org.example.Error.Broken", "broken");
@@ -193,9 +195,11 @@ register_agent (Fixture    *fixture,
                 const char *options_text)
 {
   g_autoptr(GError) error = NULL;
-  GVariant *options = g_variant_parse (G_VARIANT_TYPE_VARDICT,
-                                       options_text != NULL ? options_text : "@a{sv} {}",
-                                       NULL, NULL, &error);
+  /* g_variant_parse() returns a non-floating reference: "@a{sv}" in
+   * g_variant_new() takes another one. */
+  g_autoptr(GVariant) options = g_variant_parse (G_VARIANT_TYPE_VARDICT,
+                                                 options_text != NULL ? options_text : "@a{sv} {}",
+                                                 NULL, NULL, &error);
 
   g_assert_no_error (error);
   manager_call (fixture, agent, "RegisterAgent",

@@ -108,7 +108,7 @@ typedef struct {
   CopilotdCallers *callers;
   CopilotdToolRouter *router;
   GPtrArray *tools;
-  GQueue held;               /* GDBusMethodInvocation refs */
+  GQueue held;               /* owned: the handler's GDBusMethodInvocation refs */
   GPtrArray *cancels;        /* tool call ids */
   guint n_invokes;
   char *last_arguments;
@@ -176,7 +176,9 @@ provider_method_call (GDBusConnection       *connection,
   else if (g_str_equal (tool_name, "throws"))
     g_dbus_method_invocation_return_dbus_error (invocation, "org.example.Error.Boom", "boom");
   else
-    g_queue_push_tail (&fixture->held, g_object_ref (invocation));
+    /* The handler owns @invocation: keep that reference, returning a
+     * value later consumes it. */
+    g_queue_push_tail (&fixture->held, invocation);
 }
 
 static const GDBusInterfaceVTable provider_vtable = { provider_method_call, NULL, NULL, { 0 } };
@@ -206,14 +208,15 @@ fixture_set_up (Fixture       *fixture,
   fixture->cancels = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&fixture->held);
 
-  tools = g_variant_ref_sink (g_variant_parse (G_VARIANT_TYPE ("aa{sv}"),
-                                               "[{'name': <'echo'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
-                                               " {'name': <'fail'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
-                                               " {'name': <'denied'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
-                                               " {'name': <'weird'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
-                                               " {'name': <'throws'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
-                                               " {'name': <'hold'>, 'provider': <objectpath '" PROVIDER_PATH "'>}]",
-                                               NULL, NULL, &error));
+  /* g_variant_parse() returns a non-floating reference already. */
+  tools = g_variant_parse (G_VARIANT_TYPE ("aa{sv}"),
+                           "[{'name': <'echo'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
+                           " {'name': <'fail'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
+                           " {'name': <'denied'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
+                           " {'name': <'weird'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
+                           " {'name': <'throws'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
+                           " {'name': <'hold'>, 'provider': <objectpath '" PROVIDER_PATH "'>}]",
+                           NULL, NULL, &error);
   g_assert_no_error (error);
   fixture->tools = copilotd_tools_parse (tools, g_dbus_connection_get_unique_name (fixture->client),
                                          128, &error);

@@ -88,8 +88,16 @@ class Fixture:
 
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, FAKE_CLI_DATA_DIR=data,
                    G_MESSAGES_DEBUG="all")
-        # Sanitizers must not write next to a binary another user runs.
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        # LeakSanitizer reads its suppressions at start-up and dies if it
+        # cannot: the CLI that runs as nobody needs a copy it can read.
+        lsan = env.get("LSAN_OPTIONS", "")
+        if "suppressions=" in lsan:
+            opts = dict(o.split("=", 1) for o in lsan.split(":") if "=" in o)
+            supp = os.path.join(self.tmp, "lsan.supp")
+            shutil.copy(opts["suppressions"], supp)
+            os.chmod(supp, 0o644)
+            opts["suppressions"] = supp
+            env["LSAN_OPTIONS"] = ":".join(f"{k}={v}" for k, v in opts.items())
         self.log = open(os.path.join(self.tmp, "daemon.log"), "w")
         self.daemon = subprocess.Popen([os.environ["COPILOTD_DAEMON"], "--system", "--cli-path", self.cli,
                                         "--copilot-home", os.path.join(self.tmp, "state")],
