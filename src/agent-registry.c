@@ -491,9 +491,11 @@ copilotd_agent_registry_ask_async (CopilotdAgentRegistry      *self,
                                             G_CALLBACK (on_ask_cancelled), ask);
     }
 
+  /* Not g_timeout_add_seconds: its first tick may come up to a second
+   * early, and a person's time to answer must not be cut short. */
   if (self->config->permission_timeout > 0)
-    ask->timeout_id = g_timeout_add_seconds (self->config->permission_timeout,
-                                             on_ask_timeout, ask);
+    ask->timeout_id = g_timeout_add (MIN (self->config->permission_timeout, G_MAXUINT / 1000) * 1000,
+                                     on_ask_timeout, ask);
 
   g_debug ("Request “%s” for %s has %u candidate agents",
            request_id, target->session_path, ask->candidates->len);

@@ -565,9 +565,10 @@ copilotd_tool_router_invoke_async (CopilotdToolRouter  *self,
                                                    G_CALLBACK (on_invoke_cancelled), invocation);
     }
 
+  /* Not g_timeout_add_seconds: its first tick may come up to a second early. */
   if (self->config->tool_timeout > 0)
-    invocation->timeout_id = g_timeout_add_seconds (self->config->tool_timeout,
-                                                    on_invoke_timeout, invocation);
+    invocation->timeout_id = g_timeout_add (MIN (self->config->tool_timeout, G_MAXUINT / 1000) * 1000,
+                                            on_invoke_timeout, invocation);
 
   /* A provider already gone is reported from an idle by the watch. */
   copilotd_callers_watch (self->callers, invocation->sender);
