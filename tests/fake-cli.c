@@ -33,6 +33,8 @@
  *                             handlePendingPermissionRequest;
  *                             answer "Permission: <result kind>"
  *   PERMISSION-WRITE: <path>  the same with a write prompt
+ *   PERMISSION-HOOK: <cmd>    a shell prompt already resolvedByHook (approved);
+ *                             nothing waits for an answer
  *   PERMISSION-TOOL: <name>   the same with a custom-tool prompt
  *   ASK: <question> [| choice…]  user_input.requested + userInput.request;
  *                             answer "Answer: <answer or error message>"
@@ -145,6 +147,7 @@ struct _Turn {
   char *tool_call_id;   /* owned */
   char *tool_name;      /* owned */
   char *perm_kind;      /* owned: shell, write, custom-tool */
+  gboolean resolved_by_hook;  /* PERMISSION-HOOK: decided before asking */
   char *question;       /* owned */
   JsonObject *tool_args;  /* owned, nullable */
   gint64 rpc_ids[2];    /* our outgoing requests the turn waits on */
@@ -1414,6 +1417,9 @@ queue_text_result_answer (Turn       *turn,
 
 /* --- PERMISSION ---------------------------------------------------- */
 
+static void permission_answered (Turn       *turn,
+                                 JsonObject *result);
+
 static void
 call_permission_request (Turn *turn)
 {
@@ -1495,6 +1501,18 @@ call_permission_request (Turn *turn)
   json_object_set_string_member (data, "requestId", turn->request_id);
   json_object_set_string_member (data, "ownerSessionId", s->id);
 
+  if (turn->resolved_by_hook)
+    {
+      g_autoptr(JsonObject) approved = json_object_new ();
+
+      /* A preToolUse hook allowed it: the event is informational and any
+       * answer would be a second one (PROTOCOL.md §5.2). */
+      json_object_set_boolean_member (data, "resolvedByHook", TRUE);
+      emit_event (s, "permission.requested", data, FALSE);
+      json_object_set_string_member (approved, "kind", "approve-once");
+      permission_answered (turn, approved);
+      return;
+    }
   emit_event (s, "permission.requested", data, FALSE);
   turn->wait = WAIT_PERMISSION;
   turn->waiting = TRUE;
@@ -1866,14 +1884,16 @@ turn_setup (Turn *turn)
       queue_tool_call (turn, name, json_object_new (), FALSE);
       queue_permission (turn);
     }
-  else if (g_str_has_prefix (p, "PERMISSION:"))
+  else if (g_str_has_prefix (p, "PERMISSION:") || g_str_has_prefix (p, "PERMISSION-HOOK:"))
     {
-      g_autofree char *command = g_strstrip (g_strdup (p + strlen ("PERMISSION:")));
+      const char *rest = strchr (p, ':') + 1;
+      g_autofree char *command = g_strstrip (g_strdup (rest));
       JsonObject *args = json_object_new ();
 
       if (*command == '\0')
         set_str (&command, "true");
       set_str (&turn->perm_kind, "shell");
+      turn->resolved_by_hook = g_str_has_prefix (p, "PERMISSION-HOOK:");
       set_str (&turn->question, command);
       json_object_set_string_member (args, "command", command);
       json_object_set_string_member (args, "description", "Run the command");

@@ -837,6 +837,26 @@ test_permission_no_agent (Fixture       *fx,
   g_assert_cmpstr (content, ==, "Permission: denied-no-approval-rule-and-could-not-request-from-user");
 }
 
+/* A prompt a hook already decided is not the user's to answer: no agent
+ * is asked and no answer goes to the CLI. */
+static void
+test_permission_resolved_by_hook (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  g_autoptr(TestAgent) agent = test_agent_new (fx->client, AGENT_PATH);
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *content = NULL;
+  g_autoptr(GPtrArray) answers = NULL;
+
+  agent->decision = 0;
+  test_agent_register (agent);
+  content = send_and_wait_ok (fx->client, path, "PERMISSION-HOOK: ls", NULL);
+  g_assert_cmpstr (content, ==, "Permission: approved");
+  g_assert_cmpuint (agent->n_permission, ==, 0);
+  answers = record_params (fx, "session.permissions.handlePendingPermissionRequest");
+  g_assert_cmpuint (answers->len, ==, 0);
+}
+
 static void
 test_permission_approve_once (Fixture       *fx,
                               gconstpointer  data)
@@ -1241,6 +1261,7 @@ main (int   argc,
   ADD ("/session/state", test_state);
   ADD ("/session/permission/no-agent", test_permission_no_agent);
   ADD ("/session/permission/approve-once", test_permission_approve_once);
+  ADD ("/session/permission/resolved-by-hook", test_permission_resolved_by_hook);
   ADD ("/session/permission/reject", test_permission_reject);
   ADD ("/session/permission/approve-for-session", test_permission_approve_session);
   ADD ("/session/permission/abort-cancels", test_permission_abort_cancels);
