@@ -35,16 +35,24 @@ reply_free (Reply *reply)
 
 /* ---- JSON helpers ------------------------------------------------------ */
 
+/* Requests come from the CLI but are still checked: a member of the wrong
+ * type reads as missing. */
+static JsonNode *
+object_get_node (JsonObject  *object,
+                 const gchar *member)
+{
+  if (object == NULL || !json_object_has_member (object, member))
+    return NULL;
+  return json_object_get_member (object, member);
+}
+
 const gchar *
 object_get_string (JsonObject  *object,
                    const gchar *member)
 {
-  JsonNode *node;
+  JsonNode *node = object_get_node (object, member);
 
-  if (object == NULL || !json_object_has_member (object, member))
-    return NULL;
-  node = json_object_get_member (object, member);
-  if (!JSON_NODE_HOLDS_VALUE (node)
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
       || json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (node);
@@ -54,24 +62,18 @@ static JsonObject *
 object_get_object (JsonObject  *object,
                    const gchar *member)
 {
-  JsonNode *node;
+  JsonNode *node = object_get_node (object, member);
 
-  if (object == NULL || !json_object_has_member (object, member))
-    return NULL;
-  node = json_object_get_member (object, member);
-  return JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
 
 static JsonArray *
 object_get_array (JsonObject  *object,
                   const gchar *member)
 {
-  JsonNode *node;
+  JsonNode *node = object_get_node (object, member);
 
-  if (object == NULL || !json_object_has_member (object, member))
-    return NULL;
-  node = json_object_get_member (object, member);
-  return JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
 }
 
 /* Message content is either a string or an array of parts; only the text

@@ -544,6 +544,23 @@ parse_request (HttpClient *client,
   return g_steal_pointer (&request);
 }
 
+/* Answers what parse_request() took off the buffer: @request, or the
+ * @error it failed with (and then closes the connection). */
+static void
+client_answer (HttpClient  *client,
+               HttpRequest *request,
+               GError      *error)
+{
+  if (error != NULL)
+    {
+      client->keep_alive = FALSE;
+      http_respond_error (client, 400, error->message);
+    }
+  else
+    client->server->handler (client, request, client->server->handler_data);
+  client_pump (client);
+}
+
 /* Handles every complete request in the buffer, one at a time: the next
  * one is parsed only after the previous response was written. */
 static void
@@ -553,22 +570,14 @@ client_process (HttpClient *client)
   g_autoptr(HttpRequest) request = parse_request (client, &error);
 
   if (error != NULL)
-    {
-      g_debug ("Bad request: %s", error->message);
-      client->keep_alive = FALSE;
-      http_respond_error (client, 400, error->message);
-      client_pump (client);
-      return;
-    }
-
-  if (request == NULL)
+    g_debug ("Bad request: %s", error->message);
+  else if (request == NULL)
     {
       client_read_more (client);
       return;
     }
 
-  client->server->handler (client, request, client->server->handler_data);
-  client_pump (client);
+  client_answer (client, request, error);
 }
 
 static void
@@ -609,14 +618,7 @@ client_read_more (HttpClient *client)
 
       if (error != NULL || request != NULL)
         {
-          if (error != NULL)
-            {
-              client->keep_alive = FALSE;
-              http_respond_error (client, 400, error->message);
-            }
-          else
-            client->server->handler (client, request, client->server->handler_data);
-          client_pump (client);
+          client_answer (client, request, error);
           return;
         }
     }

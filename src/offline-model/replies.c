@@ -85,14 +85,12 @@ tool_call_delta (const gchar *call_id,
 }
 
 static void
-stream_reply (ModelState  *state,
-              HttpClient  *client,
+stream_reply (HttpClient  *client,
+              const gchar *id,
               const gchar *model,
               Reply       *reply,
               const gchar *call_id)
 {
-  g_autofree gchar *id = g_strdup_printf ("chatcmpl-offline-%" G_GUINT64_FORMAT,
-                                          ++state->next_completion_id);
   guint delay = reply->delay_ms;
   guint n_chunks = 0;
   JsonObject *delta;
@@ -167,14 +165,12 @@ stream_reply (ModelState  *state,
 }
 
 static void
-complete_reply (ModelState  *state,
-                HttpClient  *client,
+complete_reply (HttpClient  *client,
+                const gchar *id,
                 const gchar *model,
                 Reply       *reply,
                 const gchar *call_id)
 {
-  g_autofree gchar *id = g_strdup_printf ("chatcmpl-offline-%" G_GUINT64_FORMAT,
-                                          ++state->next_completion_id);
   JsonObject *completion = json_object_new ();
   JsonArray *choices = json_array_new ();
   JsonObject *choice = json_object_new ();
@@ -241,6 +237,7 @@ handle_chat_completions (ModelState  *state,
   g_autoptr(GError) error = NULL;
   g_autoptr(Reply) reply = NULL;
   g_autofree gchar *call_id = NULL;
+  g_autofree gchar *id = NULL;
   JsonNode *root;
   JsonObject *body;
   const gchar *model;
@@ -294,10 +291,12 @@ handle_chat_completions (ModelState  *state,
       g_debug ("Answering with text “%s”", reply->text);
     }
 
+  id = g_strdup_printf ("chatcmpl-offline-%" G_GUINT64_FORMAT,
+                        ++state->next_completion_id);
   if (stream)
-    stream_reply (state, client, model, reply, call_id);
+    stream_reply (client, id, model, reply, call_id);
   else
-    complete_reply (state, client, model, reply, call_id);
+    complete_reply (client, id, model, reply, call_id);
 }
 
 /* ---- Other endpoints --------------------------------------------------- */
