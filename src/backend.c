@@ -500,6 +500,34 @@ handshake_succeeded (CopilotdBackend *self,
     dispatch_call (self, task);
 }
 
+/* The reply to connect or to ping: the server's description, or why the
+ * handshake failed. Takes @error. */
+static void
+handshake_reply (CopilotdBackend *self,
+                 const char      *method,
+                 JsonNode        *node,
+                 GError          *error)
+{
+  if (error == NULL && node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    {
+      handshake_succeeded (self, json_node_get_object (node));
+      return;
+    }
+  if (error == NULL)
+    error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
+                         "The Copilot CLI answered %s with no object", method);
+  else if (error->domain != COPILOTD_ERROR)
+    {
+      GError *wrapped = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED, "%s", error->message);
+
+      g_error_free (error);
+      error = wrapped;
+    }
+  g_prefix_error (&error, "Handshake failed: ");
+  backend_failed (self, error);
+  g_error_free (error);
+}
+
 static void
 on_ping_done (GObject      *source,
               GAsyncResult *result,
@@ -510,18 +538,8 @@ on_ping_done (GObject      *source,
   g_autoptr(JsonNode) node = NULL;
 
   node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &error);
-  if (COPILOTD_JSONRPC (source) != self->rpc)
-    return;
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      if (error == NULL)
-        error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
-                                     "The Copilot CLI answered ping with no object");
-      g_prefix_error (&error, "Handshake failed: ");
-      backend_failed (self, error);
-      return;
-    }
-  handshake_succeeded (self, json_node_get_object (node));
+  if (COPILOTD_JSONRPC (source) == self->rpc)
+    handshake_reply (self, "ping", node, g_steal_pointer (&error));
 }
 
 static void
@@ -547,23 +565,7 @@ on_connect_done (GObject      *source,
                                    on_ping_done, g_object_ref (self));
       return;
     }
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      if (error == NULL)
-        error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
-                                     "The Copilot CLI answered connect with no object");
-      if (error->domain != COPILOTD_ERROR)
-        {
-          g_autoptr(GError) wrapped = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
-                                                   "%s", error->message);
-          g_clear_error (&error);
-          error = g_steal_pointer (&wrapped);
-        }
-      g_prefix_error (&error, "Handshake failed: ");
-      backend_failed (self, error);
-      return;
-    }
-  handshake_succeeded (self, json_node_get_object (node));
+  handshake_reply (self, "connect", node, g_steal_pointer (&error));
 }
 
 static void

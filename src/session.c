@@ -399,6 +399,21 @@ finish_call (GObject                *source,
   return node;
 }
 
+/* Calls the CLI for a method; @callback replies. Takes @params (NULL:
+ * just the session id). */
+static void
+call_cli (CopilotdSession       *self,
+          GDBusMethodInvocation *invocation,
+          const char            *method,
+          JsonObject            *params,
+          GAsyncReadyCallback    callback)
+{
+  g_autoptr(JsonNode) node = wrap_object (params ? params : new_params (self));
+
+  copilotd_backend_call_async (self->ctx.backend, method, node, NULL, callback,
+                               call_context_new (self, invocation));
+}
+
 static gboolean
 parse_send (CopilotdSession        *self,
             const char             *prompt,
@@ -631,7 +646,6 @@ handle_abort (CopilotdDbusSession   *iface,
               GVariant              *options)
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
-  g_autoptr(JsonNode) node = NULL;
   JsonObject *params;
 
   if (!check_access (self, invocation))
@@ -641,9 +655,7 @@ handle_abort (CopilotdDbusSession   *iface,
   copilotd_prompts_cancel_all (self->prompts);
   params = new_params (self);
   json_object_set_string_member (params, "reason", "user_initiated");
-  node = wrap_object (params);
-  copilotd_backend_call_async (self->ctx.backend, "session.abort", node, NULL,
-                               on_void_done, call_context_new (self, invocation));
+  call_cli (self, invocation, "session.abort", params, on_void_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -675,14 +687,9 @@ handle_destroy (CopilotdDbusSession   *iface,
                 GVariant              *options)
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
-  g_autoptr(JsonNode) node = NULL;
 
-  if (!check_access (self, invocation))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-
-  node = wrap_object (new_params (self));
-  copilotd_backend_call_async (self->ctx.backend, "session.destroy", node, NULL,
-                               on_destroy_done, call_context_new (self, invocation));
+  if (check_access (self, invocation))
+    call_cli (self, invocation, "session.destroy", NULL, on_destroy_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -721,14 +728,9 @@ handle_get_messages (CopilotdDbusSession   *iface,
                      GVariant              *options)
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
-  g_autoptr(JsonNode) node = NULL;
 
-  if (!check_access (self, invocation))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-
-  node = wrap_object (new_params (self));
-  copilotd_backend_call_async (self->ctx.backend, "session.getMessages", node, NULL,
-                               on_get_messages_done, call_context_new (self, invocation));
+  if (check_access (self, invocation))
+    call_cli (self, invocation, "session.getMessages", NULL, on_get_messages_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -762,7 +764,6 @@ handle_set_model (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
   g_autoptr(GError) error = NULL;
   g_autofree char *effort = NULL;
-  g_autoptr(JsonNode) node = NULL;
   JsonObject *params;
 
   if (!check_access (self, invocation))
@@ -783,9 +784,7 @@ handle_set_model (CopilotdDbusSession   *iface,
   json_object_set_string_member (params, "modelId", model);
   if (effort != NULL)
     json_object_set_string_member (params, "reasoningEffort", effort);
-  node = wrap_object (params);
-  copilotd_backend_call_async (self->ctx.backend, "session.model.switchTo", node, NULL,
-                               on_set_model_done, call_context_new (self, invocation));
+  call_cli (self, invocation, "session.model.switchTo", params, on_set_model_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
