@@ -31,6 +31,10 @@ cli = os.environ.get('COPILOTD_TEST_CLI', '')
 results = []
 
 
+# One TAP line per check() in run_tests.
+PLAN = 23
+
+
 def check(name, ok, detail=''):
     results.append(ok)
     print('%s %d - %s' % ('ok' if ok else 'not ok', len(results), name))
@@ -157,7 +161,7 @@ def ctl_pty(stack, args, script, timeout=120):
 
 
 def main():
-    print('1..19')
+    print('1..%d' % PLAN)
     if not cli or not os.access(cli, os.X_OK):
         print('Bail out! COPILOTD_TEST_CLI does not name the Copilot CLI')
         return 1
@@ -171,7 +175,7 @@ def main():
             for line in stack.daemon_output().splitlines()[-60:]:
                 print('#   ' + line)
         stack.close()
-    return 0 if all(results) and len(results) == 19 else 1
+    return 0 if all(results) and len(results) == PLAN else 1
 
 
 def run_tests(stack):
@@ -271,6 +275,44 @@ def run_tests(stack):
     status, out, err = ctl(stack, 'show', approved_session)
     check('show prints the transcript of a stored session',
           status == 0 and 'approved-by-yes' in out and 'You:' in out, out + err)
+
+    # agent: a fallback for sessions whose own client has no agent.
+    agent = subprocess.Popen([copilotctl, '--address', stack.address, 'agent', '--json', '--yes'],
+                             env=stack.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    ready = agent.stdout.readline()
+    check('agent --json says when it is ready', json.loads(ready or '{}').get('type') == 'ready',
+          ready + (agent.stderr.read() if agent.poll() is not None else ''))
+    conn = Gio.DBusConnection.new_for_address_sync(
+        stack.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def turn(prompt):
+        (path,) = conn.call_sync(NAME, '/io/github/copilotd/Copilot1', NAME + '.Manager', 'CreateSession',
+                                 GLib.Variant('(a{sv})', ({'working-directory': GLib.Variant('s', stack.work)},)),
+                                 None, 0, 120000, None).unpack()
+        conn.call_sync(NAME, path, NAME + '.Session', 'SendAndWait', GLib.Variant('(sa{sv})', (prompt, {})),
+                       None, 0, 120000, None)
+
+    turn('RUN: echo from-agent > agent.txt')
+    target = os.path.join(stack.work, 'agent.txt')
+    check('agent approves a request of another program\'s session',
+          os.path.exists(target) and open(target).read().strip() == 'from-agent',
+          stack.daemon_output()[-3000:])
+    agent.send_signal(signal.SIGINT)
+    try:
+        agent_status = agent.wait(20)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent_status = None
+    lines = json_lines(agent.stdout.read())
+    check('agent reports the decision and exits 0 on Ctrl-C',
+          agent_status == 0 and any(x.get('type') == 'permission' and x.get('decision') == 'approved'
+                                    for x in lines), repr(lines))
+    turn('RUN: echo without-agent > no-agent.txt')
+    check('with the agent gone nothing approves: the command did not run',
+          not os.path.exists(os.path.join(stack.work, 'no-agent.txt')), stack.daemon_output()[-2000:])
+    conn.close_sync(None)
 
     status, out, err = ctl(stack, 'delete', approved_session)
     status2, out2, err2 = ctl(stack, 'show', approved_session)

@@ -782,14 +782,16 @@ ctl_cmd_agent (Ctl   *ctl,
                int    argc,
                char **argv)
 {
-  gboolean fallback = FALSE, yes = FALSE, no = FALSE;
+  /* Like pkttyagent: asked when the session's own client has no agent. */
+  gboolean fallback = TRUE, yes = FALSE, no = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(CtlAgent) agent = NULL;
   AgentCommand command = { ctl, CTL_EXIT_OK };
   guint sigint, sigterm, watch;
   const GOptionEntry entries[] = {
-    { "fallback", 0, 0, G_OPTION_ARG_NONE, &fallback, N_("Be asked only when no other agent is there"), NULL },
+    { "no-fallback", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &fallback,
+      N_("Be asked before other agents of your user, not only when no other agent is there"), NULL },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Approve every permission request without asking"), NULL },
     { "no", 'n', 0, G_OPTION_ARG_NONE, &no, N_("Reject every permission request without asking"), NULL },
     G_OPTION_ENTRY_NULL
@@ -835,7 +837,14 @@ ctl_cmd_agent (Ctl   *ctl,
   sigint = g_unix_signal_add (SIGINT, agent_stop_cb, &command);
   sigterm = g_unix_signal_add (SIGTERM, agent_stop_cb, &command);
 
-  if (!ctl->json)
+  if (ctl->json)
+    {
+      /* Scripts learn when requests start reaching this agent. */
+      g_autoptr(JsonNode) ready = json_from_string ("{\"type\":\"ready\"}", NULL);
+
+      ctl_json_print (ready);
+    }
+  else
     {
       if (agent->mode == CTL_ANSWER_ASK && agent->term == NULL)
         ctl_printerr ("%s", _("no terminal: every request will be rejected (use --yes to approve)"));
