@@ -208,15 +208,48 @@ session_params (const char *session_id)
   return params;
 }
 
-static void
-return_error_literal (GDBusMethodInvocation *invocation,
-                      CopilotdError          code,
-                      const char            *message)
+/* ---- sessions ------------------------------------------------------------ */
+
+static gboolean
+check_session_id (GDBusMethodInvocation *invocation,
+                  const char            *session_id)
 {
-  g_dbus_method_invocation_return_error_literal (invocation, COPILOTD_ERROR, code, message);
+  if (g_uuid_string_is_valid (session_id))
+    return TRUE;
+  g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                                         "'%s' is not a session id", session_id);
+  return FALSE;
 }
 
-/* ---- sessions ------------------------------------------------------------ */
+/* The caller's UID; on failure the invocation already has its error. */
+static gboolean
+caller_uid (CopilotdManager       *self,
+            GDBusMethodInvocation *invocation,
+            uid_t                 *out_uid)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GError) error = NULL;
+
+  *out_uid = 0;
+  if (sender == NULL || copilotd_callers_get_uid (self->callers, sender, out_uid, &error))
+    return TRUE;
+  g_dbus_method_invocation_return_gerror (invocation, error);
+  return FALSE;
+}
+
+/* A live session is only ever touched by callers of its owner's UID. */
+static gboolean
+check_owner_uid (GDBusMethodInvocation *invocation,
+                 CopilotdSession       *session,
+                 uid_t                  uid)
+{
+  if (copilotd_session_get_uid (session) == uid)
+    return TRUE;
+  g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
+                                         "Session %s belongs to another user",
+                                         copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)));
+  return FALSE;
+}
 
 static guint
 count_sessions_of (CopilotdManager *self,
@@ -297,7 +330,8 @@ on_session_started (GObject      *source,
   if (node == NULL || copilotd_session_is_closed (session))
     {
       if (node != NULL)
-        return_error_literal (ctx->invocation, COPILOTD_ERROR_CLOSED, "The session closed while starting");
+        g_dbus_method_invocation_return_error_literal (ctx->invocation, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED,
+                                                       "The session closed while starting");
       if (g_hash_table_lookup (self->sessions, ctx->session_id) == session)
         {
           g_signal_handlers_disconnect_by_data (session, self);
@@ -337,11 +371,8 @@ start_session (CopilotdManager       *self,
   gboolean persist = FALSE;
   uid_t uid = 0;
 
-  if (sender != NULL && !copilotd_callers_get_uid (self->callers, sender, &uid, &error))
-    {
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return;
-    }
+  if (!caller_uid (self, invocation, &uid))
+    return;
   if (!copilotd_session_options_parse (options, sender, self->config->max_tools,
                                        &params, &tools, &persist, &session_id, &error))
     {
@@ -351,25 +382,16 @@ start_session (CopilotdManager       *self,
 
   if (resume_id != NULL)
     {
-      if (!g_uuid_string_is_valid (resume_id))
-        {
-          g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                                                 "'%s' is not a session id", resume_id);
-          return;
-        }
+      if (!check_session_id (invocation, resume_id))
+        return;
       g_free (session_id);
       session_id = g_strdup (resume_id);
       session = g_hash_table_lookup (self->sessions, session_id);
       if (session != NULL)
         {
-          if (copilotd_session_get_uid (session) != uid)
-            {
-              g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
-                                                     "Session %s belongs to another user", session_id);
-              return;
-            }
-          g_dbus_method_invocation_return_value (invocation,
-                                                 g_variant_new ("(o)", copilotd_session_get_path (session)));
+          if (check_owner_uid (invocation, session, uid))
+            g_dbus_method_invocation_return_value (invocation,
+                                                   g_variant_new ("(o)", copilotd_session_get_path (session)));
           return;
         }
     }
@@ -561,17 +583,6 @@ build_metadata (CallContext  *ctx,
 }
 
 static gboolean
-check_session_id (GDBusMethodInvocation *invocation,
-                  const char            *session_id)
-{
-  if (g_uuid_string_is_valid (session_id))
-    return TRUE;
-  g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                                         "'%s' is not a session id", session_id);
-  return FALSE;
-}
-
-static gboolean
 handle_get_session_metadata (CopilotdDbusManager   *iface,
                              GDBusMethodInvocation *invocation,
                              const char            *session_id)
@@ -642,20 +653,10 @@ handle_delete_session (CopilotdDbusManager   *iface,
   live = g_hash_table_lookup (self->sessions, session_id);
   if (live != NULL)
     {
-      uid_t uid = 0;
-      g_autoptr(GError) error = NULL;
-      const char *sender = g_dbus_method_invocation_get_sender (invocation);
+      uid_t uid;
 
-      if (sender != NULL && !copilotd_callers_get_uid (self->callers, sender, &uid, &error))
-        {
-          g_dbus_method_invocation_return_gerror (invocation, error);
-          return G_DBUS_METHOD_INVOCATION_HANDLED;
-        }
-      if (uid != copilotd_session_get_uid (live))
-        {
-          return_error_literal (invocation, COPILOTD_ERROR_ACCESS_DENIED, "The session belongs to another user");
-          return G_DBUS_METHOD_INVOCATION_HANDLED;
-        }
+      if (!caller_uid (self, invocation, &uid) || !check_owner_uid (invocation, live, uid))
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
       copilotd_session_close (live, "deleted");
     }
 
