@@ -163,40 +163,6 @@ copilotd_variant_to_json (GVariant *value)
   return json_gvariant_serialize (value);
 }
 
-void
-copilotd_json_to_vardict_entry (GVariantBuilder *builder,
-                                const char      *key,
-                                JsonNode        *node)
-{
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return;  /* JSON null is never sent: the key is left out. */
-
-  if (JSON_NODE_HOLDS_VALUE (node))
-    {
-      switch (json_node_get_value_type (node) == G_TYPE_STRING ? 's' :
-              json_node_get_value_type (node) == G_TYPE_BOOLEAN ? 'b' :
-              json_node_get_value_type (node) == G_TYPE_DOUBLE ? 'd' : 'x')
-        {
-        case 's':
-          g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (json_node_get_string (node)));
-          break;
-        case 'b':
-          g_variant_builder_add (builder, "{sv}", key, g_variant_new_boolean (json_node_get_boolean (node)));
-          break;
-        case 'd':
-          g_variant_builder_add (builder, "{sv}", key, g_variant_new_double (json_node_get_double (node)));
-          break;
-        default:
-          g_variant_builder_add (builder, "{sv}", key, g_variant_new_int64 (json_node_get_int (node)));
-          break;
-        }
-      return;
-    }
-
-  g_variant_builder_add (builder, "{sv}", key,
-                         g_variant_new_take_string (json_to_string (node, FALSE)));
-}
-
 GVariant *
 copilotd_json_map_objects (JsonObject          *parent,
                            const char          *member,

@@ -32,12 +32,6 @@ gboolean  copilotd_option_get_json   (GVariant            *options,
 char     *copilotd_dashed_to_camel   (const char          *dashed);
 /* A{sv} (nested too) to a JSON object with camelCase member names. */
 JsonNode *copilotd_variant_to_json   (GVariant            *value);
-/* A JSON object's members to a{sv} entries of a builder: strings, booleans,
- * integers (as x/u) and doubles; nested values as JSON text. */
-void      copilotd_json_to_vardict_entry (GVariantBuilder *builder,
-                                          const char      *key,
-                                          JsonNode        *node);
-
 /* The objects of @parent's array @member, each turned into a GVariant by
  * @func (floating), as one array of @array_type (floating). A missing
  * member or parent gives an empty array; non-objects are skipped. */

@@ -1018,12 +1018,6 @@ copilotd_session_get_path (CopilotdSession *self)
   return self->path;
 }
 
-const char *
-copilotd_session_get_owner (CopilotdSession *self)
-{
-  return self->owner;
-}
-
 uid_t
 copilotd_session_get_uid (CopilotdSession *self)
 {

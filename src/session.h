@@ -41,7 +41,6 @@ CopilotdSession *copilotd_session_new           (const CopilotdSessionContext *c
                                                  uid_t            uid,
                                                  gboolean         persist);
 const char      *copilotd_session_get_path      (CopilotdSession *self);
-const char      *copilotd_session_get_owner     (CopilotdSession *self);
 uid_t            copilotd_session_get_uid       (CopilotdSession *self);
 CopilotdBackend *copilotd_session_get_backend   (CopilotdSession *self);
 
