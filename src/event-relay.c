@@ -20,21 +20,13 @@ typedef struct {
   GPtrArray *patterns;         /* owned, nullable: GPatternSpec* */
 } Subscriber;
 
-typedef struct {
-  guint64 serial;
-  char *type;                  /* owned */
-  GVariant *meta;              /* owned */
-  char *data_json;             /* owned */
-  gsize size;
-} RingEntry;
-
 struct _CopilotdEventRelay
 {
   GDBusConnection *connection; /* owned */
   char *path;                  /* owned */
   GHashTable *subscribers;     /* owned: name → Subscriber* */
   guint64 next_serial;
-  GQueue ring;                 /* RingEntry* owned */
+  GQueue ring;                 /* GVariant* (tsa{sv}s) owned: what Event carried */
   gsize ring_bytes;
   guint64 ring_dropped_up_to;  /* serials below this were dropped */
   guint ring_max_events;
@@ -48,15 +40,6 @@ subscriber_free (Subscriber *sub)
   g_strfreev (sub->types);
   g_clear_pointer (&sub->patterns, g_ptr_array_unref);
   g_free (sub);
-}
-
-static void
-ring_entry_free (RingEntry *entry)
-{
-  g_free (entry->type);
-  g_variant_unref (entry->meta);
-  g_free (entry->data_json);
-  g_free (entry);
 }
 
 CopilotdEventRelay *
@@ -84,7 +67,7 @@ copilotd_event_relay_free (CopilotdEventRelay *relay)
   g_object_unref (relay->connection);
   g_free (relay->path);
   g_hash_table_unref (relay->subscribers);
-  g_queue_clear_full (&relay->ring, (GDestroyNotify) ring_entry_free);
+  g_queue_clear_full (&relay->ring, (GDestroyNotify) g_variant_unref);
   g_free (relay);
 }
 
@@ -201,31 +184,31 @@ emit_to (CopilotdEventRelay *relay,
     g_debug ("Cannot send %s to '%s': %s", signal_name, destination, error->message);
 }
 
+static guint64
+entry_serial (GVariant *entry)
+{
+  guint64 serial;
+
+  g_variant_get_child (entry, 0, "t", &serial);
+  return serial;
+}
+
+/* Keeps @entry (sunk), dropping the oldest past either limit. */
 static void
 ring_push (CopilotdEventRelay *relay,
-           guint64             serial,
-           const char         *type,
-           GVariant           *meta,
-           const char         *data_json)
+           GVariant           *entry)
 {
-  RingEntry *entry = g_new0 (RingEntry, 1);
-
-  entry->serial = serial;
-  entry->type = g_strdup (type);
-  entry->meta = g_variant_ref (meta);
-  entry->data_json = g_strdup (data_json);
-  entry->size = strlen (data_json) + strlen (type) + g_variant_get_size (meta) + sizeof (RingEntry);
-  g_queue_push_tail (&relay->ring, entry);
-  relay->ring_bytes += entry->size;
+  g_queue_push_tail (&relay->ring, g_variant_ref_sink (entry));
+  relay->ring_bytes += g_variant_get_size (entry);
 
   while (relay->ring.length > 1 &&
          (relay->ring.length > relay->ring_max_events || relay->ring_bytes > relay->ring_max_bytes))
     {
-      RingEntry *old = g_queue_pop_head (&relay->ring);
+      GVariant *old = g_queue_pop_head (&relay->ring);
 
-      relay->ring_bytes -= old->size;
-      relay->ring_dropped_up_to = old->serial + 1;
-      ring_entry_free (old);
+      relay->ring_bytes -= g_variant_get_size (old);
+      relay->ring_dropped_up_to = entry_serial (old) + 1;
+      g_variant_unref (old);
     }
 }
 
@@ -240,8 +223,8 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   Subscriber *sub;
   g_autoptr(GPtrArray) event_to = g_ptr_array_new ();
   g_autoptr(GPtrArray) delta_to = g_ptr_array_new ();
-  g_autoptr(GVariant) meta = NULL;
   g_autofree char *data_json = NULL;
+  g_autoptr(GVariant) entry = NULL;
   guint64 serial;
 
   if (type == NULL)
@@ -264,11 +247,12 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
     return;
 
   serial = relay->next_serial++;
-  meta = g_variant_ref_sink (copilotd_event_meta (event));
   data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
-
+  /* Built once: the Event signal's parameters and the ring's entry. */
+  entry = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, type,
+                                             copilotd_event_meta (event), data_json));
   if (!noise)
-    ring_push (relay, serial, type, meta, data_json);
+    ring_push (relay, entry);
 
   if (delta_to->len > 0)
     {
@@ -283,13 +267,8 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
         emit_to (relay, g_ptr_array_index (delta_to, i), "Delta", params);
     }
 
-  if (event_to->len > 0)
-    {
-      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, type, meta, data_json));
-
-      for (guint i = 0; i < event_to->len; i++)
-        emit_to (relay, g_ptr_array_index (event_to, i), "Event", params);
-    }
+  for (guint i = 0; i < event_to->len; i++)
+    emit_to (relay, g_ptr_array_index (event_to, i), "Event", entry);
 }
 
 void
@@ -322,18 +301,17 @@ copilotd_event_relay_get_events (CopilotdEventRelay *relay,
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(tsa{sv}s)"));
   for (GList *l = relay->ring.head; l != NULL; l = l->next)
     {
-      RingEntry *entry = l->data;
+      guint64 serial = entry_serial (l->data);
 
-      if (entry->serial < since)
+      if (serial < since)
         continue;
       if (max > 0 && n >= max)
         {
           truncated = TRUE;
           break;
         }
-      g_variant_builder_add (&builder, "(ts@a{sv}s)", entry->serial, entry->type,
-                             entry->meta, entry->data_json);
-      next = entry->serial + 1;
+      g_variant_builder_add_value (&builder, l->data);
+      next = serial + 1;
       n++;
     }
   if (n == 0 && !truncated)
