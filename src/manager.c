@@ -877,6 +877,35 @@ emit_lifecycle (CopilotdManager *self,
 }
 
 static gboolean
+is_recent (gint64 *time)
+{
+  return g_get_monotonic_time () - *time < LIFECYCLE_UPDATE_INTERVAL_MS * 1000;
+}
+
+static gboolean
+is_stale (gpointer key,
+          gpointer value,
+          gpointer user_data)
+{
+  return !is_recent (value);
+}
+
+static void
+emit_updated (CopilotdManager *self,
+              const char      *id,
+              GVariant        *metadata)
+{
+  gint64 *now = g_new (gint64, 1);
+
+  /* An old time says no more than no time: forget them, so that the
+   * table holds only sessions updated within the interval. */
+  g_hash_table_foreach_remove (self->lifecycle_last, is_stale, NULL);
+  *now = g_get_monotonic_time ();
+  g_hash_table_replace (self->lifecycle_last, g_strdup (id), now);
+  emit_lifecycle (self, "updated", id, metadata);
+}
+
+static gboolean
 flush_lifecycle_updates (gpointer user_data)
 {
   CopilotdManager *self = user_data;
@@ -888,11 +917,7 @@ flush_lifecycle_updates (gpointer user_data)
   g_hash_table_iter_init (&iter, self->lifecycle_pending);
   while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &metadata))
     {
-      gint64 *last = g_new (gint64, 1);
-
-      *last = g_get_monotonic_time ();
-      emit_lifecycle (self, "updated", id, metadata);
-      g_hash_table_replace (self->lifecycle_last, g_strdup (id), last);
+      emit_updated (self, id, metadata);
       g_hash_table_iter_remove (&iter);
     }
   return G_SOURCE_REMOVE;
@@ -936,14 +961,10 @@ handle_lifecycle (CopilotdManager *self,
   /* "updated" comes after almost every persisted event: at most one per
    * session per interval, the latest metadata winning. */
   last = g_hash_table_lookup (self->lifecycle_last, id);
-  if (last == NULL || g_get_monotonic_time () - *last >= LIFECYCLE_UPDATE_INTERVAL_MS * 1000)
+  if (last == NULL || !is_recent (last))
     {
-      gint64 *now = g_new (gint64, 1);
-
-      *now = g_get_monotonic_time ();
-      g_hash_table_replace (self->lifecycle_last, g_strdup (id), now);
       g_hash_table_remove (self->lifecycle_pending, id);
-      emit_lifecycle (self, type, id, metadata);
+      emit_updated (self, id, metadata);
       return;
     }
   g_hash_table_replace (self->lifecycle_pending, g_strdup (id), g_variant_ref (metadata));
