@@ -133,9 +133,22 @@ def test_config_file(bus):
         (run.returncode, run.stderr)
 
 
+def test_verbose_logs_cli_stderr(bus):
+    # The fake CLI says "fake-cli: started pid N" on stderr.
+    proc = bus.daemon("--verbose")
+    try:
+        assert bus.wait_owner(proc.pid), "the daemon did not start"
+        bus.conn.call_sync(NAME, "/io/github/copilotd/Copilot1", NAME + ".Manager", "Ping",
+                           GLib.Variant("(s)", ("hi",)), None, 0, 20000, None)
+    finally:
+        assert stop(proc) == 0
+    log = proc.stdout.read() + proc.stderr.read()
+    assert "CLI stderr: fake-cli: started pid" in log, log[-2000:]
+
+
 def main():
     tests = [test_version, test_bad_option_fails, test_name_taken_without_replace,
-             test_replace_takes_over, test_config_file]
+             test_replace_takes_over, test_config_file, test_verbose_logs_cli_stderr]
     print(f"1..{len(tests)}", flush=True)
     failed = 0
     for i, test in enumerate(tests, 1):
