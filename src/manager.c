@@ -82,15 +82,6 @@ call_context_free (CallContext *ctx)
   g_free (ctx);
 }
 
-static JsonNode *
-wrap_object (JsonObject *object)
-{
-  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
-
-  json_node_take_object (node, object);
-  return node;
-}
-
 static JsonObject *
 result_object (JsonNode *node)
 {
@@ -182,7 +173,7 @@ call_backend (CopilotdManager       *self,
               JsonObject            *params,
               ReplyBuilder           build)
 {
-  g_autoptr(JsonNode) node = params ? wrap_object (params) : wrap_object (json_object_new ());
+  g_autoptr(JsonNode) node = params ? copilotd_json_node_take_object (params) : copilotd_json_node_take_object (json_object_new ());
   g_autoptr(GError) error = NULL;
   CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
   CallContext *ctx;
@@ -196,16 +187,6 @@ call_backend (CopilotdManager       *self,
   ctx->backend = g_object_ref (backend);
   ctx->build = build;
   copilotd_backend_call_async (backend, method, node, NULL, on_reply_built, ctx);
-}
-
-/* {"sessionId": …} */
-static JsonObject *
-session_params (const char *session_id)
-{
-  JsonObject *params = json_object_new ();
-
-  json_object_set_string_member (params, "sessionId", session_id);
-  return params;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -296,7 +277,7 @@ on_session_closed (CopilotdSession *session,
       JsonObject *object = json_object_new ();
 
       json_object_set_string_member (object, "sessionId", session_id);
-      params = wrap_object (object);
+      params = copilotd_json_node_take_object (object);
       copilotd_backend_call_async (copilotd_session_get_backend (session), "session.destroy", params, NULL,
                                    on_forget_done, g_strdup (session_id));
     }
@@ -419,7 +400,7 @@ start_session (CopilotdManager       *self,
   context.tools = self->tools;
   context.config = self->config;
   session = copilotd_session_new (&context, session_id, sender, uid, persist);
-  node = wrap_object (json_object_ref (params));
+  node = copilotd_json_node_take_object (json_object_ref (params));
   copilotd_session_set_params (session, node, g_steal_pointer (&tools));
   if (sender != NULL)
     copilotd_callers_watch (self->callers, sender);
@@ -589,7 +570,7 @@ handle_get_session_metadata (CopilotdDbusManager   *iface,
 {
   if (check_session_id (invocation, session_id))
     call_backend (COPILOTD_MANAGER (iface), invocation, "session.getMetadata",
-                  session_params (session_id), build_metadata);
+                  copilotd_session_params (session_id), build_metadata);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -660,7 +641,7 @@ handle_delete_session (CopilotdDbusManager   *iface,
       copilotd_session_close (live, "deleted");
     }
 
-  call_backend (self, invocation, "session.delete", session_params (session_id), build_success);
+  call_backend (self, invocation, "session.delete", copilotd_session_params (session_id), build_success);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -671,7 +652,7 @@ handle_set_foreground_session (CopilotdDbusManager   *iface,
 {
   if (check_session_id (invocation, session_id))
     call_backend (COPILOTD_MANAGER (iface), invocation, "session.setForeground",
-                  session_params (session_id), build_success);
+                  copilotd_session_params (session_id), build_success);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -786,7 +767,7 @@ handle_get_status (CopilotdDbusManager   *iface,
 {
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) params = wrap_object (json_object_new ());
+  g_autoptr(JsonNode) params = copilotd_json_node_take_object (json_object_new ());
   CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
 
   if (backend == NULL)
@@ -1328,7 +1309,7 @@ copilotd_manager_shutdown_async (CopilotdManager     *self,
       g_autoptr(JsonNode) node = NULL;
 
       json_object_set_string_member (params, "sessionId", id);
-      node = wrap_object (params);
+      node = copilotd_json_node_take_object (params);
       if (copilotd_backend_get_state (copilotd_session_get_backend (session)) == COPILOTD_BACKEND_RUNNING)
         {
           data->pending++;

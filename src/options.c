@@ -127,7 +127,6 @@ copilotd_variant_to_json (GVariant *value)
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
     {
       JsonObject *object = json_object_new ();
-      JsonNode *node = json_node_new (JSON_NODE_OBJECT);
       GVariantIter iter;
       const char *key;
       GVariant *child;
@@ -139,8 +138,7 @@ copilotd_variant_to_json (GVariant *value)
           json_object_set_member (object, camel, copilotd_variant_to_json (child));
           g_variant_unref (child);
         }
-      json_node_take_object (node, object);
-      return node;
+      return copilotd_json_node_take_object (object);
     }
 
   if (g_variant_is_container (value) && !g_variant_is_of_type (value, G_VARIANT_TYPE_DICTIONARY))
@@ -187,4 +185,22 @@ copilotd_json_map_objects (JsonObject          *parent,
         }
     }
   return g_variant_builder_end (&builder);
+}
+
+JsonNode *
+copilotd_json_node_take_object (JsonObject *object)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, object);
+  return node;
+}
+
+JsonObject *
+copilotd_session_params (const char *session_id)
+{
+  JsonObject *params = json_object_new ();
+
+  json_object_set_string_member (params, "sessionId", session_id);
+  return params;
 }

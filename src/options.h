@@ -32,6 +32,11 @@ gboolean  copilotd_option_get_json   (GVariant            *options,
 char     *copilotd_dashed_to_camel   (const char          *dashed);
 /* A{sv} (nested too) to a JSON object with camelCase member names. */
 JsonNode *copilotd_variant_to_json   (GVariant            *value);
+/* A JSON node holding @object, which it takes. */
+JsonNode   *copilotd_json_node_take_object (JsonObject *object);
+/* {"sessionId": @session_id}, the start of every session-scoped call. */
+JsonObject *copilotd_session_params       (const char *session_id);
+
 /* The objects of @parent's array @member, each turned into a GVariant by
  * @func (floating), as one array of @array_type (floating). A missing
  * member or parent gives an empty array; non-objects are skipped. */

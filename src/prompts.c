@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "options.h"
 #include "permission.h"
 #include "prompts.h"
 
@@ -50,15 +51,6 @@ struct _CopilotdPrompts
 
 G_DEFINE_FINAL_TYPE (CopilotdPrompts, copilotd_prompts, G_TYPE_OBJECT)
 
-static JsonNode *
-wrap_object (JsonObject *object)
-{
-  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
-
-  json_node_take_object (node, object);
-  return node;
-}
-
 static void
 on_answer_sent (GObject      *source,
                 GAsyncResult *result,
@@ -81,12 +73,11 @@ answer_cli (CopilotdPrompts *self,
             JsonNode        *result)
 {
   g_autoptr(JsonNode) node = NULL;
-  JsonObject *params = json_object_new ();
+  JsonObject *params = copilotd_session_params (self->session_id);
 
-  json_object_set_string_member (params, "sessionId", self->session_id);
   json_object_set_string_member (params, "requestId", request_id);
   json_object_set_member (params, "result", result);
-  node = wrap_object (params);
+  node = copilotd_json_node_take_object (params);
   copilotd_backend_call_async (self->backend, method, node, NULL, on_answer_sent, g_strdup (method));
 }
 
@@ -247,7 +238,7 @@ on_user_input_answered (GObject      *source,
       g_variant_lookup (results, "was-freeform", "b", &freeform);
       json_object_set_string_member (reply, "answer", answer ? answer : "");
       json_object_set_boolean_member (reply, "wasFreeform", freeform);
-      node = wrap_object (reply);
+      node = copilotd_json_node_take_object (reply);
       copilotd_backend_reply (self->backend, prompt->rpc_id, node);
     }
   else
@@ -364,7 +355,7 @@ start_tool_call (CopilotdPrompts *self,
           json_object_set_string_member (result, "textResultForLlm", text);
           json_object_set_string_member (result, "resultType", "failure");
           json_object_set_string_member (result, "error", text);
-          answer_cli (self, "session.tools.handlePendingToolCall", request_id, wrap_object (result));
+          answer_cli (self, "session.tools.handlePendingToolCall", request_id, copilotd_json_node_take_object (result));
         }
       return;
     }

@@ -103,24 +103,6 @@ update_state (CopilotdSession *self)
     }
 }
 
-static JsonObject *
-new_params (CopilotdSession *self)
-{
-  JsonObject *params = json_object_new ();
-
-  json_object_set_string_member (params, "sessionId", self->id);
-  return params;
-}
-
-static JsonNode *
-wrap_object (JsonObject *object)
-{
-  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
-
-  json_node_take_object (node, object);
-  return node;
-}
-
 /* ---- relay ------------------------------------------------------------ */
 
 static char *
@@ -408,7 +390,7 @@ call_cli (CopilotdSession       *self,
           JsonObject            *params,
           GAsyncReadyCallback    callback)
 {
-  g_autoptr(JsonNode) node = wrap_object (params ? params : new_params (self));
+  g_autoptr(JsonNode) node = copilotd_json_node_take_object (params ? params : copilotd_session_params (self->id));
 
   copilotd_backend_call_async (self->ctx.backend, method, node, NULL, callback,
                                call_context_new (self, invocation));
@@ -421,7 +403,7 @@ parse_send (CopilotdSession        *self,
             JsonObject            **out_params,
             GError                **error)
 {
-  g_autoptr(JsonObject) params = new_params (self);
+  g_autoptr(JsonObject) params = copilotd_session_params (self->id);
   g_autoptr(GVariant) attachments = NULL;
   g_autofree char *mode = NULL;
   g_autofree char *display = NULL;
@@ -603,7 +585,7 @@ start_send (CopilotdSession       *self,
 
   copilotd_session_hold (self);
   ctx->held = TRUE;
-  node = wrap_object (g_steal_pointer (&params));
+  node = copilotd_json_node_take_object (g_steal_pointer (&params));
   copilotd_backend_call_async (self->ctx.backend, "session.send", node, NULL, on_send_done, ctx);
 }
 
@@ -653,7 +635,7 @@ handle_abort (CopilotdDbusSession   *iface,
 
   /* Agents and tool providers hear Cancel at once, not after the CLI. */
   copilotd_prompts_cancel_all (self->prompts);
-  params = new_params (self);
+  params = copilotd_session_params (self->id);
   json_object_set_string_member (params, "reason", "user_initiated");
   call_cli (self, invocation, "session.abort", params, on_void_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -780,7 +762,7 @@ handle_set_model (CopilotdDbusSession   *iface,
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
 
-  params = new_params (self);
+  params = copilotd_session_params (self->id);
   json_object_set_string_member (params, "modelId", model);
   if (effort != NULL)
     json_object_set_string_member (params, "reasoningEffort", effort);
@@ -987,7 +969,7 @@ copilotd_session_dup_resume_params (CopilotdSession *self)
   JsonNode *node;
   JsonObject *object;
 
-  node = self->params ? json_node_copy (self->params) : wrap_object (json_object_new ());
+  node = self->params ? json_node_copy (self->params) : copilotd_json_node_take_object (json_object_new ());
   object = json_node_get_object (node);
   json_object_set_string_member (object, "sessionId", self->id);
   /* A restart is not a new conversation: no resume event in the history. */
