@@ -22,6 +22,7 @@
 
 #include "copilotd-error.h"
 #include "jsonrpc.h"
+#include "utf8.h"
 
 /* Bigger header blocks mean the stream is not what we think it is. */
 #define MAX_HEADER_SIZE (8 * 1024)
@@ -828,6 +829,15 @@ handle_body (CopilotdJsonrpc *self,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = NULL;
+  g_autofree char *repaired = NULL;
+
+  /* Every string must reach GVariant as UTF-8 (utf8.c). */
+  repaired = copilotd_json_text_make_valid ((const char *) body, len, &len);
+  if (repaired != NULL)
+    {
+      g_debug ("Replaced text that is not UTF-8 in a frame from the CLI");
+      body = (const guint8 *) repaired;
+    }
 
   if (!json_parser_load_from_data (self->parser, (const char *) body, (gssize) len, &error))
     {

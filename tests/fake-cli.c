@@ -47,6 +47,9 @@
  *                             for both replies
  *   ERROR: <message>          session.error then idle
  *   CRASH                     _exit(1) after the start of the turn
+ *   RAW: <file>               each line of <file> framed as it is
+ *                             (`@SESSION@` → the session id; `!line`
+ *                             unframed, C escapes), then idle
  *
  * One thread, one GMainLoop: stdin is a pollable stream, turns are queues of
  * actions pumped from idle/timeout sources, so events of a turn always go
@@ -1845,6 +1848,63 @@ call_crash (Turn *turn)
   _exit (1);
 }
 
+/* RAW: <file>: each line of <file> goes out as one frame body, byte for
+ * byte (`@SESSION@` becomes the session id), so tests can send what the
+ * real CLI might: invalid UTF-8, lone surrogate escapes, huge events. A
+ * line starting with `!` is written unframed after C unescaping (`\\r\\n`),
+ * for broken framing. */
+static void
+call_raw_frames (Turn *turn)
+{
+  g_autofree char *path = g_strstrip (g_strdup (turn->prompt + strlen ("RAW:")));
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, &error))
+    {
+      g_printerr ("fake-cli: RAW: %s\n", error->message);
+      return;
+    }
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && !cli.dead; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (lines[i], "@SESSION@", -1);
+      g_autofree char *body = g_strjoinv (turn->session->id, parts);
+      g_autofree char *header = NULL;
+      gboolean ok;
+
+      if (*body == '\0')
+        continue;
+      if (body[0] == '!')
+        {
+          g_autofree char *raw = g_strcompress (body + 1);
+
+          ok = g_output_stream_write_all (cli.out, raw, strlen (raw), NULL, NULL, &error);
+        }
+      else
+        {
+          g_autoptr(JsonNode) node = json_from_string (body, NULL);
+          JsonObject *params = node && JSON_NODE_HOLDS_OBJECT (node)
+                               ? obj_obj (json_node_get_object (node), "params") : NULL;
+          JsonObject *event = params ? obj_obj (params, "event") : NULL;
+
+          /* Persisted events land in the history, like the real CLI's. */
+          if (event != NULL && !obj_bool (event, "ephemeral", FALSE))
+            json_array_add_object_element (turn->session->history, json_object_ref (event));
+          header = g_strdup_printf ("Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", strlen (body));
+          ok = g_output_stream_write_all (cli.out, header, strlen (header), NULL, NULL, &error) &&
+               g_output_stream_write_all (cli.out, body, strlen (body), NULL, NULL, &error);
+        }
+      if (!ok || !g_output_stream_flush (cli.out, NULL, &error))
+        {
+          g_printerr ("fake-cli: write failed: %s\n", error->message);
+          cli.dead = TRUE;
+          g_main_loop_quit (cli.loop);
+        }
+    }
+}
+
 static gboolean
 parse_slow_count (const char *arg,
                   guint64    *n)
@@ -1963,6 +2023,11 @@ turn_setup (Turn *turn)
       json_object_set_string_member (data, "message", message);
       json_object_set_string_member (data, "originatingMessageId", turn->message_id);
       queue_event (turn, "session.error", data, FALSE);
+      queue_action (turn, ACTION_END);
+    }
+  else if (g_str_has_prefix (p, "RAW:"))
+    {
+      queue_call (turn, call_raw_frames);
       queue_action (turn, ACTION_END);
     }
   else if (g_str_has_prefix (p, "CRASH"))

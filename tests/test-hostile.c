@@ -1,0 +1,145 @@
+/* test-hostile.c: what the CLI side may send that the daemon must survive
+ *
+ * The fake CLI's `RAW: <file>` directive writes the lines of a file as
+ * frames, byte for byte: text no well-behaved CLI writes, yet valid JSON
+ * (lone surrogate escapes from Node-serialised tool output) or not
+ * (invalid UTF-8). Every test asserts what a client sees on the bus.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "daemon-fixture.h"
+
+#define REPLACEMENT "\xef\xbf\xbd"
+
+/* Writes @lines as a RAW: file in the fixture's home; returns the prompt. */
+static char *
+raw_prompt (Fixture            *fx,
+            const char * const *lines)
+{
+  g_autofree char *path = g_build_filename (fx->home, "raw-frames.jsonl", NULL);
+  g_autofree char *text = g_strjoinv ("\n", (char **) lines);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return g_strdup_printf ("RAW: %s", path);
+}
+
+static char *
+event_frame (const char *type,
+             const char *id,
+             const char *data_json)
+{
+  return g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{"
+                          "\"sessionId\":\"@SESSION@\",\"event\":{\"type\":\"%s\",\"id\":\"%s\","
+                          "\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"parentId\":null,"
+                          "\"data\":%s}}}", type, id, data_json);
+}
+
+static char *
+send_and_wait (GDBusConnection *conn,
+               const char      *path,
+               const char      *prompt)
+{
+  g_autoptr(GVariant) reply = call_ok (conn, path, SESSION_IFACE, "SendAndWait",
+                                       g_variant_new ("(sa{sv})", prompt, NULL), "(sa{sv})");
+  char *content;
+
+  g_variant_get_child (reply, 0, "s", &content);
+  return content;
+}
+
+static JsonObject *
+event_data_by_id (SignalLog  *log,
+                  const char *type,
+                  const char *id)
+{
+  for (guint i = 0; i < log->signals->len; i++)
+    {
+      LoggedSignal *sig = signal_log_get (log, i);
+      g_autoptr(GVariant) meta = NULL;
+      const char *got;
+
+      if (strcmp (logged_event_type (sig), type) != 0)
+        continue;
+      meta = g_variant_get_child_value (sig->params, 2);
+      if (g_variant_lookup (meta, "id", "&s", &got) && strcmp (got, id) == 0)
+        return logged_event_data (sig);
+    }
+  g_error ("No %s event with id %s reached the subscriber", type, id);
+  return NULL;
+}
+
+/* Issue 8 "What was seen" 2: a lone surrogate escape and invalid UTF-8
+ * became GLib-CRITICALs and "[Invalid UTF-8]"; one before a closing quote
+ * lost the whole event. Now each is U+FFFD and nothing is lost. */
+static void
+test_encoding (Fixture       *fx,
+               gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
+  g_autofree char *delta = event_frame ("assistant.message_delta", "e-delta",
+                                        "{\"messageId\":\"m-1\",\"deltaContent\":\"A\\udc00B\"}");
+  g_autofree char *message = event_frame ("assistant.message", "e-message",
+                                          "{\"messageId\":\"m-1\",\"content\":\"A\\udc00B\\ud800\"}");
+  g_autofree char *tool = event_frame ("tool.execution_complete", "e-tool",
+                                       "{\"toolCallId\":\"t-1\",\"success\":true,"
+                                       "\"result\":{\"content\":\"x\\udc00\",\"pair\":\"\\ud83d\\ude00\","
+                                       "\"high-low\":\"\\ud800\\u0041\",\"escaped\":\"\\\\udc00\"}}");
+  g_autofree char *bytes = event_frame ("session.info", "e-bytes",
+                                        "{\"infoType\":\"x\",\"message\":\"bad \xff\xfe bytes \xed\xa0\x80.\"}");
+  const char *lines[] = { delta, message, tool, bytes, NULL };
+  g_autofree char *prompt = raw_prompt (fx, lines);
+  g_autofree char *content = NULL;
+  g_autoptr(JsonObject) tool_data = NULL;
+  g_autoptr(JsonObject) info_data = NULL;
+  g_autoptr(JsonObject) message_data = NULL;
+  JsonObject *result;
+  LoggedSignal *sig;
+  const char *text;
+
+  spin (300);
+  signal_log_clear (log);
+  content = send_and_wait (fx->client, path, prompt);
+  g_assert_cmpstr (content, ==, "A" REPLACEMENT "B" REPLACEMENT);
+
+  sig = signal_log_get (log, signal_log_wait (log, 0, "Delta", NULL, 10));
+  g_variant_get (sig->params, "(t&su&s)", NULL, NULL, NULL, &text);
+  g_assert_cmpstr (text, ==, "A" REPLACEMENT "B");
+
+  signal_log_wait (log, 0, "Event", "session.idle", 10);
+  message_data = event_data_by_id (log, "assistant.message", "e-message");
+  g_assert_cmpstr (json_object_get_string_member (message_data, "content"), ==,
+                   "A" REPLACEMENT "B" REPLACEMENT);
+
+  /* Lost before: the surrogate just before the closing quote. */
+  tool_data = event_data_by_id (log, "tool.execution_complete", "e-tool");
+  result = json_object_get_object_member (tool_data, "result");
+  g_assert_cmpstr (json_object_get_string_member (result, "content"), ==, "x" REPLACEMENT);
+  g_assert_cmpstr (json_object_get_string_member (result, "pair"), ==, "\xf0\x9f\x98\x80");
+  g_assert_cmpstr (json_object_get_string_member (result, "high-low"), ==, REPLACEMENT "A");
+  g_assert_cmpstr (json_object_get_string_member (result, "escaped"), ==, "\\udc00");
+
+  /* Lost before: json-glib rejects a frame that is not UTF-8. */
+  info_data = event_data_by_id (log, "session.info", "e-bytes");
+  text = json_object_get_string_member (info_data, "message");
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  g_assert_true (g_str_has_prefix (text, "bad " REPLACEMENT));
+  g_assert_true (g_str_has_suffix (text, " bytes " REPLACEMENT REPLACEMENT REPLACEMENT "."));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/hostile/cli/encoding", test_encoding);
+#undef ADD
+
+  return g_test_run ();
+}
