@@ -5,53 +5,18 @@
  * and Delta signals to its subscribers (never broadcast: chat content must
  * not reach processes that merely match on the interface), keeps a replay
  * ring, and hands permission prompts, questions and tool calls to the
- * agent registry and the tool router.
+ * agent registry and the tool router. Its calls to the CLI go through
+ * session-link.c, which holds them while the CLI does not have the session.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "copilotd-error.h"
-#include "event-relay.h"
 #include "options.h"
-#include "prompts.h"
-#include "session.h"
+#include "session-private.h"
 
 #define DEFAULT_SEND_AND_WAIT_TIMEOUT_MS 300000
-
-typedef struct {
-  CopilotdSession *session;    /* owned */
-  GDBusMethodInvocation *invocation; /* owned */
-  char *message_id;            /* owned, nullable until session.send answered */
-  guint timeout_id;
-} Waiter;
-
-struct _CopilotdSession
-{
-  CopilotdDbusSessionSkeleton parent_instance;
-
-  CopilotdSessionContext ctx;  /* members unowned */
-  char *id;                    /* owned */
-  char *path;                  /* owned */
-  char *owner;                 /* owned, nullable: unique name */
-  uid_t uid;
-  gboolean persist;
-
-  JsonNode *params;            /* owned, nullable: create/resume params */
-  GPtrArray *tools;            /* owned, nullable: CopilotdTool* */
-
-  CopilotdEventRelay *relay;   /* owned: subscribers, serials, replay ring */
-
-  guint hold;
-  GQueue held;                 /* JsonObject* owned: events waiting for a reply */
-
-  char *turn_sender;           /* owned, nullable */
-  char *last_content;          /* owned, nullable */
-  GList *waiters;              /* Waiter* owned */
-  CopilotdPrompts *prompts;    /* owned: permission prompts, questions, tool calls */
-  gboolean busy;
-  gboolean closed;
-};
 
 static void copilotd_session_iface_init (CopilotdDbusSessionIface *iface);
 
@@ -146,9 +111,15 @@ finish_waiters (CopilotdSession *self,
     {
       Waiter *waiter = l->data;
 
-      /* A waiter whose send is still on its way belongs to a later turn. */
-      if (waiter->message_id == NULL && error == NULL)
+      /* A waiter whose send is still on its way belongs to a later turn,
+       * whose send answers it; only closing answers it now, and then
+       * on_send_done() frees it. */
+      if (waiter->message_id == NULL)
         {
+          if (self->closed && waiter->invocation != NULL)
+            g_dbus_method_invocation_return_gerror (waiter->invocation, error);
+          if (self->closed)
+            g_clear_object (&waiter->invocation);
           keep = g_list_prepend (keep, waiter);
           continue;
         }
@@ -314,9 +285,16 @@ copilotd_session_release (CopilotdSession *self)
 
 /* ---- access ------------------------------------------------------------ */
 
-static gboolean
-check_access (CopilotdSession       *self,
-              GDBusMethodInvocation *invocation)
+/**
+ * copilotd_session_check_caller:
+ *
+ * Whether the caller of @invocation may call the session's methods: the
+ * owner and subscribers of a session that is not closed. When not, the
+ * invocation has been answered with Closed or AccessDenied.
+ */
+gboolean
+copilotd_session_check_caller (CopilotdSession       *self,
+                               GDBusMethodInvocation *invocation)
 {
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
 
@@ -375,7 +353,7 @@ finish_call (GObject                *source,
   g_autoptr(GError) error = NULL;
   JsonNode *node;
 
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  node = copilotd_session_call_finish (ctx->session, result, &error);
   if (node == NULL)
     g_dbus_method_invocation_return_gerror (ctx->invocation, error);
   return node;
@@ -390,10 +368,7 @@ call_cli (CopilotdSession       *self,
           JsonObject            *params,
           GAsyncReadyCallback    callback)
 {
-  g_autoptr(JsonNode) node = copilotd_json_node_take_object (params ? params : copilotd_session_params (self->id));
-
-  copilotd_backend_call_async (self->ctx.backend, method, node, NULL, callback,
-                               call_context_new (self, invocation));
+  copilotd_session_call_async (self, method, params, callback, call_context_new (self, invocation));
 }
 
 static gboolean
@@ -482,7 +457,7 @@ on_send_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   const char *message_id = NULL;
 
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  node = copilotd_session_call_finish (ctx->session, result, &error);
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
     message_id = json_object_get_string_member_with_default (json_node_get_object (node), "messageId", NULL);
   if (error == NULL && message_id == NULL)
@@ -542,11 +517,10 @@ start_send (CopilotdSession       *self,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) params = NULL;
-  g_autoptr(JsonNode) node = NULL;
   CallContext *ctx;
   guint timeout_ms = DEFAULT_SEND_AND_WAIT_TIMEOUT_MS;
 
-  if (!check_access (self, invocation))
+  if (!copilotd_session_check_caller (self, invocation))
     return;
   if (!parse_send (self, prompt, options, &params, &error))
     {
@@ -585,8 +559,7 @@ start_send (CopilotdSession       *self,
 
   copilotd_session_hold (self);
   ctx->held = TRUE;
-  node = copilotd_json_node_take_object (g_steal_pointer (&params));
-  copilotd_backend_call_async (self->ctx.backend, "session.send", node, NULL, on_send_done, ctx);
+  copilotd_session_call_async (self, "session.send", g_steal_pointer (&params), on_send_done, ctx);
 }
 
 static gboolean
@@ -630,12 +603,12 @@ handle_abort (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
   JsonObject *params;
 
-  if (!check_access (self, invocation))
+  if (!copilotd_session_check_caller (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   /* Agents and tool providers hear Cancel at once, not after the CLI. */
   copilotd_prompts_cancel_all (self->prompts);
-  params = copilotd_session_params (self->id);
+  params = json_object_new ();
   json_object_set_string_member (params, "reason", "user_initiated");
   call_cli (self, invocation, "session.abort", params, on_void_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -651,7 +624,7 @@ on_destroy_done (GObject      *source,
   g_autoptr(JsonNode) node = NULL;
 
   /* {"success":false} means the CLI no longer had it: closed all the same. */
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  node = copilotd_session_call_finish (ctx->session, result, &error);
   if (node == NULL && !g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
     {
       g_dbus_method_invocation_return_gerror (ctx->invocation, error);
@@ -670,7 +643,7 @@ handle_destroy (CopilotdDbusSession   *iface,
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
-  if (check_access (self, invocation))
+  if (copilotd_session_check_caller (self, invocation))
     call_cli (self, invocation, "session.destroy", NULL, on_destroy_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -711,7 +684,7 @@ handle_get_messages (CopilotdDbusSession   *iface,
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
-  if (check_access (self, invocation))
+  if (copilotd_session_check_caller (self, invocation))
     call_cli (self, invocation, "session.getMessages", NULL, on_get_messages_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -748,7 +721,7 @@ handle_set_model (CopilotdDbusSession   *iface,
   g_autofree char *effort = NULL;
   JsonObject *params;
 
-  if (!check_access (self, invocation))
+  if (!copilotd_session_check_caller (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (*model == '\0')
     {
@@ -762,7 +735,7 @@ handle_set_model (CopilotdDbusSession   *iface,
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
 
-  params = copilotd_session_params (self->id);
+  params = json_object_new ();
   json_object_set_string_member (params, "modelId", model);
   if (effort != NULL)
     json_object_set_string_member (params, "reasoningEffort", effort);
@@ -851,7 +824,7 @@ handle_get_events (CopilotdDbusSession   *iface,
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
-  if (check_access (self, invocation))
+  if (copilotd_session_check_caller (self, invocation))
     g_dbus_method_invocation_return_value (invocation,
                                            copilotd_event_relay_get_events (self->relay, since, max));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -912,6 +885,7 @@ copilotd_session_backend_lost (CopilotdSession *self)
   finish_waiters (self, error, TRUE);
   self->busy = FALSE;
   update_state (self);
+  copilotd_session_set_lost (self);
 }
 
 void
@@ -919,6 +893,7 @@ copilotd_session_backend_restarted (CopilotdSession *self)
 {
   if (self->closed)
     return;
+  copilotd_session_set_live (self);
   relay_synthetic (self, "copilotd.backend_restarted", json_object_new ());
 }
 
@@ -937,6 +912,7 @@ copilotd_session_close (CopilotdSession *self,
   self->closed = TRUE;
 
   error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s was closed (%s)", self->id, reason);
+  session_link_close (self, error);
   finish_waiters (self, error, TRUE);
 
   copilotd_event_relay_emit_closed (self->relay, reason);
@@ -992,6 +968,13 @@ copilotd_session_set_started (CopilotdSession *self,
       if (model != NULL)
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
     }
+  copilotd_session_set_live (self);
+}
+
+const char *
+copilotd_session_get_id (CopilotdSession *self)
+{
+  return self->id;
 }
 
 const char *
@@ -1022,6 +1005,7 @@ copilotd_session_dispose (GObject *object)
     copilotd_prompts_close (self->prompts);
   g_clear_object (&self->prompts);
   g_queue_clear_full (&self->held, (GDestroyNotify) json_object_unref);
+  session_link_dispose (self);
 
   G_OBJECT_CLASS (copilotd_session_parent_class)->dispose (object);
 }
@@ -1061,6 +1045,7 @@ static void
 copilotd_session_init (CopilotdSession *self)
 {
   g_queue_init (&self->held);
+  session_link_init (self);
 }
 
 CopilotdSession *

@@ -40,6 +40,7 @@ CopilotdSession *copilotd_session_new           (const CopilotdSessionContext *c
                                                  const char      *owner,
                                                  uid_t            uid,
                                                  gboolean         persist);
+const char      *copilotd_session_get_id        (CopilotdSession *self);
 const char      *copilotd_session_get_path      (CopilotdSession *self);
 uid_t            copilotd_session_get_uid       (CopilotdSession *self);
 CopilotdBackend *copilotd_session_get_backend   (CopilotdSession *self);
@@ -74,5 +75,29 @@ void             copilotd_session_backend_restarted (CopilotdSession *self);
 void             copilotd_session_close         (CopilotdSession *self,
                                                  const char      *reason);
 gboolean         copilotd_session_is_closed     (CopilotdSession *self);
+
+/* Whether the caller may use the session (its owner or a subscriber, and
+ * the session not closed); when not, @invocation was answered with Closed
+ * or AccessDenied. Every Session method handler calls it first. */
+gboolean         copilotd_session_check_caller  (CopilotdSession       *self,
+                                                 GDBusMethodInvocation *invocation);
+
+/* Every call of the session's CLI goes through these (session-link.c):
+ * @params (owned, nullable) gets "sessionId"; the call uses the session's
+ * GCancellable, waits while the session is being started or brought back
+ * into a restarted CLI, and goes out in order once the CLI has it. Fails
+ * with Closed when the session closes first. */
+void             copilotd_session_call_async    (CopilotdSession     *self,
+                                                 const char          *method,
+                                                 JsonObject          *params,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+JsonNode        *copilotd_session_call_finish   (CopilotdSession     *self,
+                                                 GAsyncResult        *result,
+                                                 GError             **error);
+/* The CLI has the session (create/resume answered): queued calls go out. */
+void             copilotd_session_set_live      (CopilotdSession *self);
+/* Its CLI was lost: calls wait until copilotd_session_set_live(). */
+void             copilotd_session_set_lost      (CopilotdSession *self);
 
 G_END_DECLS

@@ -1,0 +1,67 @@
+/* session-private.h: what session.c and session-link.c share
+ *
+ * A CopilotdSession is one object written in two files: session.c holds
+ * the D-Bus methods and the event relay, session-link.c the session's link
+ * to its CLI (the call queue, start, recovery after a restart, close).
+ */
+#pragma once
+
+#include "event-relay.h"
+#include "prompts.h"
+#include "session.h"
+
+/* Where the session stands with its CLI. */
+typedef enum {
+  SESSION_LINK_NEW,        /* not in a CLI yet: session.create/resume not sent */
+  SESSION_LINK_STARTING,   /* session.create/resume sent, not answered */
+  SESSION_LINK_LIVE,       /* calls go straight to the CLI */
+  SESSION_LINK_LOST,       /* the CLI is gone; waiting for a new one */
+  SESSION_LINK_RESUMING,   /* session.resume (or re-create) in the new CLI */
+} SessionLink;
+
+typedef struct {
+  CopilotdSession *session;    /* owned */
+  GDBusMethodInvocation *invocation; /* owned, nullable once answered */
+  char *message_id;            /* owned, nullable until session.send answered */
+  guint timeout_id;
+} Waiter;
+
+struct _CopilotdSession
+{
+  CopilotdDbusSessionSkeleton parent_instance;
+
+  CopilotdSessionContext ctx;  /* members unowned */
+  char *id;                    /* owned */
+  char *path;                  /* owned */
+  char *owner;                 /* owned, nullable: unique name */
+  uid_t uid;
+  gboolean persist;
+
+  JsonNode *params;            /* owned, nullable: create/resume params */
+  GPtrArray *tools;            /* owned, nullable: CopilotdTool* */
+
+  CopilotdEventRelay *relay;   /* owned: subscribers, serials, replay ring */
+
+  guint hold;
+  GQueue held;                 /* JsonObject* owned: events waiting for a reply */
+
+  /* session-link.c */
+  SessionLink link;
+  GCancellable *cancellable;   /* owned: every CLI call; cancelled on close */
+  GQueue calls;                /* GTask* owned: calls waiting for the CLI, in order */
+  guint64 next_call;           /* sequence of calls, to keep their order */
+
+  char *turn_sender;           /* owned, nullable */
+  char *last_content;          /* owned, nullable */
+  GList *waiters;              /* Waiter* owned */
+  CopilotdPrompts *prompts;    /* owned: permission prompts, questions, tool calls */
+  gboolean busy;
+  gboolean closed;
+};
+
+/* session-link.c */
+void session_link_init     (CopilotdSession *self);
+void session_link_dispose  (CopilotdSession *self);
+/* Fails every queued call with @error and cancels the calls in flight. */
+void session_link_close    (CopilotdSession *self,
+                            const GError    *error);
