@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "agent-registry.h"
+#include "client-call.h"
 #include "copilotd-error.h"
 
 #define AGENT_INTERFACE "io.github.copilotd.Copilot1.Agent"
@@ -27,8 +28,7 @@ typedef struct {
   char *sender;           /* owned: unique name of the registering connection */
   char *path;             /* owned */
   uid_t uid;
-  gboolean can_permission;
-  gboolean can_user_input;
+  guint capabilities;      /* 1 << CopilotdPromptKind */
   gboolean fallback;
   gboolean gone;          /* unregistered or left the bus */
   guint in_flight;        /* calls to this agent that hold a slot */
@@ -53,8 +53,7 @@ struct _Ask {
   gulong cancelled_id;
   guint timeout_id;
   gboolean done;
-  guint answer;
-  GVariant *results;                 /* owned, nullable */
+  GVariant *reply;                   /* owned, nullable: the agent's answer */
 };
 
 /* One D-Bus call to an agent; outlives the ask when it was cancelled. */
@@ -62,6 +61,19 @@ typedef struct {
   GTask *task;                       /* owned */
   GCancellable *cancellable;         /* owned */
 } Call;
+
+/* Per kind: the capability name, the Agent method and its reply type. */
+static const struct {
+  const char *capability;
+  const char *method;
+  const char *reply_type;
+} kinds[] = {
+  [COPILOTD_PROMPT_PERMISSION] = { "permission", "RequestPermission", "(ua{sv})" },
+  [COPILOTD_PROMPT_USER_INPUT] = { "user-input", "RequestUserInput", "(ua{sv})" },
+  [COPILOTD_PROMPT_ELICITATION] = { "elicitation", "RequestElicitation", "(ssa{sv})" },
+  [COPILOTD_PROMPT_PLAN_APPROVAL] = { "plan-approval", "RequestPlanApproval", "(ba{sv})" },
+  [COPILOTD_PROMPT_MODE_SWITCH] = { "mode-switch", "RequestModeSwitch", "(sa{sv})" },
+};
 
 struct _CopilotdAgentRegistry
 {
@@ -117,15 +129,7 @@ static gboolean
 agent_can (Agent              *agent,
            CopilotdPromptKind  kind)
 {
-  switch (kind)
-    {
-    case COPILOTD_PROMPT_PERMISSION:
-      return agent->can_permission;
-    case COPILOTD_PROMPT_USER_INPUT:
-      return agent->can_user_input;
-    default:
-      return FALSE;
-    }
+  return (guint) kind < G_N_ELEMENTS (kinds) && (agent->capabilities & (1u << kind)) != 0;
 }
 
 static gboolean
@@ -166,7 +170,7 @@ ask_free (gpointer data)
   g_clear_pointer (&ask->candidates, g_ptr_array_unref);
   g_clear_object (&ask->call_cancellable);
   g_clear_object (&ask->cancellable);
-  g_clear_pointer (&ask->results, g_variant_unref);
+  g_clear_pointer (&ask->reply, g_variant_unref);
   g_free (ask);
 }
 
@@ -268,7 +272,7 @@ on_agent_call_done (GObject      *source,
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  reply = copilotd_client_call_finish (result, &error);
 
   /* The ask moved on (cancelled, timed out, agent gone): a late answer
    * must not count. */
@@ -287,9 +291,9 @@ on_agent_call_done (GObject      *source,
     }
   else
     {
-      g_variant_get (reply, "(u@a{sv})", &ask->answer, &ask->results);
-      g_debug ("Agent %s %s answered “%s” with %u",
-               ask->current->sender, ask->current->path, ask->request_id, ask->answer);
+      g_debug ("Agent %s %s answered “%s”",
+               ask->current->sender, ask->current->path, ask->request_id);
+      ask->reply = g_steal_pointer (&reply);
       ask_finish (ask, NULL, FALSE);
     }
 
@@ -301,30 +305,22 @@ ask_start_call (Ask *ask)
 {
   CopilotdAgentRegistry *self = ask->registry;
   Agent *agent = ask->current;
+  const char *method = kinds[ask->kind].method;
   GVariant *parameters;
-  const char *method;
-  const GVariantType *reply_type;
   Call *call;
 
   agent->in_flight++;
   g_ptr_array_add (agent->calling, ask);
   ask->call_cancellable = g_cancellable_new ();
 
-  if (ask->kind == COPILOTD_PROMPT_PERMISSION)
-    {
-      method = "RequestPermission";
-      reply_type = G_VARIANT_TYPE ("(ua{sv})");
-      parameters = g_variant_new ("(os@a{sv}s)", ask->session_path, ask->request_id,
-                                  ask->request,
-                                  ask->request_json != NULL ? ask->request_json : "{}");
-    }
+  /* Permissions carry the CLI's request, elicitations their schema. */
+  if (ask->kind == COPILOTD_PROMPT_PERMISSION || ask->kind == COPILOTD_PROMPT_ELICITATION)
+    parameters = g_variant_new ("(os@a{sv}s)", ask->session_path, ask->request_id,
+                                ask->request,
+                                ask->request_json != NULL ? ask->request_json : "{}");
   else
-    {
-      method = "RequestUserInput";
-      reply_type = G_VARIANT_TYPE ("(ua{sv})");
-      parameters = g_variant_new ("(os@a{sv})", ask->session_path, ask->request_id,
-                                  ask->request);
-    }
+    parameters = g_variant_new ("(os@a{sv})", ask->session_path, ask->request_id,
+                                ask->request);
 
   g_debug ("Asking agent %s %s about “%s” (%s)",
            agent->sender, agent->path, ask->request_id, method);
@@ -333,12 +329,12 @@ ask_start_call (Ask *ask)
   call->task = g_object_ref (ask->task);
   call->cancellable = g_object_ref (ask->call_cancellable);
 
-  /* No D-Bus timeout: a person may take a while; permission-timeout is
-   * the daemon's own timer. */
-  g_dbus_connection_call (self->connection, agent->sender, agent->path,
-                          AGENT_INTERFACE, method, parameters, reply_type,
-                          G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
-                          ask->call_cancellable, on_agent_call_done, call);
+  /* No deadline on the call: permission-timeout is the ask's, across
+   * agents. The ask sends Cancel itself, only when it withdraws. */
+  copilotd_client_call_async (self->connection, self->callers, agent->sender, agent->path,
+                              AGENT_INTERFACE, method, parameters,
+                              G_VARIANT_TYPE (kinds[ask->kind].reply_type), 0, NULL,
+                              ask->call_cancellable, on_agent_call_done, call);
 }
 
 static void
@@ -445,6 +441,25 @@ build_candidates (CopilotdAgentRegistry      *self,
   return candidates;
 }
 
+/* The request with who is asking added (DESIGN.md §9); sinks @request. */
+static GVariant *
+add_asker (GVariant                   *request,
+           const CopilotdPromptTarget *target)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr(GVariant) sunk = g_variant_ref_sink (request);
+
+  g_variant_dict_init (&dict, sunk);
+  if (target->client_name != NULL)
+    g_variant_dict_insert (&dict, "client-name", "s", target->client_name);
+  if (target->client_pid != 0)
+    g_variant_dict_insert (&dict, "client-pid", "u", target->client_pid);
+  if (target->working_directory != NULL)
+    g_variant_dict_insert (&dict, "working-directory", "s", target->working_directory);
+
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
 void
 copilotd_agent_registry_ask_async (CopilotdAgentRegistry      *self,
                                    CopilotdPromptKind          kind,
@@ -462,6 +477,7 @@ copilotd_agent_registry_ask_async (CopilotdAgentRegistry      *self,
   g_return_if_fail (COPILOTD_IS_AGENT_REGISTRY (self));
   g_return_if_fail (target != NULL && target->session_path != NULL);
   g_return_if_fail (request_id != NULL);
+  g_return_if_fail ((guint) kind < G_N_ELEMENTS (kinds));
   g_return_if_fail (request != NULL && g_variant_is_of_type (request, G_VARIANT_TYPE_VARDICT));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
@@ -475,7 +491,7 @@ copilotd_agent_registry_ask_async (CopilotdAgentRegistry      *self,
   ask->session_path = g_strdup (target->session_path);
   ask->request_id = g_strdup (request_id);
   ask->request_json = g_strdup (request_json);
-  ask->request = g_variant_ref_sink (request);
+  ask->request = add_asker (request, target);
   ask->candidates = build_candidates (self, kind, target);
   g_task_set_task_data (task, ask, ask_free);
 
@@ -519,12 +535,24 @@ copilotd_agent_registry_ask_finish (CopilotdAgentRegistry  *self,
     return FALSE;
 
   ask = g_task_get_task_data (G_TASK (result));
-  if (out_answer != NULL)
-    *out_answer = ask->answer;
-  if (out_results != NULL)
-    *out_results = ask->results != NULL ? g_variant_ref (ask->results)
-                                        : g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  g_return_val_if_fail (g_variant_is_of_type (ask->reply, G_VARIANT_TYPE ("(ua{sv})")), FALSE);
+  g_variant_get (ask->reply, "(u@a{sv})", out_answer, out_results);
   return TRUE;
+}
+
+GVariant *
+copilotd_agent_registry_ask_finish_reply (CopilotdAgentRegistry  *self,
+                                          GAsyncResult           *result,
+                                          GError                **error)
+{
+  g_return_val_if_fail (COPILOTD_IS_AGENT_REGISTRY (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == copilotd_agent_registry_ask_async, NULL);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+
+  return g_variant_ref (((Ask *) g_task_get_task_data (G_TASK (result)))->reply);
 }
 
 /* Registration -------------------------------------------------------------- */
@@ -597,16 +625,14 @@ on_caller_vanished (CopilotdCallers *callers,
 
 static gboolean
 parse_options (GVariant  *options,
-               gboolean  *out_permission,
-               gboolean  *out_user_input,
+               guint     *out_capabilities,
                gboolean  *out_fallback,
                GError   **error)
 {
   g_autoptr(GVariant) capabilities = NULL;
   g_autoptr(GVariant) fallback = NULL;
 
-  *out_permission = TRUE;
-  *out_user_input = TRUE;
+  *out_capabilities = (1u << COPILOTD_PROMPT_PERMISSION) | (1u << COPILOTD_PROMPT_USER_INPUT);
   *out_fallback = FALSE;
 
   capabilities = g_variant_lookup_value (options, "capabilities", NULL);
@@ -622,22 +648,23 @@ parse_options (GVariant  *options,
           return FALSE;
         }
 
-      *out_permission = FALSE;
-      *out_user_input = FALSE;
+      *out_capabilities = 0;
       names = g_variant_get_strv (capabilities, NULL);
       for (gsize i = 0; names[i] != NULL; i++)
         {
-          if (g_str_equal (names[i], "permission"))
-            *out_permission = TRUE;
-          else if (g_str_equal (names[i], "user-input"))
-            *out_user_input = TRUE;
-          else
+          guint kind;
+
+          for (kind = 0; kind < G_N_ELEMENTS (kinds); kind++)
+            if (g_str_equal (names[i], kinds[kind].capability))
+              break;
+          if (kind == G_N_ELEMENTS (kinds))
             {
               g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                           "Unknown capability “%s” (known: permission, user-input)",
-                           names[i]);
+                           "Unknown capability “%s” (known: permission, user-input, "
+                           "elicitation, plan-approval, mode-switch)", names[i]);
               return FALSE;
             }
+          *out_capabilities |= 1u << kind;
         }
     }
 
@@ -666,12 +693,13 @@ handle_register_agent (CopilotdDbusAgentManager *object,
   CopilotdAgentRegistry *self = COPILOTD_AGENT_REGISTRY (object);
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
   g_autoptr(GError) error = NULL;
-  gboolean can_permission, can_user_input, fallback;
+  guint capabilities;
+  gboolean fallback;
   guint n_for_uid = 0;
   uid_t uid;
   Agent *agent;
 
-  if (!parse_options (options, &can_permission, &can_user_input, &fallback, &error))
+  if (!parse_options (options, &capabilities, &fallback, &error))
     goto fail;
 
   if (sender == NULL)
@@ -708,17 +736,15 @@ handle_register_agent (CopilotdDbusAgentManager *object,
   agent->sender = g_strdup (sender);
   agent->path = g_strdup (path);
   agent->uid = uid;
-  agent->can_permission = can_permission;
-  agent->can_user_input = can_user_input;
+  agent->capabilities = capabilities;
   agent->fallback = fallback;
   agent->calling = g_ptr_array_new ();
   g_queue_init (&agent->waiting);
 
   g_ptr_array_add (self->agents, agent);
   g_hash_table_insert (self->by_sender, agent->sender, agent);
-  g_debug ("Registered agent %s %s (UID %u%s%s%s)", sender, path, (guint) uid,
-           can_permission ? ", permission" : "", can_user_input ? ", user-input" : "",
-           fallback ? ", fallback" : "");
+  g_debug ("Registered agent %s %s (UID %u, capabilities 0x%x%s)", sender, path, (guint) uid,
+           capabilities, fallback ? ", fallback" : "");
 
   copilotd_callers_watch (self->callers, sender);
   copilotd_dbus_agent_manager_complete_register_agent (object, invocation);

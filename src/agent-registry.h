@@ -17,6 +17,9 @@ G_DECLARE_FINAL_TYPE (CopilotdAgentRegistry, copilotd_agent_registry, COPILOTD, 
 typedef enum {
   COPILOTD_PROMPT_PERMISSION,
   COPILOTD_PROMPT_USER_INPUT,
+  COPILOTD_PROMPT_ELICITATION,
+  COPILOTD_PROMPT_PLAN_APPROVAL,
+  COPILOTD_PROMPT_MODE_SWITCH,
 } CopilotdPromptKind;
 
 /* Who a prompt is for; strings unowned, valid for the call only. */
@@ -25,6 +28,10 @@ typedef struct {
   const char *owner;          /* unique name of the session owner, nullable */
   const char *turn_sender;    /* unique name that sent the current turn, nullable */
   uid_t       uid;            /* the session's owner UID */
+  /* Who is asking, added to every request (DESIGN.md §9); nullable / 0. */
+  const char *client_name;
+  guint32     client_pid;
+  const char *working_directory;
 } CopilotdPromptTarget;
 
 /* The registry is also the exported AgentManager skeleton. */
@@ -34,8 +41,9 @@ CopilotdAgentRegistry *copilotd_agent_registry_new (GDBusConnection *connection,
 
 guint    copilotd_agent_registry_get_n_agents (CopilotdAgentRegistry *self);
 
-/* Asks one agent at a time in routing order. @request is a{sv} (sunk);
- * @request_json is only sent for permissions. Finishes with the agent's
+/* Asks one agent at a time in routing order, among the agents with the
+ * capability of @kind. @request is a{sv} (sunk); @request_json is only sent
+ * for permissions (the CLI's request) and elicitations (the schema). Finishes with the agent's
  * answer, or with COPILOTD_ERROR_NOT_FOUND (no agent left),
  * COPILOTD_ERROR_TIMEOUT (permission-timeout) or G_IO_ERROR_CANCELLED
  * (@cancellable; the agent was sent Cancel). */
@@ -53,5 +61,9 @@ gboolean copilotd_agent_registry_ask_finish (CopilotdAgentRegistry  *self,
                                              guint                  *out_answer,
                                              GVariant              **out_results,
                                              GError                **error);
+/* The agent's whole reply, of the method's reply type; for every kind. */
+GVariant *copilotd_agent_registry_ask_finish_reply (CopilotdAgentRegistry  *self,
+                                                    GAsyncResult           *result,
+                                                    GError                **error);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include "client-call.h"
 #include "copilotd-error.h"
 #include "tool-router.h"
 
@@ -23,6 +24,7 @@ struct _CopilotdTool
   char *sender;           /* owned: unique name serving the tool */
   char *provider;         /* owned: object path of the ToolProvider */
   gboolean skip_permission;
+  gboolean overrides_built_in;
 };
 
 void
@@ -106,12 +108,14 @@ parse_tool (GVariant    *entry,
   g_autoptr(GVariant) parameters = NULL;
   g_autoptr(GVariant) provider = NULL;
   g_autoptr(GVariant) skip_permission = NULL;
+  g_autoptr(GVariant) overrides = NULL;
 
   if (!lookup_typed (entry, index, "name", G_VARIANT_TYPE_STRING, &name, error) ||
       !lookup_typed (entry, index, "description", G_VARIANT_TYPE_STRING, &description, error) ||
       !lookup_typed (entry, index, "parameters", G_VARIANT_TYPE_STRING, &parameters, error) ||
       !lookup_typed (entry, index, "provider", G_VARIANT_TYPE_OBJECT_PATH, &provider, error) ||
-      !lookup_typed (entry, index, "skip-permission", G_VARIANT_TYPE_BOOLEAN, &skip_permission, error))
+      !lookup_typed (entry, index, "skip-permission", G_VARIANT_TYPE_BOOLEAN, &skip_permission, error) ||
+      !lookup_typed (entry, index, "overrides-built-in", G_VARIANT_TYPE_BOOLEAN, &overrides, error))
     return NULL;
 
   if (name == NULL)
@@ -166,6 +170,8 @@ parse_tool (GVariant    *entry,
 
   if (skip_permission != NULL)
     tool->skip_permission = g_variant_get_boolean (skip_permission);
+  if (overrides != NULL)
+    tool->overrides_built_in = g_variant_get_boolean (overrides);
 
   tool->sender = g_strdup (sender);
 
@@ -251,6 +257,12 @@ copilotd_tools_to_json (GPtrArray *tools)
           json_builder_set_member_name (builder, "skipPermission");
           json_builder_add_boolean_value (builder, TRUE);
         }
+      /* Without it the CLI refuses a tool named like one of its own. */
+      if (tool->overrides_built_in)
+        {
+          json_builder_set_member_name (builder, "overridesBuiltInTool");
+          json_builder_add_boolean_value (builder, TRUE);
+        }
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -282,23 +294,14 @@ struct _CopilotdToolRouter
   GDBusConnection *connection;    /* owned */
   CopilotdCallers *callers;       /* owned */
   const CopilotdConfig *config;   /* unowned: outlives the router */
-  GHashTable *invocations;        /* owned: set of unfinished GTask refs */
 };
 
 G_DEFINE_TYPE (CopilotdToolRouter, copilotd_tool_router, G_TYPE_OBJECT)
 
 typedef struct {
-  GTask *task;                    /* unowned: owns this as task data */
-  CopilotdToolRouter *router;     /* unowned: the task's source object */
   char *sender;                   /* owned */
-  char *provider;                 /* owned */
   char *tool_name;                /* owned */
   char *tool_call_id;             /* owned */
-  GCancellable *call_cancellable; /* owned */
-  GCancellable *cancellable;      /* owned, nullable: the caller's */
-  gulong cancelled_id;
-  guint timeout_id;
-  gboolean done;
 } Invocation;
 
 static void
@@ -306,23 +309,62 @@ invocation_free (gpointer data)
 {
   Invocation *invocation = data;
 
-  g_assert (invocation->timeout_id == 0);
-  g_assert (invocation->cancelled_id == 0);
-
   g_free (invocation->sender);
-  g_free (invocation->provider);
   g_free (invocation->tool_name);
   g_free (invocation->tool_call_id);
-  g_clear_object (&invocation->call_cancellable);
-  g_clear_object (&invocation->cancellable);
   g_free (invocation);
 }
 
+static void
+add_images (JsonBuilder *builder,
+            GVariant    *images)
+{
+  GVariantIter iter;
+  GVariant *image;
+
+  json_builder_set_member_name (builder, "binaryResultsForLlm");
+  json_builder_begin_array (builder);
+  g_variant_iter_init (&iter, images);
+  while ((image = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) owned = image;
+      g_autoptr(GVariant) data = g_variant_lookup_value (image, "data", G_VARIANT_TYPE_BYTESTRING);
+      g_autofree char *base64 = NULL;
+      const char *mime_type = NULL, *description = NULL;
+      gsize size = 0;
+      const guchar *bytes;
+
+      if (data == NULL)
+        continue;
+      bytes = g_variant_get_fixed_array (data, &size, 1);
+      base64 = g_base64_encode (bytes, size);
+      g_variant_lookup (image, "mime-type", "&s", &mime_type);
+      g_variant_lookup (image, "description", "&s", &description);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, "image");
+      json_builder_set_member_name (builder, "data");
+      json_builder_add_string_value (builder, base64);
+      json_builder_set_member_name (builder, "mimeType");
+      json_builder_add_string_value (builder, mime_type != NULL ? mime_type : "image/png");
+      if (description != NULL)
+        {
+          json_builder_set_member_name (builder, "description");
+          json_builder_add_string_value (builder, description);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+}
+
+/* @images: aa{sv}, nullable. */
 static JsonNode *
 build_result (const char *text,
               const char *result_type,
               const char *error,
-              const char *session_log)
+              const char *session_log,
+              GVariant   *images)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
 
@@ -341,49 +383,11 @@ build_result (const char *text,
       json_builder_set_member_name (builder, "sessionLog");
       json_builder_add_string_value (builder, session_log);
     }
+  if (images != NULL && g_variant_n_children (images) > 0)
+    add_images (builder, images);
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);
-}
-
-/* Finishes @invocation with @result (taken) or @error (taken). */
-static void
-invocation_finish (Invocation *invocation,
-                   JsonNode   *result,
-                   GError     *error,
-                   gboolean    send_cancel)
-{
-  CopilotdToolRouter *self = invocation->router;
-  g_autoptr(GTask) task = g_object_ref (invocation->task);
-
-  g_assert (!invocation->done);
-  invocation->done = TRUE;
-
-  g_clear_handle_id (&invocation->timeout_id, g_source_remove);
-  if (invocation->cancelled_id != 0)
-    {
-      g_signal_handler_disconnect (invocation->cancellable, invocation->cancelled_id);
-      invocation->cancelled_id = 0;
-    }
-  g_cancellable_cancel (invocation->call_cancellable);
-
-  if (send_cancel)
-    {
-      g_debug ("Withdrawing tool call “%s” from %s %s",
-               invocation->tool_call_id, invocation->sender, invocation->provider);
-      g_dbus_connection_call (self->connection, invocation->sender, invocation->provider,
-                              TOOL_PROVIDER_INTERFACE, "Cancel",
-                              g_variant_new ("(s)", invocation->tool_call_id),
-                              NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
-                              NULL, NULL, NULL);
-    }
-
-  g_hash_table_remove (self->invocations, task);
-
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, result, (GDestroyNotify) json_node_unref);
 }
 
 static const char *
@@ -406,97 +410,50 @@ on_invoke_done (GObject      *source,
   Invocation *invocation = g_task_get_task_data (task);
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (invocation->done)
-    return;
-
-  if (reply == NULL)
+  reply = copilotd_client_call_finish (result, &error);
+  if (reply != NULL)
     {
-      g_autofree char *message = NULL;
+      g_autoptr(GVariant) extra = NULL;
+      g_autoptr(GVariant) images = NULL;
+      const char *reply_text, *extra_error = NULL, *session_log = NULL;
+      guint result_type;
 
-      g_dbus_error_strip_remote_error (error);
-      g_debug ("Tool call “%s” failed: %s", invocation->tool_call_id, error->message);
-      message = g_strdup_printf ("Tool '%s' failed: %s", invocation->tool_name, error->message);
-      invocation_finish (invocation, build_result (message, "failure", error->message, NULL),
-                         NULL, FALSE);
+      g_variant_get (reply, "(u&s@a{sv})", &result_type, &reply_text, &extra);
+      g_variant_lookup (extra, "error", "&s", &extra_error);
+      g_variant_lookup (extra, "session-log", "&s", &session_log);
+      images = g_variant_lookup_value (extra, "images", G_VARIANT_TYPE ("aa{sv}"));
+      g_debug ("Tool call “%s” finished: %s", invocation->tool_call_id,
+               result_type_name (result_type));
+      g_task_return_pointer (task, build_result (reply_text, result_type_name (result_type),
+                                                 extra_error, session_log, images),
+                             (GDestroyNotify) json_node_unref);
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_TIMEOUT))
+    {
+      text = g_strdup_printf ("Tool '%s' timed out", invocation->tool_name);
+      g_task_return_pointer (task, build_result (text, "timeout", NULL, NULL, NULL),
+                             (GDestroyNotify) json_node_unref);
+    }
+  else if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED))
+    {
+      text = g_strdup_printf ("Tool provider %s of '%s' left the bus",
+                              invocation->sender, invocation->tool_name);
+      g_task_return_pointer (task, build_result (text, "failure", text, NULL, NULL),
+                             (GDestroyNotify) json_node_unref);
     }
   else
     {
-      g_autoptr(GVariant) extra = NULL;
-      const char *text, *extra_error = NULL, *session_log = NULL;
-      guint result_type;
-
-      g_variant_get (reply, "(u&s@a{sv})", &result_type, &text, &extra);
-      g_variant_lookup (extra, "error", "&s", &extra_error);
-      g_variant_lookup (extra, "session-log", "&s", &session_log);
-      g_debug ("Tool call “%s” finished: %s", invocation->tool_call_id,
-               result_type_name (result_type));
-      invocation_finish (invocation,
-                         build_result (text, result_type_name (result_type),
-                                       extra_error, session_log),
-                         NULL, FALSE);
-    }
-}
-
-static gboolean
-on_invoke_timeout (gpointer user_data)
-{
-  Invocation *invocation = user_data;
-  g_autofree char *text = g_strdup_printf ("Tool '%s' timed out", invocation->tool_name);
-
-  invocation->timeout_id = 0;
-  invocation_finish (invocation, build_result (text, "timeout", NULL, NULL), NULL, TRUE);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_invoke_cancelled (GCancellable *cancellable,
-                     gpointer      user_data)
-{
-  Invocation *invocation = user_data;
-
-  invocation_finish (invocation, NULL,
-                     g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The tool call was withdrawn"),
-                     TRUE);
-}
-
-/* The unfinished tasks, each with a ref, so finishing one cannot free
- * another under the loop. */
-static GPtrArray *
-ref_tasks (GHashTable *set)
-{
-  GPtrArray *tasks = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, set);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (tasks, g_object_ref (key));
-
-  return tasks;
-}
-
-static void
-on_caller_vanished (CopilotdCallers *callers,
-                    const char      *unique_name,
-                    gpointer         user_data)
-{
-  CopilotdToolRouter *self = COPILOTD_TOOL_ROUTER (user_data);
-  g_autoptr(GPtrArray) tasks = ref_tasks (self->invocations);
-
-  for (guint i = 0; i < tasks->len; i++)
-    {
-      Invocation *invocation = g_task_get_task_data (g_ptr_array_index (tasks, i));
-      g_autofree char *text = NULL;
-
-      if (invocation->done || !g_str_equal (invocation->sender, unique_name))
-        continue;
-
-      text = g_strdup_printf ("Tool provider %s of '%s' left the bus",
-                              unique_name, invocation->tool_name);
-      invocation_finish (invocation, build_result (text, "failure", text, NULL), NULL, FALSE);
+      /* The provider's error message may hold anything (a path, a secret):
+       * it goes to the result's error, for logs and events, and the model
+       * only learns that the tool failed, as with the SDKs (DESIGN.md §9). */
+      g_debug ("Tool call “%s” failed: %s", invocation->tool_call_id, error->message);
+      text = g_strdup_printf ("Tool '%s' failed", invocation->tool_name);
+      g_task_return_pointer (task, build_result (text, "failure", error->message, NULL, NULL),
+                             (GDestroyNotify) json_node_unref);
     }
 }
 
@@ -544,34 +501,10 @@ copilotd_tool_router_invoke_async (CopilotdToolRouter  *self,
   arguments_json = arguments != NULL ? json_to_string (arguments, FALSE) : g_strdup ("{}");
 
   invocation = g_new0 (Invocation, 1);
-  invocation->task = task;
-  invocation->router = self;
   invocation->sender = g_strdup (tool->sender);
-  invocation->provider = g_strdup (tool->provider);
   invocation->tool_name = g_strdup (tool->name);
   invocation->tool_call_id = g_strdup (tool_call_id != NULL ? tool_call_id : "");
-  invocation->call_cancellable = g_cancellable_new ();
   g_task_set_task_data (task, invocation, invocation_free);
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  g_hash_table_add (self->invocations, g_object_ref (task));
-
-  if (cancellable != NULL)
-    {
-      invocation->cancellable = g_object_ref (cancellable);
-      invocation->cancelled_id = g_signal_connect (cancellable, "cancelled",
-                                                   G_CALLBACK (on_invoke_cancelled), invocation);
-    }
-
-  /* Not g_timeout_add_seconds: its first tick may come up to a second early. */
-  if (self->config->tool_timeout > 0)
-    invocation->timeout_id = g_timeout_add (MIN (self->config->tool_timeout, G_MAXUINT / 1000) * 1000,
-                                            on_invoke_timeout, invocation);
-
-  /* A provider already gone is reported from an idle by the watch. */
-  copilotd_callers_watch (self->callers, invocation->sender);
 
   if (working_directory != NULL)
     g_variant_dict_insert (&context, "working-directory", "s", working_directory);
@@ -579,17 +512,17 @@ copilotd_tool_router_invoke_async (CopilotdToolRouter  *self,
     g_variant_dict_insert (&context, "request-id", "s", request_id);
 
   g_debug ("Invoking tool “%s” (call “%s”) on %s %s", invocation->tool_name,
-           invocation->tool_call_id, invocation->sender, invocation->provider);
+           invocation->tool_call_id, invocation->sender, tool->provider);
 
-  /* No D-Bus timeout: tool-timeout is the daemon's own timer. */
-  g_dbus_connection_call (self->connection, invocation->sender, invocation->provider,
-                          TOOL_PROVIDER_INTERFACE, "Invoke",
-                          g_variant_new ("(osss@a{sv})", session_path, invocation->tool_call_id,
-                                         invocation->tool_name, arguments_json,
-                                         g_variant_dict_end (&context)),
-                          G_VARIANT_TYPE ("(usa{sv})"),
-                          G_DBUS_CALL_FLAGS_NO_AUTO_START, G_MAXINT,
-                          invocation->call_cancellable, on_invoke_done, g_object_ref (task));
+  copilotd_client_call_async (self->connection, self->callers, tool->sender, tool->provider,
+                              TOOL_PROVIDER_INTERFACE, "Invoke",
+                              g_variant_new ("(osss@a{sv})", session_path, invocation->tool_call_id,
+                                             invocation->tool_name, arguments_json,
+                                             g_variant_dict_end (&context)),
+                              G_VARIANT_TYPE ("(usa{sv})"),
+                              MIN (self->config->tool_timeout, G_MAXUINT / 1000) * 1000,
+                              g_variant_new ("(s)", invocation->tool_call_id),
+                              cancellable, on_invoke_done, g_steal_pointer (&task));
 }
 
 JsonNode *
@@ -609,22 +542,10 @@ copilotd_tool_router_dispose (GObject *object)
 {
   CopilotdToolRouter *self = COPILOTD_TOOL_ROUTER (object);
 
-  if (self->callers != NULL)
-    g_signal_handlers_disconnect_by_data (self->callers, self);
   g_clear_object (&self->callers);
   g_clear_object (&self->connection);
 
   G_OBJECT_CLASS (copilotd_tool_router_parent_class)->dispose (object);
-}
-
-static void
-copilotd_tool_router_finalize (GObject *object)
-{
-  CopilotdToolRouter *self = COPILOTD_TOOL_ROUTER (object);
-
-  g_clear_pointer (&self->invocations, g_hash_table_unref);
-
-  G_OBJECT_CLASS (copilotd_tool_router_parent_class)->finalize (object);
 }
 
 static void
@@ -633,13 +554,11 @@ copilotd_tool_router_class_init (CopilotdToolRouterClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = copilotd_tool_router_dispose;
-  object_class->finalize = copilotd_tool_router_finalize;
 }
 
 static void
 copilotd_tool_router_init (CopilotdToolRouter *self)
 {
-  self->invocations = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
 }
 
 CopilotdToolRouter *
@@ -657,9 +576,6 @@ copilotd_tool_router_new (GDBusConnection      *connection,
   self->connection = g_object_ref (connection);
   self->callers = g_object_ref (callers);
   self->config = config;
-
-  g_signal_connect_object (callers, "vanished", G_CALLBACK (on_caller_vanished),
-                           self, G_CONNECT_DEFAULT);
 
   return self;
 }

@@ -32,6 +32,8 @@ typedef struct {
   guint n_release;
   char *last_session;
   GVariant *last_request;
+  char *last_method;
+  char *last_json;          /* the fourth argument, when there is one */
 } TestAgent;
 
 struct _Fixture {
@@ -94,6 +96,11 @@ agent_method_call (GDBusConnection       *connection,
     agent->last_session = g_strdup (session);
     g_clear_pointer (&agent->last_request, g_variant_unref);
     agent->last_request = g_steal_pointer (&request);
+    g_free (agent->last_method);
+    agent->last_method = g_strdup (method_name);
+    g_clear_pointer (&agent->last_json, g_free);
+    if (g_variant_n_children (parameters) > 3)
+      g_variant_get_child (parameters, 3, "s", &agent->last_json);
   }
 
   switch (agent->mode)
@@ -111,9 +118,22 @@ agent_method_call (GDBusConnection       *connection,
         g_auto(GVariantDict) results = G_VARIANT_DICT_INIT (NULL);
 
         g_variant_dict_insert (&results, "answered-by", "s", agent->label);
-        g_dbus_method_invocation_return_value (invocation,
-                                               g_variant_new ("(u@a{sv})", agent->decision,
-                                                              g_variant_dict_end (&results)));
+        if (g_str_equal (method_name, "RequestElicitation"))
+          g_dbus_method_invocation_return_value (invocation,
+                                                 g_variant_new ("(ss@a{sv})", "accept", "{\"color\":\"green\"}",
+                                                                g_variant_dict_end (&results)));
+        else if (g_str_equal (method_name, "RequestPlanApproval"))
+          g_dbus_method_invocation_return_value (invocation,
+                                                 g_variant_new ("(b@a{sv})", TRUE,
+                                                                g_variant_dict_end (&results)));
+        else if (g_str_equal (method_name, "RequestModeSwitch"))
+          g_dbus_method_invocation_return_value (invocation,
+                                                 g_variant_new ("(s@a{sv})", "yes",
+                                                                g_variant_dict_end (&results)));
+        else
+          g_dbus_method_invocation_return_value (invocation,
+                                                 g_variant_new ("(u@a{sv})", agent->decision,
+                                                                g_variant_dict_end (&results)));
       }
       break;
     default:
@@ -163,6 +183,8 @@ agent_free (TestAgent *agent)
   g_ptr_array_unref (agent->cancels);
   g_free (agent->label);
   g_free (agent->last_session);
+  g_free (agent->last_method);
+  g_free (agent->last_json);
   g_clear_pointer (&agent->last_request, g_variant_unref);
   g_free (agent);
 }
@@ -265,6 +287,20 @@ on_ask_done (GObject      *source,
 
   ask->ok = copilotd_agent_registry_ask_finish (COPILOTD_AGENT_REGISTRY (source), result,
                                                 &ask->answer, &ask->results, &ask->error);
+  ask->done = TRUE;
+}
+
+/* Stores the whole reply in ->results. */
+static void
+on_ask_done_reply (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  AskResult *ask = user_data;
+
+  ask->results = copilotd_agent_registry_ask_finish_reply (COPILOTD_AGENT_REGISTRY (source), result,
+                                                           &ask->error);
+  ask->ok = ask->results != NULL;
   ask->done = TRUE;
 }
 
@@ -576,6 +612,65 @@ test_capabilities (Fixture       *fixture,
   ask_result_clear (&result);
 }
 
+/* The kinds of DESIGN.md §9 reach only agents with their capability, with
+ * their own method and reply type, and say who is asking. */
+static void
+test_new_kinds (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  static const struct {
+    CopilotdPromptKind kind;
+    const char *method;
+    const char *reply;
+  } cases[] = {
+    { COPILOTD_PROMPT_ELICITATION, "RequestElicitation", "('accept', '{\"color\":\"green\"}', {'answered-by': <'E'>})" },
+    { COPILOTD_PROMPT_PLAN_APPROVAL, "RequestPlanApproval", "(true, {'answered-by': <'E'>})" },
+    { COPILOTD_PROMPT_MODE_SWITCH, "RequestModeSwitch", "('yes', {'answered-by': <'E'>})" },
+  };
+  TestAgent *a = agent_new (fixture, "A", AGENT_ANSWER);
+  TestAgent *e = agent_new (fixture, "E", AGENT_ANSWER);
+
+  register_agent (fixture, a, NULL);
+  register_agent (fixture, e, "{'capabilities': <['elicitation', 'plan-approval', 'mode-switch']>}");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      CopilotdPromptTarget target = { SESSION_PATH, agent_name (a), agent_name (a), getuid (),
+                                      "org.example.App", 4242, "/tmp/work" };
+      g_auto(GVariantDict) request = G_VARIANT_DICT_INIT (NULL);
+      g_autoptr(GVariant) reply = NULL;
+      g_autofree char *text = NULL;
+      AskResult result = { 0, };
+      const char *s;
+      guint32 pid;
+
+      g_variant_dict_insert (&request, "message", "s", "Pick a color");
+      copilotd_agent_registry_ask_async (fixture->registry, cases[i].kind, &target, "r",
+                                         g_variant_dict_end (&request), "{\"type\":\"object\"}",
+                                         NULL, on_ask_done_reply, &result);
+      test_wait_for (&result.done, 10);
+      g_assert_no_error (result.error);
+      text = g_variant_print (result.results, FALSE);
+      g_assert_cmpstr (text, ==, cases[i].reply);
+      g_assert_cmpstr (e->last_method, ==, cases[i].method);
+      g_assert_true (g_variant_lookup (e->last_request, "client-name", "&s", &s));
+      g_assert_cmpstr (s, ==, "org.example.App");
+      g_assert_true (g_variant_lookup (e->last_request, "client-pid", "u", &pid));
+      g_assert_cmpuint (pid, ==, 4242);
+      g_assert_true (g_variant_lookup (e->last_request, "working-directory", "&s", &s));
+      g_assert_cmpstr (s, ==, "/tmp/work");
+      if (cases[i].kind == COPILOTD_PROMPT_ELICITATION)
+        g_assert_cmpstr (e->last_json, ==, "{\"type\":\"object\"}");
+      else
+        g_assert_null (e->last_json);
+      ask_result_clear (&result);
+    }
+
+  /* The owner's agent lacks these capabilities: it was never asked. */
+  g_assert_cmpuint (a->requests->len, ==, 0);
+  g_assert_cmpuint (e->requests->len, ==, 3);
+}
+
 static void
 test_other_uid (Fixture       *fixture,
                 gconstpointer  user_data)
@@ -743,6 +838,7 @@ main (int argc, char **argv)
   ADD ("/agent-registry/cancel", test_cancel);
   ADD ("/agent-registry/in-flight-limit", test_in_flight_limit);
   ADD ("/agent-registry/capabilities", test_capabilities);
+  ADD ("/agent-registry/new-kinds", test_new_kinds);
   ADD ("/agent-registry/other-uid", test_other_uid);
   ADD ("/agent-registry/errors", test_errors);
   ADD ("/agent-registry/release-on-dispose", test_release_on_dispose);

@@ -36,9 +36,11 @@ test_parse_valid (void)
                  "  'parameters': <'{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}'>,"
                  "  'provider': <objectpath '/org/example/Tools'>, 'unknown-key': <42>},"
                  " {'name': <'quiet-tool'>, 'provider': <objectpath '/org/example/Tools'>,"
-                 "  'skip-permission': <true>}]", 128, &error);
+                 "  'skip-permission': <true>},"
+                 " {'name': <'bash'>, 'provider': <objectpath '/org/example/Tools'>,"
+                 "  'overrides-built-in': <true>}]", 128, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (tools->len, ==, 2);
+  g_assert_cmpuint (tools->len, ==, 3);
   g_assert_nonnull (copilotd_tools_find (tools, "quiet-tool"));
   g_assert_null (copilotd_tools_find (tools, "nope"));
   g_assert_cmpstr (copilotd_tool_get_name (g_ptr_array_index (tools, 0)), ==, "get_answer");
@@ -47,7 +49,8 @@ test_parse_valid (void)
   json_parser_load_from_data (parser,
                               "[{\"name\":\"get_answer\",\"description\":\"Looks up the answer\","
                               "\"parameters\":{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}},"
-                              "{\"name\":\"quiet-tool\",\"skipPermission\":true}]", -1, &error);
+                              "{\"name\":\"quiet-tool\",\"skipPermission\":true},"
+                              "{\"name\":\"bash\",\"overridesBuiltInTool\":true}]", -1, &error);
   g_assert_no_error (error);
   text = json_to_string (json, FALSE);
   if (!json_node_equal (json, json_parser_get_root (parser)))
@@ -73,6 +76,8 @@ test_parse_invalid (void)
     { "[{'name': <uint32 7>, 'provider': <objectpath '/a'>}]", 128, COPILOTD_ERROR_INVALID_ARGS, "name" },
     { "[{'name': <'t'>, 'provider': <objectpath '/a'>, 'skip-permission': <'yes'>}]", 128,
       COPILOTD_ERROR_INVALID_ARGS, "skip-permission" },
+    { "[{'name': <'t'>, 'provider': <objectpath '/a'>, 'overrides-built-in': <1>}]", 128,
+      COPILOTD_ERROR_INVALID_ARGS, "overrides-built-in" },
     { "[{'name': <'t'>, 'provider': <objectpath '/a'>, 'parameters': <'{oops'>}]", 128,
       COPILOTD_ERROR_INVALID_ARGS, "t" },
     { "[{'name': <'t'>, 'provider': <objectpath '/a'>, 'parameters': <'[1,2]'>}]", 128,
@@ -174,7 +179,24 @@ provider_method_call (GDBusConnection       *connection,
                                            g_variant_new ("(us@a{sv})", 99, "odd",
                                                           g_variant_dict_end (&extra)));
   else if (g_str_equal (tool_name, "throws"))
-    g_dbus_method_invocation_return_dbus_error (invocation, "org.example.Error.Boom", "boom");
+    g_dbus_method_invocation_return_dbus_error (invocation, "org.example.Error.Boom", "Melbourne");
+  else if (g_str_equal (tool_name, "image"))
+    {
+      static const guchar png[] = { 0x89, 'P', 'N', 'G' };
+      GVariantBuilder images;
+      g_auto(GVariantDict) image = G_VARIANT_DICT_INIT (NULL);
+
+      g_variant_dict_insert_value (&image, "data",
+                                   g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, png, sizeof png, 1));
+      g_variant_dict_insert (&image, "mime-type", "s", "image/png");
+      g_variant_dict_insert (&image, "description", "s", "one red dot");
+      g_variant_builder_init (&images, G_VARIANT_TYPE ("aa{sv}"));
+      g_variant_builder_add_value (&images, g_variant_dict_end (&image));
+      g_variant_dict_insert_value (&extra, "images", g_variant_builder_end (&images));
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(us@a{sv})", 0, "a dot",
+                                                            g_variant_dict_end (&extra)));
+    }
   else
     /* The handler owns @invocation: keep that reference, returning a
      * value later consumes it. */
@@ -215,6 +237,7 @@ fixture_set_up (Fixture       *fixture,
                            " {'name': <'denied'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
                            " {'name': <'weird'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
                            " {'name': <'throws'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
+                           " {'name': <'image'>, 'provider': <objectpath '" PROVIDER_PATH "'>},"
                            " {'name': <'hold'>, 'provider': <objectpath '" PROVIDER_PATH "'>}]",
                            NULL, NULL, &error);
   g_assert_no_error (error);
@@ -330,7 +353,11 @@ test_result_mapping (Fixture       *fixture,
     { "fail", "{\"textResultForLlm\":\"it broke\",\"resultType\":\"failure\",\"error\":\"backend down\"}" },
     { "denied", "{\"textResultForLlm\":\"nope\",\"resultType\":\"denied\"}" },
     { "weird", "{\"textResultForLlm\":\"odd\",\"resultType\":\"failure\"}" },
-    { "throws", "{\"textResultForLlm\":\"Tool 'throws' failed: boom\",\"resultType\":\"failure\",\"error\":\"boom\"}" },
+    /* The provider's message never reaches the text the model reads. */
+    { "throws", "{\"textResultForLlm\":\"Tool 'throws' failed\",\"resultType\":\"failure\",\"error\":\"Melbourne\"}" },
+    { "image", "{\"textResultForLlm\":\"a dot\",\"resultType\":\"success\","
+               "\"binaryResultsForLlm\":[{\"type\":\"image\",\"data\":\"iVBORw==\","
+               "\"mimeType\":\"image/png\",\"description\":\"one red dot\"}]}" },
   };
   const char *s;
 
