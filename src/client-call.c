@@ -76,7 +76,7 @@ client_call_finish (ClientCall *call,
       g_debug ("Sending Cancel to %s %s (%s withdrawn)", call->peer, call->path, call->method);
       /* No callback: GDBus sends it with NO_REPLY_EXPECTED. */
       g_dbus_connection_call (call->connection, call->peer, call->path, call->interface,
-                              "Cancel", g_steal_pointer (&call->cancel_parameters), NULL,
+                              "Cancel", call->cancel_parameters, NULL,
                               G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
     }
 
