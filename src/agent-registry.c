@@ -18,6 +18,7 @@
 #include "agent-registry.h"
 #include "client-call.h"
 #include "copilotd-error.h"
+#include "polkit.h"
 
 #define AGENT_INTERFACE "io.github.copilotd.Copilot1.Agent"
 
@@ -684,11 +685,11 @@ parse_options (GVariant  *options,
   return TRUE;
 }
 
-static gboolean
-handle_register_agent (CopilotdDbusAgentManager *object,
-                       GDBusMethodInvocation    *invocation,
-                       const char               *path,
-                       GVariant                 *options)
+static void
+register_agent (CopilotdDbusAgentManager *object,
+                GDBusMethodInvocation    *invocation,
+                const char               *path,
+                GVariant                 *options)
 {
   CopilotdAgentRegistry *self = COPILOTD_AGENT_REGISTRY (object);
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
@@ -749,10 +750,34 @@ handle_register_agent (CopilotdDbusAgentManager *object,
   copilotd_callers_watch (self->callers, sender);
   copilotd_dbus_agent_manager_complete_register_agent (object, invocation);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_AGENTS]);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return;
 
 fail:
   g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
+static void
+register_agent_authorized (GObject               *object,
+                           GDBusMethodInvocation *invocation)
+{
+  const char *path = NULL;
+  g_autoptr(GVariant) options = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&o@a{sv})", &path, &options);
+  register_agent (COPILOTD_DBUS_AGENT_MANAGER (object), invocation, path, options);
+}
+
+/* Serving prompts is using copilotd: polkit decides on the system bus. */
+static gboolean
+handle_register_agent (CopilotdDbusAgentManager *object,
+                       GDBusMethodInvocation    *invocation,
+                       const char               *path,
+                       GVariant                 *options)
+{
+  CopilotdAgentRegistry *self = COPILOTD_AGENT_REGISTRY (object);
+
+  copilotd_polkit_authorize (self->config->system_bus, G_OBJECT (object), invocation,
+                             register_agent_authorized);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

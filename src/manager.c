@@ -13,8 +13,10 @@
 #include "copilotd-error.h"
 #include "manager.h"
 #include "options.h"
+#include "polkit.h"
 #include "session-options.h"
 #include "session.h"
+#include "users.h"
 
 #define API_VERSION 1
 #define LIFECYCLE_UPDATE_INTERVAL_MS 1000
@@ -142,6 +144,8 @@ backend_for_caller (CopilotdManager       *self,
         g_set_error_literal (error, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED, "Unknown caller");
       return NULL;
     }
+  if (!copilotd_user_check (uid, error))
+    return NULL;
   return backend_for_uid (self, uid);
 }
 
@@ -354,6 +358,11 @@ start_session (CopilotdManager       *self,
 
   if (!caller_uid (self, invocation, &uid))
     return;
+  if (self->config->system_bus && !copilotd_user_check (uid, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
   if (!copilotd_session_options_parse (options, sender, self->config->max_tools,
                                        &params, &tools, &persist, &session_id, &error))
     {
@@ -420,12 +429,29 @@ start_session (CopilotdManager       *self,
                                call_params, NULL, on_session_started, ctx);
 }
 
+/* CreateSession (a{sv}) and ResumeSession (sa{sv}), once polkit agreed. */
+static void
+start_session_authorized (GObject               *object,
+                          GDBusMethodInvocation *invocation)
+{
+  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
+  const char *resume_id = NULL;
+  g_autoptr(GVariant) options = NULL;
+
+  if (g_variant_n_children (parameters) == 2)
+    g_variant_get (parameters, "(&s@a{sv})", &resume_id, &options);
+  else
+    g_variant_get (parameters, "(@a{sv})", &options);
+  start_session (COPILOTD_MANAGER (object), invocation, resume_id, options);
+}
+
 static gboolean
 handle_create_session (CopilotdDbusManager   *iface,
                        GDBusMethodInvocation *invocation,
                        GVariant              *options)
 {
-  start_session (COPILOTD_MANAGER (iface), invocation, NULL, options);
+  copilotd_polkit_authorize (COPILOTD_MANAGER (iface)->config->system_bus, G_OBJECT (iface),
+                             invocation, start_session_authorized);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -435,7 +461,8 @@ handle_resume_session (CopilotdDbusManager   *iface,
                        const char            *session_id,
                        GVariant              *options)
 {
-  start_session (COPILOTD_MANAGER (iface), invocation, session_id, options);
+  copilotd_polkit_authorize (COPILOTD_MANAGER (iface)->config->system_bus, G_OBJECT (iface),
+                             invocation, start_session_authorized);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -25,11 +25,12 @@ packages=(
   dbus dbus-daemon dbus-broker
   python3 python3-gi gir1.2-glib-2.0
   procps util-linux bsdutils libxml2-utils man-db groff-base
-  ca-certificates
+  ca-certificates systemd passwd
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
   dbus-daemon dbus-broker-launch ps pkill setpriv script xmllint man groff
+  systemd-analyze useradd usermod
 )
 modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0)
 
