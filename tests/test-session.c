@@ -793,7 +793,7 @@ test_state (Fixture       *fx,
   g_assert_cmpstr (state, ==, "idle");
 
   /* "waiting" while an agent holds a permission prompt. */
-  agent->delay_ms = AGENT_HOLD;
+  agent->mode = TEST_AGENT_HOLD;
   test_agent_register (agent);
   signal_log_clear (props);
   wait = call_start (fx->client, path, SESSION_IFACE, "SendAndWait",
@@ -940,7 +940,7 @@ test_permission_abort_cancels (Fixture       *fx,
   g_autofree char *id = NULL;
   gint64 deadline;
 
-  agent->delay_ms = AGENT_HOLD;
+  agent->mode = TEST_AGENT_HOLD;
   test_agent_register (agent);
   settle ();
   signal_log_clear (log);
@@ -984,7 +984,7 @@ test_permission_timeout (Fixture       *fx,
   gint64 start;
 
   fx->config->permission_timeout = 1;
-  agent->delay_ms = AGENT_HOLD;
+  agent->mode = TEST_AGENT_HOLD;
   test_agent_register (agent);
   start = g_get_monotonic_time ();
   content = send_and_wait_ok (fx->client, path, "PERMISSION: ls", NULL);
