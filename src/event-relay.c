@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "bounded.h"
 #include "event-relay.h"
 
 #define SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
@@ -31,6 +32,7 @@ struct _CopilotdEventRelay
   guint64 ring_dropped_up_to;  /* serials below this were dropped */
   guint ring_max_events;
   gsize ring_max_bytes;
+  gsize max_message_size;      /* no signal nor reply grows past this */
 };
 
 static void
@@ -58,7 +60,16 @@ copilotd_event_relay_new (GDBusConnection *connection,
   relay->next_serial = 1;
   relay->ring_max_events = ring_max_events;
   relay->ring_max_bytes = ring_max_bytes;
+  relay->max_message_size = 8 * 1024 * 1024;
   return relay;
+}
+
+/* Text beyond this is cut (bounded.c); at least twice the reserve. */
+void
+copilotd_event_relay_set_max_message_size (CopilotdEventRelay *relay,
+                                           gsize               max_message_size)
+{
+  relay->max_message_size = MAX (max_message_size, 2 * COPILOTD_MESSAGE_RESERVE);
 }
 
 void
@@ -151,23 +162,41 @@ subscriber_wants (Subscriber *sub,
   return FALSE;
 }
 
+static void
+add_meta_string (GVariantBuilder *builder,
+                 const char      *key,
+                 JsonObject      *event,
+                 const char      *member)
+{
+  const char *s = json_object_get_string_member_with_default (event, member, NULL);
+  g_autofree char *cut = NULL;
+
+  if (s == NULL)
+    return;
+  cut = copilotd_utf8_strdup_bounded (s, COPILOTD_META_STRING_MAX, NULL);
+  g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (cut));
+}
+
+/* Adds the Event meta entries of an envelope to an a{sv} @builder. */
+void
+copilotd_event_meta_add (GVariantBuilder *builder,
+                         JsonObject      *event)
+{
+  add_meta_string (builder, "id", event, "id");
+  add_meta_string (builder, "parent-id", event, "parentId");
+  add_meta_string (builder, "timestamp", event, "timestamp");
+  g_variant_builder_add (builder, "{sv}", "ephemeral",
+                         g_variant_new_boolean (json_object_get_boolean_member_with_default (event, "ephemeral", FALSE)));
+  add_meta_string (builder, "agent-id", event, "agentId");
+}
+
 GVariant *
 copilotd_event_meta (JsonObject *event)
 {
   GVariantBuilder builder;
-  const char *s;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  if ((s = json_object_get_string_member_with_default (event, "id", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (s));
-  if ((s = json_object_get_string_member_with_default (event, "parentId", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "parent-id", g_variant_new_string (s));
-  if ((s = json_object_get_string_member_with_default (event, "timestamp", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "timestamp", g_variant_new_string (s));
-  g_variant_builder_add (&builder, "{sv}", "ephemeral",
-                         g_variant_new_boolean (json_object_get_boolean_member_with_default (event, "ephemeral", FALSE)));
-  if ((s = json_object_get_string_member_with_default (event, "agentId", NULL)) != NULL)
-    g_variant_builder_add (&builder, "{sv}", "agent-id", g_variant_new_string (s));
+  copilotd_event_meta_add (&builder, event);
   return g_variant_builder_end (&builder);
 }
 
@@ -225,6 +254,10 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   g_autoptr(GPtrArray) delta_to = g_ptr_array_new ();
   g_autofree char *data_json = NULL;
   g_autoptr(GVariant) entry = NULL;
+  g_autofree char *cut_type = NULL;
+  gsize text_max = relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
+  gboolean truncated = FALSE;
+  GVariantBuilder meta;
   guint64 serial;
 
   if (type == NULL)
@@ -247,10 +280,15 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
     return;
 
   serial = relay->next_serial++;
-  data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
+  data_json = data ? copilotd_json_to_string_bounded (data, text_max, &truncated) : g_strdup ("{}");
+  g_variant_builder_init (&meta, G_VARIANT_TYPE_VARDICT);
+  copilotd_event_meta_add (&meta, event);
+  if (truncated)
+    g_variant_builder_add (&meta, "{sv}", "truncated", g_variant_new_boolean (TRUE));
+  cut_type = copilotd_utf8_strdup_bounded (type, COPILOTD_META_STRING_MAX, NULL);
   /* Built once: the Event signal's parameters and the ring's entry. */
-  entry = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, type,
-                                             copilotd_event_meta (event), data_json));
+  entry = g_variant_ref_sink (g_variant_new ("(ts@a{sv}s)", serial, cut_type,
+                                             g_variant_builder_end (&meta), data_json));
   if (!noise)
     ring_push (relay, entry);
 
@@ -260,8 +298,10 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
       gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
       const char *message_id = d ? json_object_get_string_member_with_default (d, reasoning ? "reasoningId" : "messageId", "") : "";
       const char *text = d ? json_object_get_string_member_with_default (d, "deltaContent", "") : "";
-      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(tsus)", serial, message_id ? message_id : "",
-                                                                      reasoning ? 1u : 0u, text ? text : ""));
+      g_autofree char *cut_id = copilotd_utf8_strdup_bounded (message_id ? message_id : "", COPILOTD_META_STRING_MAX, NULL);
+      g_autofree char *cut_text = copilotd_utf8_strdup_bounded (text ? text : "", text_max, NULL);
+      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new ("(tsus)", serial, cut_id,
+                                                                      reasoning ? 1u : 0u, cut_text));
 
       for (guint i = 0; i < delta_to->len; i++)
         emit_to (relay, g_ptr_array_index (delta_to, i), "Delta", params);
@@ -296,6 +336,7 @@ copilotd_event_relay_get_events (CopilotdEventRelay *relay,
   GVariantBuilder builder;
   guint64 next = since;
   gboolean truncated = since < relay->ring_dropped_up_to;
+  gsize bytes = 0;
   guint n = 0;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(tsa{sv}s)"));
@@ -305,11 +346,13 @@ copilotd_event_relay_get_events (CopilotdEventRelay *relay,
 
       if (serial < since)
         continue;
-      if (max > 0 && n >= max)
+      if ((max > 0 && n >= max) ||
+          (n > 0 && bytes + g_variant_get_size (l->data) > relay->max_message_size - COPILOTD_MESSAGE_RESERVE))
         {
           truncated = TRUE;
           break;
         }
+      bytes += g_variant_get_size (l->data);
       g_variant_builder_add_value (&builder, l->data);
       next = serial + 1;
       n++;

@@ -13,6 +13,9 @@ CopilotdEventRelay *copilotd_event_relay_new    (GDBusConnection     *connection
                                                  guint                ring_max_events,
                                                  gsize                ring_max_bytes);
 void      copilotd_event_relay_free             (CopilotdEventRelay  *relay);
+/* Event, Delta and GetEvents stay within @max_message_size (bounded.c). */
+void      copilotd_event_relay_set_max_message_size (CopilotdEventRelay *relay,
+                                                     gsize               max_message_size);
 
 /* @types: glob patterns, or NULL for every relayed event. Replaces an
  * earlier subscription of @name. */
@@ -38,6 +41,8 @@ GVariant *copilotd_event_relay_get_events       (CopilotdEventRelay  *relay,
                                                  guint                max);
 /* The Event meta a{sv} of an envelope, floating. */
 GVariant *copilotd_event_meta                   (JsonObject          *event);
+void      copilotd_event_meta_add               (GVariantBuilder     *builder,
+                                                 JsonObject          *event);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CopilotdEventRelay, copilotd_event_relay_free)
 

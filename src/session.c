@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "bounded.h"
 #include "copilotd-error.h"
 #include "options.h"
 #include "session-private.h"
@@ -201,7 +202,8 @@ process_event (CopilotdSession *self,
           if (content != NULL && *content != '\0')
             {
               g_free (self->last_content);
-              self->last_content = g_strdup (content);
+              self->last_content = copilotd_utf8_strdup_bounded (content, self->ctx.config->max_message_size -
+                                                                          COPILOTD_MESSAGE_RESERVE, NULL);
             }
         }
     }
@@ -322,6 +324,8 @@ typedef struct {
   GDBusMethodInvocation *invocation;    /* owned, nullable */
   Waiter *waiter;                       /* unowned, nullable */
   gboolean held;
+  guint page_offset;                    /* GetMessages: options offset, max */
+  guint page_max;
 } CallContext;
 
 static CallContext *
@@ -648,17 +652,6 @@ handle_destroy (CopilotdDbusSession   *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static GVariant *
-message_entry (JsonObject *event,
-               gpointer    user_data)
-{
-  JsonNode *data = json_object_get_member (event, "data");
-  g_autofree char *data_json = data ? json_to_string (data, FALSE) : g_strdup ("{}");
-
-  return g_variant_new ("(s@a{sv}s)", json_object_get_string_member_with_default (event, "type", ""),
-                        copilotd_event_meta (event), data_json);
-}
-
 static void
 on_get_messages_done (GObject      *source,
                       GAsyncResult *result,
@@ -670,9 +663,12 @@ on_get_messages_done (GObject      *source,
   if (node != NULL)
     {
       JsonObject *object = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      JsonNode *events = object ? json_object_get_member (object, "events") : NULL;
+      JsonArray *array = events && JSON_NODE_HOLDS_ARRAY (events) ? json_node_get_array (events) : NULL;
 
       g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new_tuple ((GVariant *[]) {
-        copilotd_json_map_objects (object, "events", "a(sa{sv}s)", message_entry, NULL) }, 1));
+        copilotd_history_page (array, ctx->page_offset, ctx->page_max,
+                               ctx->session->ctx.config->max_message_size) }, 1));
     }
   call_context_free (ctx);
 }
@@ -683,9 +679,23 @@ handle_get_messages (CopilotdDbusSession   *iface,
                      GVariant              *options)
 {
   CopilotdSession *self = COPILOTD_SESSION (iface);
+  g_autoptr(GVariant) offset = NULL;
+  g_autoptr(GVariant) max = NULL;
+  g_autoptr(GError) error = NULL;
+  CallContext *ctx;
 
-  if (copilotd_session_check_caller (self, invocation))
-    call_cli (self, invocation, "session.getMessages", NULL, on_get_messages_done);
+  if (!copilotd_session_check_caller (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (!copilotd_option_lookup (options, "offset", G_VARIANT_TYPE_UINT32, &offset, &error) ||
+      !copilotd_option_lookup (options, "max", G_VARIANT_TYPE_UINT32, &max, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  ctx = call_context_new (self, invocation);
+  ctx->page_offset = offset ? g_variant_get_uint32 (offset) : 0;
+  ctx->page_max = max ? g_variant_get_uint32 (max) : 0;
+  copilotd_session_call_async (self, "session.getMessages", NULL, on_get_messages_done, ctx);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1067,6 +1077,7 @@ copilotd_session_new (const CopilotdSessionContext *context,
   self->relay = copilotd_event_relay_new (context->connection, self->path,
                                          context->config->ring_max_events,
                                          context->config->ring_max_bytes);
+  copilotd_event_relay_set_max_message_size (self->relay, context->config->max_message_size);
   if (owner != NULL)
     copilotd_event_relay_subscribe (self->relay, owner, NULL);
   self->prompts = copilotd_prompts_new (session_id, self->path, context->backend,

@@ -27,6 +27,7 @@ raw_prompt (Fixture            *fx,
   return g_strdup_printf ("RAW: %s", path);
 }
 
+/* A session.event notification; deltas are ephemeral like the CLI's. */
 static char *
 event_frame (const char *type,
              const char *id,
@@ -34,8 +35,9 @@ event_frame (const char *type,
 {
   return g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{"
                           "\"sessionId\":\"@SESSION@\",\"event\":{\"type\":\"%s\",\"id\":\"%s\","
-                          "\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"parentId\":null,"
-                          "\"data\":%s}}}", type, id, data_json);
+                          "\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"parentId\":null,%s"
+                          "\"data\":%s}}}", type, id,
+                          g_str_has_suffix (type, "_delta") ? "\"ephemeral\":true," : "", data_json);
 }
 
 static char *
@@ -131,6 +133,153 @@ test_encoding (Fixture       *fx,
   g_assert_true (g_str_has_suffix (text, " bytes " REPLACEMENT REPLACEMENT REPLACEMENT "."));
 }
 
+#define BIG (40 * 1024 * 1024)
+
+static gboolean
+meta_truncated (GVariant *meta)
+{
+  gboolean truncated = FALSE;
+
+  return g_variant_lookup (meta, "truncated", "b", &truncated) && truncated;
+}
+
+/* Issue 8 "What was seen" 1: a 40 MB event, or GetMessages of a 40 MB
+ * history, was a D-Bus message over the bus's 32 MiB limit: the bus
+ * disconnected the daemon. Now the large strings are cut to
+ * max-message-size, marked `truncated`, and the history comes in pages. */
+static void
+test_size (Fixture       *fx,
+           gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
+  g_autofree char *big = g_strnfill (BIG, 'x');
+  g_autofree char *delta_data = g_strdup_printf ("{\"messageId\":\"m-1\",\"deltaContent\":\"%s\"}", big);
+  g_autofree char *tool_data = g_strdup_printf ("{\"toolCallId\":\"t-1\",\"success\":true,"
+                                                "\"result\":{\"content\":\"%s\",\"small\":\"kept\"}}", big);
+  /* Past max-message-size, and with the tool's 40 MB a history over the
+   * bus's 32 MiB yet under the 64 MiB frame limit. */
+  g_autofree char *message_data = g_strdup_printf ("{\"messageId\":\"m-1\",\"content\":\"%s\"}",
+                                                   big + BIG - 10 * 1024 * 1024);
+  g_autofree char *delta = event_frame ("assistant.message_delta", "e-delta", delta_data);
+  g_autofree char *tool = event_frame ("tool.execution_complete", "e-tool", tool_data);
+  g_autofree char *message = event_frame ("assistant.message", "e-message", message_data);
+  const char *lines[] = { delta, tool, message, NULL };
+  g_autofree char *prompt = NULL;
+  g_autofree char *content = NULL;
+  g_autoptr(JsonObject) tool_obj = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gsize max = fx->config->max_message_size;
+  LoggedSignal *sig;
+  const char *text;
+  guint32 offset = 0;
+  guint pages = 0;
+  int index;
+
+  g_assert_cmpuint (max, >=, 1024 * 1024);
+  g_assert_cmpuint (max, <, 32 * 1024 * 1024);
+  prompt = raw_prompt (fx, lines);
+  g_clear_pointer (&delta_data, g_free);
+  g_clear_pointer (&tool_data, g_free);
+  g_clear_pointer (&message_data, g_free);
+  g_clear_pointer (&big, g_free);
+
+  spin (300);
+  signal_log_clear (log);
+  content = send_and_wait (fx->client, path, prompt);
+  g_assert_cmpuint (strlen (content), >, 1024 * 1024);
+  g_assert_cmpuint (strlen (content), <=, max);
+  g_assert_true (g_str_has_prefix (content, "xxxx"));
+
+  sig = signal_log_get (log, signal_log_wait (log, 0, "Delta", NULL, 10));
+  g_variant_get (sig->params, "(t&su&s)", NULL, NULL, NULL, &text);
+  g_assert_cmpuint (strlen (text), >, 1024 * 1024);
+  g_assert_cmpuint (g_variant_get_size (sig->params), <=, max);
+
+  index = signal_log_wait (log, 0, "Event", "tool.execution_complete", 10);
+  sig = signal_log_get (log, index);
+  {
+    g_autoptr(GVariant) meta = g_variant_get_child_value (sig->params, 2);
+
+    g_assert_true (meta_truncated (meta));
+  }
+  g_assert_cmpuint (g_variant_get_size (sig->params), <=, max);
+  tool_obj = logged_event_data (sig);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (tool_obj, "result"), "small"),
+                   ==, "kept");
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_object_get_object_member (tool_obj, "result"), "content"),
+                                   "xxxx"));
+  signal_log_wait (log, 0, "Event", "session.idle", 10);
+
+  /* The history holds two 40 MB events: pages, each under the limit,
+   * together every event once, in order. */
+  for (;;)
+    {
+      g_autoptr(GVariant) events = NULL;
+      GVariantBuilder options;
+      gsize n;
+      gboolean more = FALSE;
+
+      g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&options, "{sv}", "offset", g_variant_new_uint32 (offset));
+      g_clear_pointer (&reply, g_variant_unref);
+      reply = call_ok (fx->client, path, SESSION_IFACE, "GetMessages",
+                       g_variant_new ("(a{sv})", &options), "(a(sa{sv}s))");
+      g_assert_cmpuint (g_variant_get_size (reply), <=, max);
+      events = g_variant_get_child_value (reply, 0);
+      n = g_variant_n_children (events);
+      g_assert_cmpuint (n, >, 0);
+      for (gsize i = 0; i < n; i++)
+        {
+          g_autoptr(GVariant) meta = NULL;
+          const char *type, *data_json, *id;
+          guint32 entry_offset;
+
+          g_variant_get_child (events, i, "(&s@a{sv}&s)", &type, &meta, &data_json);
+          g_assert_true (g_variant_lookup (meta, "offset", "u", &entry_offset));
+          g_assert_cmpuint (entry_offset, ==, offset + i);
+          g_assert_true (g_variant_lookup (meta, "id", "&s", &id));
+          g_assert_false (g_hash_table_contains (seen, id));
+          g_hash_table_add (seen, g_strdup (id));
+          if (strcmp (id, "e-tool") == 0 || strcmp (id, "e-message") == 0)
+            g_assert_true (meta_truncated (meta));
+          g_clear_pointer (&meta, g_variant_unref);
+          if (i == n - 1)
+            {
+              g_variant_get_child (events, i, "(&s@a{sv}&s)", NULL, &meta, NULL);
+              g_variant_lookup (meta, "more", "b", &more);
+            }
+        }
+      offset += n;
+      pages++;
+      g_assert_cmpuint (pages, <, 20);
+      if (!more)
+        break;
+    }
+  g_assert_cmpuint (pages, >=, 2);
+  g_assert_true (g_hash_table_contains (seen, "e-tool"));
+  g_assert_true (g_hash_table_contains (seen, "e-message"));
+
+  /* max limits the count; past the end: nothing. */
+  {
+    g_autoptr(GVariant) one = call_ok (fx->client, path, SESSION_IFACE, "GetMessages",
+                                       g_variant_new_parsed ("({'max': <@u 1>},)"), "(a(sa{sv}s))");
+    g_autoptr(GVariant) none = call_ok (fx->client, path, SESSION_IFACE, "GetMessages",
+                                        g_variant_new_parsed ("({'offset': <@u 100000>},)"), "(a(sa{sv}s))");
+    g_autoptr(GVariant) one_events = g_variant_get_child_value (one, 0);
+    g_autoptr(GVariant) no_events = g_variant_get_child_value (none, 0);
+
+    g_assert_cmpuint (g_variant_n_children (one_events), ==, 1);
+    g_assert_cmpuint (g_variant_n_children (no_events), ==, 0);
+  }
+
+  /* Still on the bus, still serving. */
+  g_free (content);
+  content = send_and_wait (fx->client, path, "after");
+  g_assert_cmpstr (content, ==, "Echo: after");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -139,6 +288,7 @@ main (int   argc,
 
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/hostile/cli/encoding", test_encoding);
+  ADD ("/hostile/cli/size", test_size);
 #undef ADD
 
   return g_test_run ();
