@@ -57,6 +57,9 @@ main (int   argc,
     { NULL }
   };
 
+  /* Every log line goes to stderr (GLib sends debug and info to stdout). */
+  g_log_writer_default_set_use_stderr (TRUE);
+
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
@@ -80,8 +83,9 @@ main (int   argc,
       g_printerr ("copilotd: %s\n", _("--session and --system are exclusive"));
       return 1;
     }
+  /* Not through G_MESSAGES_DEBUG: the CLI inherits the environment. */
   if (verbose)
-    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+    g_log_set_debug_enabled (TRUE);
 
   config = copilotd_config_new ();
   if (config_file != NULL ? !copilotd_config_load_file (config, config_file, &error)

@@ -7,6 +7,7 @@
 /* The build directory's generated config.h comes first on the include
  * path, so name the source header by its place. */
 #include "daemon-config.h"
+#include "test-util.h"
 
 static char *
 write_config (const char *contents)
@@ -112,7 +113,7 @@ main (int argc, char **argv)
   int status;
 
   setlocale (LC_ALL, "");
-  g_test_init (&argc, &argv, NULL);
+  test_init (&argc, &argv);
 
   /* Not G_TEST_OPTION_ISOLATE_DIRS: GLib 2.74 leaks its strings, which
    * AddressSanitizer reports. Set before anything caches the user dirs. */

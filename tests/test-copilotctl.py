@@ -32,7 +32,7 @@ results = []
 
 
 # One TAP line per check() in run_tests.
-PLAN = 23
+PLAN = 25
 
 
 def check(name, ok, detail=''):
@@ -119,10 +119,10 @@ class Stack:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def ctl(stack, *args, stdin=subprocess.DEVNULL, timeout=120):
+def ctl(stack, *args, stdin=subprocess.DEVNULL, timeout=120, env=None):
     """copilotctl without a terminal; returns (status, stdout, stderr)."""
     p = subprocess.run([copilotctl, '--address', stack.address] + list(args),
-                       env=stack.env, stdin=stdin, capture_output=True, text=True,
+                       env=dict(stack.env, **(env or {})), stdin=stdin, capture_output=True, text=True,
                        timeout=timeout, cwd=stack.work, start_new_session=True)
     return p.returncode, p.stdout, p.stderr
 
@@ -268,6 +268,23 @@ def run_tests(stack):
     status, out, err = ctl(stack, 'sessions', '--json')
     ids = [x.get('session-id') for x in json_lines(out)] if status == 0 else []
     check('sessions lists the session of the first ask', approved_session in ids, out + err)
+    # Log lines go to stderr: with every debug message on, stdout is
+    # still nothing but JSON.
+    debug = {'G_MESSAGES_DEBUG': 'all'}
+    status, out, err = ctl(stack, 'sessions', '--json', env=debug)
+    try:
+        ids = [x.get('session-id') for x in json_lines(out)] if status == 0 else []
+    except ValueError:
+        ids = []
+    check('sessions --json with G_MESSAGES_DEBUG=all still prints only JSON',
+          approved_session in ids, out + err)
+    status, out, err = ctl(stack, 'ask', '--json', 'Say hi', env=debug)
+    try:
+        types = [x.get('type') for x in json_lines(out)] if status == 0 else []
+    except ValueError:
+        types = []
+    check('ask --json with G_MESSAGES_DEBUG=all still prints only JSON',
+          'result' in types, out + err)
     status, out, err = ctl(stack, 'sessions')
     check('sessions prints aligned columns with a header',
           status == 0 and re.match(r'ID\s+MODIFIED\s+LIVE\s+SUMMARY', out), out + err)

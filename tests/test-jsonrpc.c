@@ -12,6 +12,7 @@
 
 #include "copilotd-error.h"
 #include "jsonrpc.h"
+#include "test-util.h"
 
 /* Helpers */
 
@@ -1367,7 +1368,7 @@ main (int    argc,
   /* Writing to a pipe without a reader must be an error, not a signal. */
   signal (SIGPIPE, SIG_IGN);
 
-  g_test_init (&argc, &argv, NULL);
+  test_init (&argc, &argv);
 
   g_test_add_func ("/jsonrpc/write/frame-bytes", test_write_frame_bytes);
   g_test_add_func ("/jsonrpc/read/split-bytewise", test_read_split_bytewise);

@@ -2,6 +2,7 @@
 #include <locale.h>
 
 #include "permission.h"
+#include "test-util.h"
 
 /* The permissionRequest objects of every permission.requested event in a
  * recorded transcript. */
@@ -276,7 +277,7 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
-  g_test_init (&argc, &argv, NULL);
+  test_init (&argc, &argv);
 
   g_test_add_func ("/permission/summarize/transcript", test_summarize_transcript);
   g_test_add_func ("/permission/summarize/schema-shapes", test_summarize_schema_shapes);

@@ -455,7 +455,7 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
-  g_test_init (&argc, &argv, NULL);
+  test_init (&argc, &argv);
 
   g_test_add_func ("/tools/parse/valid", test_parse_valid);
   g_test_add_func ("/tools/parse/invalid", test_parse_invalid);

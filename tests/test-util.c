@@ -7,6 +7,15 @@
 
 #define CALL_TIMEOUT_S 30
 
+void
+test_init (int    *argc,
+           char ***argv)
+{
+  /* Log lines go to stderr: stdout carries only TAP. */
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_test_init (argc, argv, NULL);
+}
+
 GDBusConnection *
 test_connect (const char *address)
 {

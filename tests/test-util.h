@@ -27,6 +27,10 @@ G_BEGIN_DECLS
 #define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
 #define OBJECT_MANAGER_IFACE "org.freedesktop.DBus.ObjectManager"
 
+/* g_test_init() with every log line on stderr (stdout carries TAP). */
+void test_init (int    *argc,
+                char ***argv);
+
 /* A new message-bus connection to @address. */
 GDBusConnection *test_connect (const char *address);
 

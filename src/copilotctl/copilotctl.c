@@ -95,6 +95,7 @@ ctl_connect (Ctl *ctl)
       return FALSE;
     }
   g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (ctl->manager), CTL_CALL_TIMEOUT_MS);
+  g_debug ("Connected to the bus as %s", g_dbus_connection_get_unique_name (ctl->bus));
   return TRUE;
 }
 
@@ -712,6 +713,10 @@ main (int    argc,
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, N_("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
   };
+
+  /* Log lines (G_MESSAGES_DEBUG) go to stderr: stdout carries only the
+   * output, JSON with --json. */
+  g_log_writer_default_set_use_stderr (TRUE);
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);

@@ -133,17 +133,46 @@ def test_config_file(bus):
         (run.returncode, run.stderr)
 
 
+def cli_children(pid):
+    """The fake CLIs the daemon @pid runs (from /proc)."""
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            kids += [int(x) for x in f.read().split()]
+    found = []
+    for kid in kids:
+        try:
+            with open(f"/proc/{kid}/cmdline", "rb") as f:
+                if os.path.basename(f.read().split(b"\0")[0]) == b"fake-cli":
+                    found.append(kid)
+        except FileNotFoundError:
+            pass
+    return found
+
+
 def test_verbose_logs_cli_stderr(bus):
-    # The fake CLI says "fake-cli: started pid N" on stderr.
-    proc = bus.daemon("--verbose")
+    # The fake CLI says "fake-cli: started pid N" on stderr; --verbose shows
+    # it in the daemon's debug log, which goes to stderr, never stdout, and
+    # does not reach the CLI's environment as G_MESSAGES_DEBUG.
+    env = dict(bus.env)
+    env.pop("G_MESSAGES_DEBUG", None)
+    proc = subprocess.Popen([DAEMON, "--cli-path", FAKE_CLI, "--verbose"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         assert bus.wait_owner(proc.pid), "the daemon did not start"
-        bus.conn.call_sync(NAME, "/io/github/copilotd/Copilot1", NAME + ".Manager", "Ping",
-                           GLib.Variant("(s)", ("hi",)), None, 0, 20000, None)
+        bus.conn.call_sync(NAME, "/io/github/copilotd/Copilot1", NAME + ".Manager", "CreateSession",
+                           GLib.Variant("(a{sv})", ({},)), None, 0, 20000, None)
+        clis = cli_children(proc.pid)
+        assert len(clis) == 1, clis
+        with open(f"/proc/{clis[0]}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+        assert not [v for v in environ if v.startswith(b"G_MESSAGES_DEBUG=")], environ
     finally:
         assert stop(proc) == 0
-    log = proc.stdout.read() + proc.stderr.read()
-    assert "CLI stderr: fake-cli: started pid" in log, log[-2000:]
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert "CLI stderr: fake-cli: started pid" in err, err[-2000:]
+    assert out == "", out[-2000:]
 
 
 def main():

@@ -43,6 +43,8 @@ main (int    argc,
   /* Arguments are those of the real CLI (--headless --stdio …); none of
    * them changes what the fake does, so all are ignored. */
   signal (SIGPIPE, SIG_IGN);
+  /* stdout carries only frames: log lines go to stderr. */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_printerr ("fake-cli: started pid %d\n", (int) getpid ());
 
   faults_init ();
