@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bounded.h"
+#include "copilotd-error.h"
 #include "event-relay.h"
 
 /* The longest prefix of valid UTF-8 @text within @max_bytes. */
@@ -218,4 +219,45 @@ copilotd_history_page (JsonArray *events,
   if (pending != NULL)
     g_variant_builder_add_value (&builder, pending);
   return g_variant_builder_end (&builder);
+}
+
+/**
+ * copilotd_check_subscribe_types:
+ * @types: (nullable): the `as` of Subscribe's `types` option
+ *
+ * Every relayed event is matched against every pattern of every
+ * subscriber on the one main loop, so their number and length are bounded.
+ *
+ * Returns: %FALSE with COPILOTD_ERROR_LIMITS_EXCEEDED past a bound
+ */
+gboolean
+copilotd_check_subscribe_types (GVariant  *types,
+                                GError   **error)
+{
+  gsize n;
+
+  if (types == NULL)
+    return TRUE;
+  n = g_variant_n_children (types);
+  if (n > COPILOTD_MAX_SUBSCRIBE_TYPES)
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                   "At most %d types may be given, not %" G_GSIZE_FORMAT,
+                   COPILOTD_MAX_SUBSCRIBE_TYPES, n);
+      return FALSE;
+    }
+  for (gsize i = 0; i < n; i++)
+    {
+      const char *type;
+
+      g_variant_get_child (types, i, "&s", &type);
+      if (strlen (type) > COPILOTD_MAX_SUBSCRIBE_TYPE_BYTES)
+        {
+          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                       "A type pattern may be at most %d bytes long",
+                       COPILOTD_MAX_SUBSCRIBE_TYPE_BYTES);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }

@@ -21,4 +21,11 @@ GVariant *copilotd_history_page          (JsonArray  *events,
                                           guint       max_count,
                                           gsize       max_bytes);
 
+/* Subscribe's `types`: at most this many patterns of at most this length. */
+#define COPILOTD_MAX_SUBSCRIBE_TYPES 64
+#define COPILOTD_MAX_SUBSCRIBE_TYPE_BYTES 256
+
+gboolean  copilotd_check_subscribe_types (GVariant  *types,
+                                          GError   **error);
+
 G_END_DECLS

@@ -772,6 +772,7 @@ handle_subscribe (CopilotdDbusSession   *iface,
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   if (!copilotd_option_lookup (options, "types", G_VARIANT_TYPE_STRING_ARRAY, &types, &error) ||
+      !copilotd_check_subscribe_types (types, &error) ||
       !copilotd_callers_get_uid (self->ctx.callers, sender, &uid, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);

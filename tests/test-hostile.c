@@ -280,6 +280,88 @@ test_size (Fixture       *fx,
   g_assert_cmpstr (content, ==, "Echo: after");
 }
 
+/* Issue 8 "What was seen" 3: a connection of the same UID that was neither
+ * owner nor subscriber erased a live session's history with DeleteSession. */
+static void
+test_delete_stranger (Fixture       *fx,
+                      gconstpointer  data)
+{
+  GDBusConnection *stranger = fixture_connect (fx);
+  GDBusConnection *member = fixture_connect (fx);
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *id = session_id_of (fx->client, path);
+  g_autofree char *content = send_and_wait (fx->client, path, "keep me");
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = call_sync_iterate (stranger, ROOT_PATH, MANAGER_IFACE, "DeleteSession",
+                             g_variant_new ("(s)", id), "()", &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_assert_cmpuint (record_count (fx, "session.delete"), ==, 0);
+  g_assert_true (object_is_managed (fx->client, path));
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_ok (fx->client, path, SESSION_IFACE, "GetMessages", g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))");
+
+  /* A subscriber may, as it may every Session member. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_ok (member, path, SESSION_IFACE, "Subscribe", g_variant_new ("(a{sv})", NULL), "(t)");
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_ok (member, ROOT_PATH, MANAGER_IFACE, "DeleteSession", g_variant_new ("(s)", id), "()");
+  g_assert_cmpuint (record_count (fx, "session.delete"), ==, 1);
+}
+
+static GVariant *
+types_option (guint n,
+              gsize len)
+{
+  GVariantBuilder options;
+  GVariantBuilder types;
+
+  g_variant_builder_init (&types, G_VARIANT_TYPE_STRING_ARRAY);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *pattern = g_strnfill (len, 'a' + i % 26);
+
+      pattern[0] = '*';
+      g_variant_builder_add (&types, "s", pattern);
+    }
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "types", g_variant_builder_end (&types));
+  return g_variant_new ("(a{sv})", &options);
+}
+
+/* Issue 8 "What was seen" 6: 100 000 patterns in `types` stalled every
+ * client for seconds per turn. */
+static void
+test_subscribe_types_bounded (Fixture       *fx,
+                              gconstpointer  data)
+{
+  GDBusConnection *member = fixture_connect (fx);
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *content = NULL;
+
+  reply = call_sync_iterate (member, path, SESSION_IFACE, "Subscribe", types_option (100000, 8), "(t)", &error);
+  assert_dbus_error (error, "LimitsExceeded", "64");
+  g_clear_error (&error);
+  reply = call_sync_iterate (member, path, SESSION_IFACE, "Subscribe", types_option (65, 8), "(t)", &error);
+  assert_dbus_error (error, "LimitsExceeded", NULL);
+  g_clear_error (&error);
+  reply = call_sync_iterate (member, path, SESSION_IFACE, "Subscribe", types_option (1, 257), "(t)", &error);
+  assert_dbus_error (error, "LimitsExceeded", "256");
+  g_clear_error (&error);
+
+  /* Refused: not a subscriber. At the bounds: one. */
+  reply = call_sync_iterate (member, path, SESSION_IFACE, "Send",
+                             g_variant_new ("(sa{sv})", "hello", NULL), "(s)", &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  reply = call_ok (member, path, SESSION_IFACE, "Subscribe", types_option (64, 256), "(t)");
+  content = send_and_wait (member, path, "bounded");
+  g_assert_cmpstr (content, ==, "Echo: bounded");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -289,6 +371,8 @@ main (int   argc,
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/hostile/cli/encoding", test_encoding);
   ADD ("/hostile/cli/size", test_size);
+  ADD ("/hostile/bus/delete-stranger", test_delete_stranger);
+  ADD ("/hostile/bus/subscribe-types", test_subscribe_types_bounded);
 #undef ADD
 
   return g_test_run ();
