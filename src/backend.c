@@ -60,6 +60,7 @@ static guint signals[N_SIGNALS];
 typedef struct {
   char *method;        /* owned */
   JsonNode *params;    /* owned, nullable */
+  gboolean lost_unsent; /* its CLI was lost before the request was written */
 } CallData;
 
 static void
@@ -223,6 +224,9 @@ on_call_done (GObject      *source,
   JsonNode *node;
 
   node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &error);
+  ((CallData *) g_task_get_task_data (task))->lost_unsent =
+    node == NULL && !copilotd_jsonrpc_call_was_written (result) &&
+    g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
   if (node == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -864,6 +868,14 @@ copilotd_backend_call_finish (CopilotdBackend  *self,
   if (node == NULL)
     translate_error (error);
   return node;
+}
+
+gboolean
+copilotd_backend_call_was_unsent (GAsyncResult *result)
+{
+  CallData *data = g_task_get_task_data (G_TASK (result));
+
+  return data->lost_unsent;
 }
 
 void

@@ -55,6 +55,11 @@ void                 copilotd_backend_call_async      (CopilotdBackend     *self
 JsonNode            *copilotd_backend_call_finish     (CopilotdBackend     *self,
                                                        GAsyncResult        *result,
                                                        GError             **error);
+/* For a call that failed BackendFailed: TRUE when the CLI was lost before
+ * the request was written, so that it never reached it and may go to the
+ * next CLI (DESIGN.md §7). FALSE when it may have been received, and for
+ * calls that failed because the CLI could not be started. */
+gboolean             copilotd_backend_call_was_unsent (GAsyncResult        *result);
 void                 copilotd_backend_reply           (CopilotdBackend     *self,
                                                        JsonNode            *id,
                                                        JsonNode            *result);

@@ -1,4 +1,4 @@
-/* daemon.c: the composition root: bus, backend, registry, manager
+/* daemon.c: the composition root: bus, backend pool, registry, manager
  *
  * Builds every layer of DESIGN.md §1 on one connection, owns the bus
  * name, and decides when the daemon ends: on a signal, when the name is
@@ -7,7 +7,7 @@
 #include "config.h"
 
 #include "agent-registry.h"
-#include "backend.h"
+#include "backend-pool.h"
 #include "callers.h"
 #include "copilotd-error.h"
 #include "daemon.h"
@@ -23,7 +23,7 @@ struct _CopilotdDaemon
   CopilotdConfig *config;              /* owned */
   GDBusConnection *connection;         /* owned, nullable */
   CopilotdCallers *callers;            /* owned, nullable */
-  CopilotdBackend *backend;            /* owned, nullable */
+  CopilotdBackendPool *pool;           /* owned, nullable */
   CopilotdAgentRegistry *agents;       /* owned, nullable */
   CopilotdToolRouter *tools;           /* owned, nullable */
   CopilotdManager *manager;            /* owned, nullable */
@@ -109,12 +109,14 @@ copilotd_daemon_start (CopilotdDaemon   *self,
   self->connection = g_object_ref (connection);
   g_dbus_connection_set_exit_on_close (connection, FALSE);
   self->callers = copilotd_callers_new (connection);
-  self->backend = copilotd_backend_new (self->config);
+  self->pool = copilotd_backend_pool_new (self->config, self->callers);
   self->agents = copilotd_agent_registry_new (connection, self->callers, self->config);
   self->tools = copilotd_tool_router_new (connection, self->callers, self->config);
   self->manager = copilotd_manager_new (connection, self->config, self->callers,
-                                        self->backend, self->agents, self->tools);
-  if (!copilotd_manager_export (self->manager, error))
+                                        self->pool, self->agents, self->tools);
+  if (!copilotd_manager_export (self->manager, error) ||
+      !g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->agents), connection,
+                                         COPILOTD_ROOT_PATH, error))
     return FALSE;
 
   if (replace)
@@ -174,9 +176,12 @@ copilotd_daemon_dispose (GObject *object)
       self->name_id = 0;
     }
   g_clear_object (&self->manager);
+  if (self->agents != NULL &&
+      g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->agents)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->agents));
   g_clear_object (&self->tools);
   g_clear_object (&self->agents);
-  g_clear_object (&self->backend);
+  g_clear_object (&self->pool);
   g_clear_object (&self->callers);
   g_clear_object (&self->connection);
 

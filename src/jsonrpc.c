@@ -52,6 +52,7 @@ struct _CopilotdJsonrpc
   gsize inbuf_pos;
 
   GQueue write_queue;            /* owned GBytes, one frame each */
+  GQueue write_ids;              /* the call id of each frame (GINT64 in a pointer), -1: none */
   gboolean writing;              /* the head of write_queue is in flight */
   gboolean reading_async;        /* a fallback read_bytes_async is in flight */
 
@@ -81,6 +82,7 @@ typedef struct
 {
   gint64 id;
   GSource *cancel_source;        /* owned, nullable */
+  gboolean written;              /* the request may have reached the peer */
 } CallData;
 
 static void
@@ -107,6 +109,7 @@ static void jsonrpc_close_internal (CopilotdJsonrpc *self,
                                     gboolean         emit);
 static void jsonrpc_process_input (CopilotdJsonrpc *self);
 static void jsonrpc_write_next (CopilotdJsonrpc *self);
+static void mark_written (CopilotdJsonrpc *self);
 
 static void
 close_stream_cb (GObject      *source,
@@ -169,6 +172,7 @@ copilotd_jsonrpc_finalize (GObject *object)
 {
   CopilotdJsonrpc *self = COPILOTD_JSONRPC (object);
 
+  g_queue_clear (&self->write_ids);
   g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&self->inbuf, g_byte_array_unref);
   g_clear_error (&self->close_error);
@@ -242,6 +246,7 @@ copilotd_jsonrpc_init (CopilotdJsonrpc *self)
   self->parser = json_parser_new ();
   self->inbuf = g_byte_array_sized_new (READ_CHUNK_SIZE);
   g_queue_init (&self->write_queue);
+  g_queue_init (&self->write_ids);
   self->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal,
                                          NULL, g_object_unref);
   self->next_id = 1;
@@ -326,12 +331,15 @@ jsonrpc_close_internal (CopilotdJsonrpc *self,
 
   if (self->writing)
     {
-      /* The in-flight head belongs to its WriteOp now. */
+      /* The in-flight head belongs to its WriteOp now; it may have
+       * reached the peer. */
+      mark_written (self);
       g_bytes_unref (g_queue_pop_head (&self->write_queue));
     }
   else
     close_output (self->output);
   g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear (&self->write_ids);
   self->writing = FALSE;
 
   self->inbuf_pos = 0;
@@ -425,9 +433,11 @@ write_cb (GObject      *source,
     {
       g_autoptr(GError) reason = NULL;
 
-      /* The failed write is over: let the close path close the stream. */
+      /* The failed write is over: let the close path close the stream.
+       * Its call never reached the peer. */
       self->writing = FALSE;
       g_bytes_unref (g_queue_pop_head (&self->write_queue));
+      g_queue_pop_head (&self->write_ids);
       reason = g_error_new (error->domain, error->code,
                             "Writing to the CLI failed: %s", error->message);
       copilotd_jsonrpc_close (self, reason);
@@ -435,6 +445,7 @@ write_cb (GObject      *source,
     }
 
   self->writing = FALSE;
+  mark_written (self);
   g_bytes_unref (g_queue_pop_head (&self->write_queue));
   jsonrpc_write_next (self);
 }
@@ -465,10 +476,22 @@ jsonrpc_write_next (CopilotdJsonrpc *self)
                                    write_cb, op);
 }
 
-/* Takes ownership of @message. */
+/* The head frame was written (or may have been): its call, if any. */
+static void
+mark_written (CopilotdJsonrpc *self)
+{
+  gint64 id = (gint64) GPOINTER_TO_SIZE (g_queue_pop_head (&self->write_ids)) - 1;
+  GTask *task = id >= 0 ? g_hash_table_lookup (self->pending, &id) : NULL;
+
+  if (task != NULL)
+    ((CallData *) g_task_get_task_data (task))->written = TRUE;
+}
+
+/* Takes ownership of @message; @call_id is -1 for anything but a call. */
 static void
 jsonrpc_send (CopilotdJsonrpc *self,
-              JsonObject      *message)
+              JsonObject      *message,
+              gint64           call_id)
 {
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
   g_autofree char *body = NULL;
@@ -484,6 +507,7 @@ jsonrpc_send (CopilotdJsonrpc *self,
   g_string_append_len (frame, body, body_len);
 
   g_queue_push_tail (&self->write_queue, g_string_free_to_bytes (frame));
+  g_queue_push_tail (&self->write_ids, GSIZE_TO_POINTER ((gsize) (call_id + 1)));
   jsonrpc_write_next (self);
 }
 
@@ -575,7 +599,22 @@ copilotd_jsonrpc_call_async (CopilotdJsonrpc     *self,
     json_object_set_member (message, "params", json_node_copy (params));
 
   g_debug ("JSON-RPC call %" G_GINT64_FORMAT " “%s”", data->id, method);
-  jsonrpc_send (self, message);
+  jsonrpc_send (self, message, data->id);
+}
+
+/**
+ * copilotd_jsonrpc_call_was_written:
+ *
+ * For a failed call: whether its request may have reached the peer. A
+ * call that failed because the connection closed before its request was
+ * written was never received and may be sent again elsewhere.
+ */
+gboolean
+copilotd_jsonrpc_call_was_written (GAsyncResult *result)
+{
+  CallData *data = g_task_get_task_data (G_TASK (result));
+
+  return data != NULL && data->written;
 }
 
 /**
@@ -619,7 +658,7 @@ copilotd_jsonrpc_notify (CopilotdJsonrpc  *self,
   json_object_set_string_member (message, "method", method);
   if (params != NULL)
     json_object_set_member (message, "params", json_node_copy (params));
-  jsonrpc_send (self, message);
+  jsonrpc_send (self, message, -1);
 
   return TRUE;
 }
@@ -649,7 +688,7 @@ copilotd_jsonrpc_reply (CopilotdJsonrpc *self,
   json_object_set_member (message, "id", json_node_copy (id));
   json_object_set_member (message, "result",
                           result != NULL ? json_node_copy (result) : json_node_new (JSON_NODE_NULL));
-  jsonrpc_send (self, message);
+  jsonrpc_send (self, message, -1);
 }
 
 void
@@ -678,7 +717,7 @@ copilotd_jsonrpc_reply_error (CopilotdJsonrpc *self,
   message = new_message ();
   json_object_set_member (message, "id", json_node_copy (id));
   json_object_set_object_member (message, "error", error);
-  jsonrpc_send (self, message);
+  jsonrpc_send (self, message, -1);
 }
 
 /* Dispatching incoming messages */

@@ -25,6 +25,8 @@ void             copilotd_jsonrpc_call_async   (CopilotdJsonrpc     *self,
 JsonNode        *copilotd_jsonrpc_call_finish  (CopilotdJsonrpc     *self,
                                                 GAsyncResult        *result,
                                                 GError             **error);
+/* For a failed call: whether its request may have reached the peer. */
+gboolean         copilotd_jsonrpc_call_was_written (GAsyncResult    *result);
 gboolean         copilotd_jsonrpc_notify       (CopilotdJsonrpc     *self,
                                                 const char          *method,
                                                 JsonNode            *params,

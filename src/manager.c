@@ -1,16 +1,17 @@
 /* manager.c: the root object: Manager, sessions and the ObjectManager
  *
- * The manager maps D-Bus calls at /io/github/copilotd/Copilot1 to the CLI,
- * owns the live CopilotdSession objects (exported through a
- * GDBusObjectManagerServer so that ObjectManager shows them), routes CLI
- * notifications and requests to them, and brings them back under the same
- * object paths after the CLI restarts.
+ * The manager maps D-Bus calls at /io/github/copilotd/Copilot1 to the
+ * caller's CLI (from the backend pool), owns the table of live
+ * CopilotdSession objects (exported through a GDBusObjectManagerServer so
+ * that ObjectManager shows them), and routes each CLI's notifications,
+ * requests, loss and restart to its sessions, which bring themselves back.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "copilotd-error.h"
+#include "backend-pool.h"
 #include "manager.h"
 #include "options.h"
 #include "polkit.h"
@@ -28,8 +29,7 @@ struct _CopilotdManager
   GDBusConnection *connection;          /* owned */
   const CopilotdConfig *config;         /* unowned */
   CopilotdCallers *callers;             /* owned */
-  CopilotdBackend *backend;             /* owned: the session bus's only CLI */
-  GHashTable *user_backends;            /* owned: uid → CopilotdBackend* (system bus) */
+  CopilotdBackendPool *pool;            /* owned: the CLIs */
   CopilotdAgentRegistry *agents;        /* owned, nullable */
   CopilotdToolRouter *tools;            /* owned, nullable */
   GDBusObjectManagerServer *objects;    /* owned */
@@ -90,65 +90,6 @@ result_object (JsonNode *node)
   return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
 
-/* Finishes a backend call; on failure the invocation gets the error. */
-static JsonNode *
-finish_call (GObject      *source,
-             GAsyncResult *result,
-             CallContext  *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  JsonNode *node;
-
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  if (node == NULL && ctx->invocation != NULL)
-    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
-  return node;
-}
-
-static void connect_backend (CopilotdManager *self,
-                             CopilotdBackend *backend);
-
-/* On the system bus every user gets a CLI of their own, running as that
- * user: sessions, history and credentials never mix (DESIGN.md §7). */
-static CopilotdBackend *
-backend_for_uid (CopilotdManager *self,
-                 uid_t            uid)
-{
-  CopilotdBackend *backend;
-
-  if (!self->config->system_bus)
-    return self->backend;
-  backend = g_hash_table_lookup (self->user_backends, GUINT_TO_POINTER (uid));
-  if (backend == NULL)
-    {
-      backend = copilotd_backend_new_for_user (self->config, uid);
-      connect_backend (self, backend);
-      g_hash_table_insert (self->user_backends, GUINT_TO_POINTER (uid), backend);
-    }
-  return backend;
-}
-
-static CopilotdBackend *
-backend_for_caller (CopilotdManager       *self,
-                    GDBusMethodInvocation *invocation,
-                    GError               **error)
-{
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
-  uid_t uid = 0;
-
-  if (!self->config->system_bus)
-    return self->backend;
-  if (sender == NULL || !copilotd_callers_get_uid (self->callers, sender, &uid, error))
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error_literal (error, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED, "Unknown caller");
-      return NULL;
-    }
-  if (!copilotd_user_check (uid, error))
-    return NULL;
-  return backend_for_uid (self, uid);
-}
-
 static void
 on_reply_built (GObject      *source,
                 GAsyncResult *result,
@@ -179,7 +120,7 @@ call_backend (CopilotdManager       *self,
 {
   g_autoptr(JsonNode) node = params ? copilotd_json_node_take_object (params) : copilotd_json_node_take_object (json_object_new ());
   g_autoptr(GError) error = NULL;
-  CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
+  CopilotdBackend *backend = copilotd_backend_pool_for_caller (self->pool, invocation, &error);
   CallContext *ctx;
 
   if (backend == NULL)
@@ -252,20 +193,6 @@ count_sessions_of (CopilotdManager *self,
 }
 
 static void
-on_forget_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autofree char *id = user_data;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
-
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  if (node == NULL)
-    g_debug ("session.destroy '%s' failed: %s", id, error->message);
-}
-
-static void
 on_session_closed (CopilotdSession *session,
                    const char      *reason,
                    gpointer         user_data)
@@ -273,18 +200,6 @@ on_session_closed (CopilotdSession *session,
   CopilotdManager *self = user_data;
   const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
   g_autofree char *session_id = g_strdup (id);
-
-  /* Sessions that closed on the daemon's side still live in the CLI. */
-  if (g_strcmp0 (reason, "owner-vanished") == 0 || g_strcmp0 (reason, "idle-timeout") == 0)
-    {
-      g_autoptr(JsonNode) params = NULL;
-      JsonObject *object = json_object_new ();
-
-      json_object_set_string_member (object, "sessionId", session_id);
-      params = copilotd_json_node_take_object (object);
-      copilotd_backend_call_async (copilotd_session_get_backend (session), "session.destroy", params, NULL,
-                                   on_forget_done, g_strdup (session_id));
-    }
 
   g_signal_handlers_disconnect_by_data (session, self);
   g_dbus_object_manager_server_unexport (self->objects, copilotd_session_get_path (session));
@@ -310,11 +225,13 @@ on_session_started (GObject      *source,
   CallContext *ctx = user_data;
   CopilotdManager *self = ctx->manager;
   CopilotdSession *session = ctx->session;
-  g_autoptr(JsonNode) node = finish_call (source, result, ctx);
+  g_autoptr(GError) error = NULL;
 
-  if (node == NULL || copilotd_session_is_closed (session))
+  if (!copilotd_session_start_finish (session, result, &error) || copilotd_session_is_closed (session))
     {
-      if (node != NULL)
+      if (error != NULL)
+        g_dbus_method_invocation_return_gerror (ctx->invocation, error);
+      else
         g_dbus_method_invocation_return_error_literal (ctx->invocation, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED,
                                                        "The session closed while starting");
       if (g_hash_table_lookup (self->sessions, ctx->session_id) == session)
@@ -327,8 +244,6 @@ on_session_started (GObject      *source,
       return;
     }
 
-  if (result_object (node) != NULL)
-    copilotd_session_set_started (session, result_object (node));
   export_session (self, session);
   g_dbus_method_invocation_return_value (ctx->invocation,
                                          g_variant_new ("(o)", copilotd_session_get_path (session)));
@@ -349,7 +264,6 @@ start_session (CopilotdManager       *self,
   g_autoptr(GPtrArray) tools = NULL;
   g_autofree char *session_id = NULL;
   g_autoptr(JsonNode) node = NULL;
-  g_autoptr(JsonNode) call_params = NULL;
   CopilotdSessionContext context;
   CopilotdSession *session;
   CallContext *ctx;
@@ -403,7 +317,7 @@ start_session (CopilotdManager       *self,
     }
 
   context.connection = self->connection;
-  context.backend = backend_for_uid (self, uid);
+  context.backend = copilotd_backend_pool_get (self->pool, uid);
   context.callers = self->callers;
   context.agents = self->agents;
   context.tools = self->tools;
@@ -418,15 +332,12 @@ start_session (CopilotdManager       *self,
    * (PROTOCOL.md §2.2); they wait in the session until the reply is out. */
   g_hash_table_insert (self->sessions, g_strdup (session_id), session);
   g_signal_connect (session, "session-closed", G_CALLBACK (on_session_closed), self);
-  copilotd_session_hold (session);
 
   ctx = call_context_new (self, invocation);
   ctx->session = g_object_ref (session);
   ctx->session_id = g_strdup (session_id);
-  call_params = copilotd_session_dup_resume_params (session);
   g_debug ("%s session '%s' for '%s'", resume_id ? "Resuming" : "Creating", session_id, sender);
-  copilotd_backend_call_async (context.backend, resume_id ? "session.resume" : "session.create",
-                               call_params, NULL, on_session_started, ctx);
+  copilotd_session_start_async (session, resume_id != NULL, on_session_started, ctx);
 }
 
 /* CreateSession (a{sv}) and ResumeSession (sa{sv}), once polkit agreed. */
@@ -722,12 +633,9 @@ build_models (CallContext  *ctx,
               JsonObject   *result,
               GError      **error)
 {
-  GVariant *models = g_variant_ref_sink (copilotd_json_map_objects (result, "models", "aa{sv}",
-                                                                     model_entry, NULL));
+  GVariant *models = copilotd_json_map_objects (result, "models", "aa{sv}", model_entry, NULL);
 
-  /* Kept on the backend: it is dropped when that CLI is lost. */
-  g_object_set_data_full (G_OBJECT (ctx->backend), "copilotd-models", models,
-                          (GDestroyNotify) g_variant_unref);
+  copilotd_backend_pool_set_models (ctx->manager->pool, ctx->backend, models);
   return g_variant_new_tuple (&models, 1);
 }
 
@@ -738,12 +646,12 @@ handle_list_models (CopilotdDbusManager   *iface,
 {
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
-  CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
+  CopilotdBackend *backend = copilotd_backend_pool_for_caller (self->pool, invocation, &error);
   GVariant *cache;
 
   if (backend == NULL)
     g_dbus_method_invocation_return_gerror (invocation, error);
-  else if ((cache = g_object_get_data (G_OBJECT (backend), "copilotd-models")) != NULL)
+  else if ((cache = copilotd_backend_pool_get_models (self->pool, backend)) != NULL)
     g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&cache, 1));
   else
     call_backend (self, invocation, "models.list", NULL, build_models);
@@ -794,7 +702,7 @@ handle_get_status (CopilotdDbusManager   *iface,
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) params = copilotd_json_node_take_object (json_object_new ());
-  CopilotdBackend *backend = backend_for_caller (self, invocation, &error);
+  CopilotdBackend *backend = copilotd_backend_pool_for_caller (self->pool, invocation, &error);
 
   if (backend == NULL)
     g_dbus_method_invocation_return_gerror (invocation, error);
@@ -1055,79 +963,8 @@ on_backend_lost (CopilotdBackend *backend,
   CopilotdManager *self = user_data;
   g_autoptr(GPtrArray) sessions = list_sessions_of (self, backend);
 
-  g_object_set_data (G_OBJECT (backend), "copilotd-models", NULL);
   for (guint i = 0; i < sessions->len; i++)
     copilotd_session_backend_lost (g_ptr_array_index (sessions, i));
-}
-
-static void on_session_recreated (GObject      *source,
-                                  GAsyncResult *result,
-                                  gpointer      user_data);
-
-/* The end of bringing a live session into a restarted CLI; @session's
- * hold and reference are dropped here. */
-static void
-finish_resume (CopilotdBackend *backend,
-               CopilotdSession *session,
-               JsonNode        *node,
-               const GError    *error,
-               gboolean         may_recreate)
-{
-  const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
-
-  if (copilotd_session_is_closed (session))
-    ;  /* nothing to bring back */
-  else if (node == NULL && g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED))
-    {
-      /* The new CLI was lost too: the next "ready" resumes the session
-       * again, and "failed" closes it (on_backend_state). */
-      g_debug ("Resuming session '%s' was cut short: %s", id, error->message);
-    }
-  else if (node == NULL && may_recreate &&
-           g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
-    {
-      g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (session);
-
-      /* The CLI writes a session to disk with its first message: one that
-       * had none has no history to lose and is created again, same id. */
-      g_debug ("Session '%s' was never persisted; creating it again", id);
-      copilotd_backend_call_async (backend, "session.create", params, NULL,
-                                   on_session_recreated, session);
-      return;
-    }
-  else if (node == NULL)
-    {
-      g_warning ("Cannot resume session '%s' after the CLI restarted: %s", id, error->message);
-      copilotd_session_close (session, "backend-failed");
-    }
-  else
-    copilotd_session_backend_restarted (session);
-  copilotd_session_release (session);
-  g_object_unref (session);
-}
-
-static void
-on_session_recreated (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  finish_resume (COPILOTD_BACKEND (source), user_data, node, error, FALSE);
-}
-
-static void
-on_session_resumed (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  finish_resume (COPILOTD_BACKEND (source), user_data, node, error, TRUE);
 }
 
 static void
@@ -1141,27 +978,11 @@ on_backend_ready (CopilotdBackend *backend,
 
   copilotd_dbus_manager_set_backend_version (iface, copilotd_backend_get_version (backend) ?: "");
   copilotd_dbus_manager_set_protocol_version (iface, copilotd_backend_get_protocol_version (backend));
-  if (!restarted)
-    return;
 
-  /* Same object paths, same tools and flags (they are not persisted). */
+  /* Each session that lost its CLI brings itself back. */
   sessions = list_sessions_of (self, backend);
   for (guint i = 0; i < sessions->len; i++)
-    {
-      CopilotdSession *session = g_ptr_array_index (sessions, i);
-      g_autoptr(JsonNode) params = NULL;
-
-      /* Not exported yet: its session.create is still queued and will
-       * reach the new CLI by itself; a resume would fail and close it. */
-      if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (session)) == NULL)
-        continue;
-      params = copilotd_session_dup_resume_params (session);
-      g_debug ("Resuming session '%s' in the restarted CLI",
-               copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)));
-      copilotd_session_hold (session);
-      copilotd_backend_call_async (backend, "session.resume", params, NULL,
-                                   on_session_resumed, g_object_ref (session));
-    }
+    copilotd_session_backend_ready (g_ptr_array_index (sessions, i));
 }
 
 static void
@@ -1199,22 +1020,17 @@ on_caller_vanished (CopilotdCallers *callers,
 }
 
 static void
-connect_backend (CopilotdManager *self,
-                 CopilotdBackend *backend)
+on_backend_added (CopilotdBackendPool *pool,
+                  CopilotdBackend     *backend,
+                  gpointer             user_data)
 {
-  g_signal_connect (backend, "notification", G_CALLBACK (on_backend_notification), self);
-  g_signal_connect (backend, "request", G_CALLBACK (on_backend_request), self);
-  g_signal_connect (backend, "lost", G_CALLBACK (on_backend_lost), self);
-  g_signal_connect (backend, "ready", G_CALLBACK (on_backend_ready), self);
-  g_signal_connect (backend, "notify::state", G_CALLBACK (on_backend_state), self);
-}
+  CopilotdManager *self = user_data;
 
-static void
-disconnect_backend (gpointer key,
-                    gpointer value,
-                    gpointer user_data)
-{
-  g_signal_handlers_disconnect_by_data (value, user_data);
+  g_signal_connect_object (backend, "notification", G_CALLBACK (on_backend_notification), self, 0);
+  g_signal_connect_object (backend, "request", G_CALLBACK (on_backend_request), self, 0);
+  g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);
+  g_signal_connect_object (backend, "ready", G_CALLBACK (on_backend_ready), self, 0);
+  g_signal_connect_object (backend, "notify::state", G_CALLBACK (on_backend_state), self, 0);
 }
 
 /* ---- shutdown ------------------------------------------------------------ */
@@ -1224,7 +1040,6 @@ disconnect_backend (gpointer key,
 
 typedef struct {
   guint pending;
-  guint stopping;
   gboolean stop_started;
   GSource *timeout;                     /* owned, nullable */
 } ShutdownData;
@@ -1242,16 +1057,14 @@ shutdown_data_free (ShutdownData *data)
 }
 
 static void
-on_backend_stopped (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+on_pool_stopped (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  ShutdownData *data = g_task_get_task_data (task);
 
-  copilotd_backend_stop_finish (COPILOTD_BACKEND (source), result, NULL);
-  if (--data->stopping == 0)
-    g_task_return_boolean (task, TRUE);
+  copilotd_backend_pool_stop_finish (COPILOTD_BACKEND_POOL (source), result);
+  g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -1259,9 +1072,7 @@ stop_backends (GTask *task)
 {
   CopilotdManager *self = g_task_get_source_object (task);
   ShutdownData *data = g_task_get_task_data (task);
-  g_autoptr(GPtrArray) backends = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer value;
+  g_autoptr(GPtrArray) sessions = NULL;
 
   if (data->stop_started)
     return;
@@ -1272,13 +1083,11 @@ stop_backends (GTask *task)
       g_source_destroy (data->timeout);
       g_clear_pointer (&data->timeout, g_source_unref);
     }
-  g_ptr_array_add (backends, self->backend);
-  g_hash_table_iter_init (&iter, self->user_backends);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (backends, value);
-  data->stopping = backends->len;
-  for (guint i = 0; i < backends->len; i++)
-    copilotd_backend_stop_async (g_ptr_array_index (backends, i), on_backend_stopped, g_object_ref (task));
+  /* Those whose CLI did not answer in time. */
+  sessions = list_sessions (self);
+  for (guint i = 0; i < sessions->len; i++)
+    copilotd_session_close (g_ptr_array_index (sessions, i), "destroyed");
+  copilotd_backend_pool_stop_async (self->pool, on_pool_stopped, g_object_ref (task));
 }
 
 /* Once every session.destroy is answered, every CLI is stopped. */
@@ -1307,8 +1116,8 @@ on_shutdown_destroyed (GObject      *source,
                        gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  g_autoptr(JsonNode) node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, NULL);
 
+  copilotd_session_destroy_finish (COPILOTD_SESSION (source), result, NULL);
   shutdown_step (task);
 }
 
@@ -1330,19 +1139,14 @@ copilotd_manager_shutdown_async (CopilotdManager     *self,
   for (guint i = 0; i < sessions->len; i++)
     {
       CopilotdSession *session = g_ptr_array_index (sessions, i);
-      const char *id = copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session));
-      JsonObject *params = json_object_new ();
-      g_autoptr(JsonNode) node = NULL;
 
-      json_object_set_string_member (params, "sessionId", id);
-      node = copilotd_json_node_take_object (params);
       if (copilotd_backend_get_state (copilotd_session_get_backend (session)) == COPILOTD_BACKEND_RUNNING)
         {
           data->pending++;
-          copilotd_backend_call_async (copilotd_session_get_backend (session), "session.destroy", node, NULL,
-                                       on_shutdown_destroyed, g_object_ref (task));
+          copilotd_session_destroy_async (session, on_shutdown_destroyed, g_object_ref (task));
         }
-      copilotd_session_close (session, "destroyed");
+      else
+        copilotd_session_close (session, "destroyed");
     }
   shutdown_step (task);
 }
@@ -1363,10 +1167,6 @@ copilotd_manager_export (CopilotdManager  *self,
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self), self->connection,
                                          COPILOTD_ROOT_PATH, error))
     return FALSE;
-  if (self->agents != NULL &&
-      !g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->agents), self->connection,
-                                         COPILOTD_ROOT_PATH, error))
-    return FALSE;
   g_dbus_object_manager_server_set_connection (self->objects, self->connection);
   return TRUE;
 }
@@ -1383,12 +1183,13 @@ copilotd_manager_dispose (GObject *object)
   CopilotdManager *self = COPILOTD_MANAGER (object);
 
   g_clear_handle_id (&self->lifecycle_flush_id, g_source_remove);
-  if (self->backend != NULL)
-    g_signal_handlers_disconnect_by_data (self->backend, self);
-  if (self->user_backends != NULL)
+  if (self->pool != NULL)
     {
-      g_hash_table_foreach (self->user_backends, disconnect_backend, self);
-      g_hash_table_remove_all (self->user_backends);
+      g_autoptr(GPtrArray) backends = copilotd_backend_pool_list (self->pool);
+
+      for (guint i = 0; i < backends->len; i++)
+        g_signal_handlers_disconnect_by_data (g_ptr_array_index (backends, i), self);
+      g_signal_handlers_disconnect_by_data (self->pool, self);
     }
   if (self->callers != NULL)
     g_signal_handlers_disconnect_by_data (self->callers, self);
@@ -1401,13 +1202,10 @@ copilotd_manager_dispose (GObject *object)
     }
   if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self)) != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self));
-  if (self->agents != NULL &&
-      g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->agents)) != NULL)
-    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->agents));
   g_clear_object (&self->objects);
   g_clear_object (&self->agents);
   g_clear_object (&self->tools);
-  g_clear_object (&self->backend);
+  g_clear_object (&self->pool);
   g_clear_object (&self->callers);
   g_clear_object (&self->connection);
 
@@ -1420,7 +1218,6 @@ copilotd_manager_finalize (GObject *object)
   CopilotdManager *self = COPILOTD_MANAGER (object);
 
   g_hash_table_unref (self->sessions);
-  g_hash_table_unref (self->user_backends);
   g_hash_table_unref (self->lifecycle_last);
   g_hash_table_unref (self->lifecycle_pending);
 
@@ -1440,7 +1237,6 @@ static void
 copilotd_manager_init (CopilotdManager *self)
 {
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->user_backends = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->lifecycle_last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->lifecycle_pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                    (GDestroyNotify) g_variant_unref);
@@ -1450,7 +1246,7 @@ CopilotdManager *
 copilotd_manager_new (GDBusConnection       *connection,
                       const CopilotdConfig  *config,
                       CopilotdCallers       *callers,
-                      CopilotdBackend       *backend,
+                      CopilotdBackendPool   *pool,
                       CopilotdAgentRegistry *agents,
                       CopilotdToolRouter    *tools)
 {
@@ -1460,19 +1256,18 @@ copilotd_manager_new (GDBusConnection       *connection,
   self->connection = g_object_ref (connection);
   self->config = config;
   self->callers = g_object_ref (callers);
-  self->backend = g_object_ref (backend);
+  self->pool = g_object_ref (pool);
   self->agents = agents ? g_object_ref (agents) : NULL;
   self->tools = tools ? g_object_ref (tools) : NULL;
   self->objects = g_dbus_object_manager_server_new (COPILOTD_ROOT_PATH);
 
   copilotd_dbus_manager_set_version (iface, PACKAGE_VERSION);
   copilotd_dbus_manager_set_api_version (iface, API_VERSION);
-  copilotd_dbus_manager_set_backend_state (iface,
-                                           copilotd_backend_state_to_string (copilotd_backend_get_state (backend)));
+  copilotd_dbus_manager_set_backend_state (iface, copilotd_backend_state_to_string (COPILOTD_BACKEND_STOPPED));
   copilotd_dbus_manager_set_backend_version (iface, "");
   copilotd_dbus_manager_set_protocol_version (iface, 0);
 
-  connect_backend (self, backend);
+  g_signal_connect (pool, "backend-added", G_CALLBACK (on_backend_added), self);
   g_signal_connect (callers, "vanished", G_CALLBACK (on_caller_vanished), self);
   return self;
 }

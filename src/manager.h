@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 
 #include "agent-registry.h"
-#include "backend.h"
+#include "backend-pool.h"
 #include "callers.h"
 #include "daemon-config.h"
 #include "copilotd-dbus.h"
@@ -20,13 +20,13 @@ G_DECLARE_FINAL_TYPE (CopilotdManager, copilotd_manager, COPILOTD, MANAGER, Copi
 CopilotdManager *copilotd_manager_new            (GDBusConnection       *connection,
                                                   const CopilotdConfig  *config,
                                                   CopilotdCallers       *callers,
-                                                  CopilotdBackend       *backend,
+                                                  CopilotdBackendPool   *pool,
                                                   CopilotdAgentRegistry *agents,
                                                   CopilotdToolRouter    *tools);
 gboolean         copilotd_manager_export         (CopilotdManager       *self,
                                                   GError               **error);
 guint            copilotd_manager_get_n_sessions (CopilotdManager       *self);
-/* Destroys every live session in the CLI, then stops the CLI. */
+/* Destroys every live session in its CLI, then stops the CLIs. */
 void             copilotd_manager_shutdown_async (CopilotdManager       *self,
                                                   GAsyncReadyCallback    callback,
                                                   gpointer               user_data);

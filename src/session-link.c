@@ -27,6 +27,13 @@ session_call_free (SessionCall *call)
   g_free (call);
 }
 
+static gboolean was_never_sent (GAsyncResult *result,
+                                const GError *error);
+static void set_link (CopilotdSession *self,
+                      SessionLink      link);
+static void enqueue (CopilotdSession *self,
+                     GTask           *task);
+
 static void
 on_call_done (GObject      *source,
               GAsyncResult *result,
@@ -42,6 +49,17 @@ on_call_done (GObject      *source,
     {
       g_task_return_pointer (task, node, (GDestroyNotify) json_node_unref);
       return;
+    }
+  /* Never received by the CLI that was lost: it goes to the next one,
+   * after the session was resumed there (DESIGN.md §7). */
+  if (!self->closed && was_never_sent (result, error))
+    {
+      session_link_lost (self);
+      if (self->link != SESSION_LINK_LIVE)
+        {
+          enqueue (self, g_steal_pointer (&task));
+          return;
+        }
     }
   /* Cancelled: the session closed under the call. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -172,18 +190,275 @@ set_link (CopilotdSession *self,
   flush_calls (self);
 }
 
+/* Its CLI was lost: calls wait until the session was resumed. */
 void
-copilotd_session_set_live (CopilotdSession *self)
+session_link_lost (CopilotdSession *self)
 {
-  if (!self->closed)
-    set_link (self, SESSION_LINK_LIVE);
+  if (self->link == SESSION_LINK_LIVE || self->link == SESSION_LINK_RESUMING)
+    set_link (self, SESSION_LINK_LOST);
 }
 
-void
-copilotd_session_set_lost (CopilotdSession *self)
+/* ---- start ---------------------------------------------------------------- */
+
+/* A call that failed because the CLI went away before it was written was
+ * never received: it may be sent again to the next CLI. */
+static gboolean
+was_never_sent (GAsyncResult *result,
+                const GError *error)
 {
-  if (!self->closed && self->link == SESSION_LINK_LIVE)
-    set_link (self, SESSION_LINK_LOST);
+  return g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED) &&
+         copilotd_backend_call_was_unsent (result);
+}
+
+static void
+on_started (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(CopilotdSession) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL && !self->closed && was_never_sent (result, error))
+    {
+      /* copilotd_session_backend_ready() sends it again to the new CLI. */
+      g_debug ("Session '%s': %s never reached the CLI; waiting for it to restart",
+               self->id, self->start_method);
+      set_link (self, SESSION_LINK_LOST);
+      return;
+    }
+
+  task = g_steal_pointer (&self->start_task);
+  if (task == NULL)
+    return;
+  if (self->closed)
+    g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED,
+                             "The session closed while starting");
+  else if (node == NULL)
+    {
+      set_link (self, SESSION_LINK_NEW);
+      g_task_return_error (task, g_steal_pointer (&error));
+    }
+  else
+    {
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        copilotd_session_set_started (self, json_node_get_object (node));
+      set_link (self, SESSION_LINK_LIVE);
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+static void
+send_start (CopilotdSession *self,
+            const char      *method)
+{
+  g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (self);
+
+  g_debug ("%s session '%s'", g_str_equal (method, "session.resume") ? "Resuming" : "Creating", self->id);
+  set_link (self, SESSION_LINK_STARTING);
+  copilotd_backend_call_async (self->ctx.backend, method, params, self->cancellable,
+                               on_started, g_object_ref (self));
+}
+
+/**
+ * copilotd_session_start_async:
+ * @resume: session.resume an existing session, else session.create
+ *
+ * Brings the session into its CLI. The session's events are held from
+ * now on: the caller replies to its client, then releases them with
+ * copilotd_session_release(), also when the start failed.
+ */
+void
+copilotd_session_start_async (CopilotdSession     *self,
+                              gboolean             resume,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, copilotd_session_start_async);
+  g_return_if_fail (self->start_task == NULL && self->link == SESSION_LINK_NEW);
+
+  copilotd_session_hold (self);
+  self->start_task = g_steal_pointer (&task);
+  self->start_method = resume ? "session.resume" : "session.create";
+  send_start (self, self->start_method);
+}
+
+gboolean
+copilotd_session_start_finish (CopilotdSession  *self,
+                               GAsyncResult     *result,
+                               GError          **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+static void
+on_resumed (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(CopilotdSession) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (self->closed)
+    ;  /* nothing to bring back */
+  else if (node == NULL && g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED))
+    {
+      /* The new CLI was lost too: its next "ready" resumes the session
+       * again, and "failed" closes it. */
+      g_debug ("Resuming session '%s' was cut short: %s", self->id, error->message);
+      set_link (self, SESSION_LINK_LOST);
+    }
+  else if (node == NULL && !self->resume_recreates &&
+           g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
+    {
+      g_autoptr(JsonNode) params = copilotd_session_dup_resume_params (self);
+
+      /* The CLI writes a session to disk with its first message: one that
+       * had none has no history to lose and is created again, same id. */
+      g_debug ("Session '%s' was never persisted; creating it again", self->id);
+      self->resume_recreates = TRUE;
+      copilotd_backend_call_async (self->ctx.backend, "session.create", params, self->cancellable,
+                                   on_resumed, g_object_ref (self));
+      return;
+    }
+  else if (node == NULL)
+    {
+      g_warning ("Cannot resume session '%s' after the CLI restarted: %s", self->id, error->message);
+      copilotd_session_close (self, "backend-failed");
+    }
+  else
+    {
+      copilotd_session_backend_restarted (self);
+      /* Only now may the calls that waited reach the new CLI. */
+      set_link (self, SESSION_LINK_LIVE);
+    }
+  copilotd_session_release (self);
+}
+
+/**
+ * copilotd_session_backend_ready:
+ *
+ * The session's CLI (re)started. A session that was live in the lost CLI
+ * is resumed under the same object path, with the same tools and flags
+ * (they are not persisted); one whose start never reached the lost CLI is
+ * started again. Its calls wait until that has been answered.
+ */
+void
+copilotd_session_backend_ready (CopilotdSession *self)
+{
+  g_autoptr(JsonNode) params = NULL;
+
+  if (self->closed || self->link != SESSION_LINK_LOST)
+    return;
+  if (self->start_task != NULL)
+    {
+      send_start (self, self->start_method);
+      return;
+    }
+
+  params = copilotd_session_dup_resume_params (self);
+  g_debug ("Resuming session '%s' in the restarted CLI", self->id);
+  set_link (self, SESSION_LINK_RESUMING);
+  self->resume_recreates = FALSE;
+  copilotd_session_hold (self);
+  copilotd_backend_call_async (self->ctx.backend, "session.resume", params, self->cancellable,
+                               on_resumed, g_object_ref (self));
+}
+
+/* ---- ending -------------------------------------------------------------- */
+
+static void
+on_forgotten (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autofree char *id = user_data;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+  if (node == NULL)
+    g_debug ("session.destroy '%s' failed: %s", id, error->message);
+}
+
+/* A session that closed on the daemon's side still lives in its CLI: the
+ * CLI is told, unless it is gone (a new one never loaded the session). */
+void
+session_link_forget (CopilotdSession *self)
+{
+  g_autoptr(JsonNode) params = NULL;
+
+  if (self->link != SESSION_LINK_LIVE ||
+      copilotd_backend_get_state (self->ctx.backend) != COPILOTD_BACKEND_RUNNING)
+    return;
+  params = copilotd_json_node_take_object (copilotd_session_params (self->id));
+  copilotd_backend_call_async (self->ctx.backend, "session.destroy", params, NULL,
+                               on_forgotten, g_strdup (self->id));
+}
+
+static void
+on_destroyed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotdSession *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  /* {"success":false} means the CLI no longer had it: closed all the same. */
+  node = copilotd_session_call_finish (self, result, &error);
+  if (node == NULL && !self->closed &&
+      !g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  copilotd_session_close (self, "destroyed");
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * copilotd_session_destroy_async:
+ *
+ * session.destroy (after a resume in progress, like every call), then
+ * closes the session with "destroyed". Fails, leaving the session open,
+ * only when the CLI refused.
+ */
+void
+copilotd_session_destroy_async (CopilotdSession     *self,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, copilotd_session_destroy_async);
+  if (self->closed)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  copilotd_session_call_async (self, "session.destroy", NULL, on_destroyed, g_steal_pointer (&task));
+}
+
+gboolean
+copilotd_session_destroy_finish (CopilotdSession  *self,
+                                 GAsyncResult     *result,
+                                 GError          **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void
@@ -193,6 +468,12 @@ session_link_close (CopilotdSession *self,
   GTask *task;
 
   g_cancellable_cancel (self->cancellable);
+  if (self->start_task != NULL)
+    {
+      task = g_steal_pointer (&self->start_task);
+      g_task_return_error (task, g_error_copy (error));
+      g_object_unref (task);
+    }
   while ((task = g_queue_pop_head (&self->calls)) != NULL)
     {
       g_task_return_error (task, g_error_copy (error));

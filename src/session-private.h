@@ -50,6 +50,9 @@ struct _CopilotdSession
   GCancellable *cancellable;   /* owned: every CLI call; cancelled on close */
   GQueue calls;                /* GTask* owned: calls waiting for the CLI, in order */
   guint64 next_call;           /* sequence of calls, to keep their order */
+  GTask *start_task;           /* owned, nullable: copilotd_session_start_async() */
+  const char *start_method;    /* static: session.create or session.resume */
+  gboolean resume_recreates;   /* the resume found nothing: session.create */
 
   char *turn_sender;           /* owned, nullable */
   char *last_content;          /* owned, nullable */
@@ -62,6 +65,11 @@ struct _CopilotdSession
 /* session-link.c */
 void session_link_init     (CopilotdSession *self);
 void session_link_dispose  (CopilotdSession *self);
+/* The CLI was lost: calls wait until the session was resumed. */
+void session_link_lost     (CopilotdSession *self);
+/* session.destroy for a session closed on the daemon's side, when the
+ * CLI still has it. */
+void session_link_forget   (CopilotdSession *self);
 /* Fails every queued call with @error and cancels the calls in flight. */
 void session_link_close    (CopilotdSession *self,
                             const GError    *error);

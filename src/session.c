@@ -625,18 +625,11 @@ on_destroy_done (GObject      *source,
 {
   CallContext *ctx = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
 
-  /* {"success":false} means the CLI no longer had it: closed all the same. */
-  node = copilotd_session_call_finish (ctx->session, result, &error);
-  if (node == NULL && !g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND))
-    {
-      g_dbus_method_invocation_return_gerror (ctx->invocation, error);
-      call_context_free (ctx);
-      return;
-    }
-  copilotd_session_close (ctx->session, "destroyed");
-  g_dbus_method_invocation_return_value (ctx->invocation, NULL);
+  if (copilotd_session_destroy_finish (ctx->session, result, &error))
+    g_dbus_method_invocation_return_value (ctx->invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
   call_context_free (ctx);
 }
 
@@ -648,7 +641,7 @@ handle_destroy (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
   if (copilotd_session_check_caller (self, invocation))
-    call_cli (self, invocation, "session.destroy", NULL, on_destroy_done);
+    copilotd_session_destroy_async (self, on_destroy_done, call_context_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -872,6 +865,16 @@ copilotd_session_peer_vanished (CopilotdSession *self,
     g_debug ("Owner of persistent session '%s' left; waiting for a subscriber", self->id);
 }
 
+/* A waiter whose session.send was answered: its turn ran in the CLI. */
+static gboolean
+has_running_turn (CopilotdSession *self)
+{
+  for (GList *l = self->waiters; l != NULL; l = l->next)
+    if (((Waiter *) l->data)->message_id != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 void
 copilotd_session_backend_lost (CopilotdSession *self)
 {
@@ -882,7 +885,7 @@ copilotd_session_backend_lost (CopilotdSession *self)
   error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
                                "The Copilot CLI was lost; the running turn cannot continue");
   copilotd_prompts_cancel_all (self->prompts);
-  if (self->busy || copilotd_prompts_get_n_waiting (self->prompts) > 0 || self->waiters != NULL)
+  if (self->busy || copilotd_prompts_get_n_waiting (self->prompts) > 0 || has_running_turn (self))
     {
       JsonObject *data = json_object_new ();
       JsonObject *idle = json_object_new ();
@@ -896,7 +899,7 @@ copilotd_session_backend_lost (CopilotdSession *self)
   finish_waiters (self, error, TRUE);
   self->busy = FALSE;
   update_state (self);
-  copilotd_session_set_lost (self);
+  session_link_lost (self);
 }
 
 void
@@ -904,7 +907,6 @@ copilotd_session_backend_restarted (CopilotdSession *self)
 {
   if (self->closed)
     return;
-  copilotd_session_set_live (self);
   relay_synthetic (self, "copilotd.backend_restarted", json_object_new ());
 }
 
@@ -919,6 +921,8 @@ copilotd_session_close (CopilotdSession *self,
 
   g_debug ("Closing session '%s': %s", self->id, reason);
   g_object_ref (self);
+  if (g_strcmp0 (reason, "owner-vanished") == 0 || g_strcmp0 (reason, "idle-timeout") == 0)
+    session_link_forget (self);
   copilotd_prompts_close (self->prompts);
   self->closed = TRUE;
 
@@ -979,7 +983,6 @@ copilotd_session_set_started (CopilotdSession *self,
       if (model != NULL)
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
     }
-  copilotd_session_set_live (self);
 }
 
 const char *

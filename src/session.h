@@ -68,10 +68,15 @@ gboolean         copilotd_session_handle_request (CopilotdSession *self,
                                                   JsonNode       *id);
 void             copilotd_session_peer_vanished (CopilotdSession *self,
                                                  const char      *name);
+/* The manager tells a session of its CLI's fate; the session brings
+ * itself back: a lost turn is reported, calls wait, and on "ready" the
+ * session is resumed (or created again) before they go out. */
 void             copilotd_session_backend_lost  (CopilotdSession *self);
+void             copilotd_session_backend_ready (CopilotdSession *self);
 void             copilotd_session_backend_restarted (CopilotdSession *self);
 /* Idempotent: Closed to every subscriber, state "closed", "session-closed".
- * Does not talk to the CLI. */
+ * Tells the CLI (session.destroy) for "owner-vanished" and "idle-timeout",
+ * when the CLI still has the session. */
 void             copilotd_session_close         (CopilotdSession *self,
                                                  const char      *reason);
 gboolean         copilotd_session_is_closed     (CopilotdSession *self);
@@ -95,9 +100,24 @@ void             copilotd_session_call_async    (CopilotdSession     *self,
 JsonNode        *copilotd_session_call_finish   (CopilotdSession     *self,
                                                  GAsyncResult        *result,
                                                  GError             **error);
-/* The CLI has the session (create/resume answered): queued calls go out. */
-void             copilotd_session_set_live      (CopilotdSession *self);
-/* Its CLI was lost: calls wait until copilotd_session_set_live(). */
-void             copilotd_session_set_lost      (CopilotdSession *self);
+
+/* session.create (or session.resume when @resume) in the session's CLI.
+ * Holds the session's events: release them after replying to the client
+ * (also on failure). */
+void             copilotd_session_start_async   (CopilotdSession     *self,
+                                                 gboolean             resume,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+gboolean         copilotd_session_start_finish  (CopilotdSession     *self,
+                                                 GAsyncResult        *result,
+                                                 GError             **error);
+/* session.destroy, then closed with "destroyed"; fails (still open) only
+ * when the CLI refused. */
+void             copilotd_session_destroy_async (CopilotdSession     *self,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+gboolean         copilotd_session_destroy_finish (CopilotdSession    *self,
+                                                  GAsyncResult       *result,
+                                                  GError            **error);
 
 G_END_DECLS

@@ -1,0 +1,46 @@
+/* backend-pool.h: the per-user CLIs, their model lists, stopping them all */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/types.h>
+
+#include "backend.h"
+#include "callers.h"
+#include "daemon-config.h"
+
+G_BEGIN_DECLS
+
+#define COPILOTD_TYPE_BACKEND_POOL (copilotd_backend_pool_get_type ())
+G_DECLARE_FINAL_TYPE (CopilotdBackendPool, copilotd_backend_pool, COPILOTD, BACKEND_POOL, GObject)
+
+/* Signal "backend-added" (CopilotdBackend *backend): a CLI was added to
+ * the pool; connect to its signals here. */
+
+CopilotdBackendPool *copilotd_backend_pool_new         (const CopilotdConfig *config,
+                                                        CopilotdCallers      *callers);
+/* The CLI of @uid's sessions: the only one on the session bus, one per
+ * user on the system bus (created on first use). */
+CopilotdBackend     *copilotd_backend_pool_get         (CopilotdBackendPool  *self,
+                                                        uid_t                 uid);
+/* The CLI of the caller's UID; NULL with @error when it is unknown. */
+CopilotdBackend     *copilotd_backend_pool_for_caller  (CopilotdBackendPool   *self,
+                                                        GDBusMethodInvocation *invocation,
+                                                        GError               **error);
+/* Every CLI in the pool (transfer container). */
+GPtrArray           *copilotd_backend_pool_list        (CopilotdBackendPool  *self);
+
+/* ListModels, cached per CLI until that CLI is lost or stopped. */
+GVariant            *copilotd_backend_pool_get_models  (CopilotdBackendPool  *self,
+                                                        CopilotdBackend      *backend);
+void                 copilotd_backend_pool_set_models  (CopilotdBackendPool  *self,
+                                                        CopilotdBackend      *backend,
+                                                        GVariant             *models);
+
+/* Stops every CLI of the pool (runtime.shutdown, then the process). */
+void                 copilotd_backend_pool_stop_async  (CopilotdBackendPool  *self,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+void                 copilotd_backend_pool_stop_finish (CopilotdBackendPool  *self,
+                                                        GAsyncResult         *result);
+
+G_END_DECLS
