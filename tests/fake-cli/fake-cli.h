@@ -153,6 +153,7 @@ typedef struct {
   gboolean no_connect;
   gint64 garbage_after;         /* -1 when off */
   char **hang;                  /* owned */
+  char **delay;                 /* owned: "method:ms" entries */
   FILE *record;                 /* owned, nullable */
 } FakeCli;
 
@@ -263,6 +264,7 @@ void faults_init (void);
 void faults_clear (void);
 void faults_record_frame (const char *text);
 gboolean faults_method_hangs (const char *method);
+gboolean faults_delay_method (JsonNode *id, const char *method, JsonObject *params);
 void faults_count_response (void);
 void faults_maybe_write_garbage (void);
 void faults_set_protocol_version (JsonObject *result, gboolean always);

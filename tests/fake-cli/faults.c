@@ -13,6 +13,10 @@
  *   FAKE_CLI_RECORD=FILE         append every frame received, compact JSON,
  *                                one per line, flushed
  *   FAKE_CLI_HANG=m1,m2          never answer (nor run) these methods
+ *   FAKE_CLI_DELAY=m1:ms,m2:ms   run (and answer) these methods that many
+ *                                ms late, while later frames are read and
+ *                                answered; the record gets a line
+ *                                {"fake-dispatched":"m1"} when one runs
  *
  * To add a fault: a field in FakeCli's "Knobs" (fake-cli.h), read it in
  * faults_init(), free it in faults_clear(), and act on it where it bites
@@ -47,6 +51,8 @@ faults_init (void)
     }
   value = g_getenv ("FAKE_CLI_HANG");
   cli.hang = value ? g_strsplit (value, ",", -1) : NULL;
+  value = g_getenv ("FAKE_CLI_DELAY");
+  cli.delay = value ? g_strsplit (value, ",", -1) : NULL;
   value = g_getenv ("FAKE_CLI_RECORD");
   if (value != NULL && *value != '\0')
     {
@@ -61,6 +67,7 @@ faults_clear (void)
 {
   g_clear_pointer (&cli.protocol_version, g_free);
   g_clear_pointer (&cli.hang, g_strfreev);
+  g_clear_pointer (&cli.delay, g_strfreev);
   g_clear_pointer (&cli.record, fclose);
 }
 
@@ -107,6 +114,51 @@ faults_method_hangs (const char *method)
   for (guint i = 0; cli.hang && cli.hang[i]; i++)
     if (g_strcmp0 (g_strstrip (cli.hang[i]), method) == 0)
       return TRUE;
+  return FALSE;
+}
+
+typedef struct {
+  JsonNode *id;        /* owned */
+  char *method;        /* owned */
+  JsonObject *params;  /* owned, nullable */
+} DelayedCall;
+
+static gboolean
+run_delayed (gpointer user_data)
+{
+  DelayedCall *call = user_data;
+  g_autofree char *marker = g_strdup_printf ("{\"fake-dispatched\":\"%s\"}", call->method);
+
+  faults_record_frame (marker);
+  methods_dispatch (call->id, call->method, call->params);
+  json_node_unref (call->id);
+  g_free (call->method);
+  g_clear_pointer (&call->params, json_object_unref);
+  g_free (call);
+  return G_SOURCE_REMOVE;
+}
+
+/* FAKE_CLI_DELAY: TRUE when @method runs later instead of now. */
+gboolean
+faults_delay_method (JsonNode   *id,
+                     const char *method,
+                     JsonObject *params)
+{
+  for (guint i = 0; cli.delay && cli.delay[i]; i++)
+    {
+      const char *colon = strrchr (cli.delay[i], ':');
+      DelayedCall *call;
+
+      if (colon == NULL || strncmp (cli.delay[i], method, colon - cli.delay[i]) != 0 ||
+          method[colon - cli.delay[i]] != '\0')
+        continue;
+      call = g_new0 (DelayedCall, 1);
+      call->id = json_node_copy (id);
+      call->method = g_strdup (method);
+      call->params = params ? json_object_ref (params) : NULL;
+      g_timeout_add (atoi (colon + 1), run_delayed, call);
+      return TRUE;
+    }
   return FALSE;
 }
 

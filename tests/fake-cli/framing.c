@@ -191,7 +191,8 @@ handle_body (const char *body,
     }
 
   params = obj_obj (msg, "params");
-  methods_dispatch (id, method, params);
+  if (!faults_delay_method (id, method, params))
+    methods_dispatch (id, method, params);
 }
 
 /* Framing like the real CLI: headers end with CRLF CRLF, Content-Length is

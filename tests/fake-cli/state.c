@@ -29,6 +29,19 @@ session_to_json (Session *s)
   return obj;
 }
 
+static gboolean
+has_user_message (Session *s)
+{
+  for (guint i = 0; i < json_array_get_length (s->history); i++)
+    {
+      JsonObject *event = json_array_get_object_element (s->history, i);
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (event, "type", NULL), "user.message") == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 void
 save_state_now (void)
 {
@@ -48,9 +61,12 @@ save_state_now (void)
       return;
     }
 
+  /* Like the real CLI, a session reaches the disk with its first
+   * message: one without any is gone after a crash. */
   g_hash_table_iter_init (&iter, cli.sessions);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    json_array_add_object_element (array, session_to_json (value));
+    if (has_user_message (value))
+      json_array_add_object_element (array, session_to_json (value));
   json_object_set_array_member (obj, "sessions", array);
   root = json_node_init_object (json_node_alloc (), obj);
   json_object_unref (obj);
