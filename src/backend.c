@@ -207,8 +207,8 @@ translate_error (GError **error)
   else if (strstr (message, "is not available") != NULL ||
            strstr (message, "invalid") != NULL || strstr (message, "Invalid") != NULL)
     code = COPILOTD_ERROR_INVALID_ARGS;
-  else if (strstr (message, "OAuth token") != NULL || strstr (message, "not authenticated") != NULL)
-    code = COPILOTD_ERROR_NOT_AUTHENTICATED;
+  else
+    code = copilotd_error_code_for_cli (message, NULL, 0, code);
 
   *error = g_error_new (COPILOTD_ERROR, code, "%s", message);
   g_error_free (e);

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <gio/gio.h>
 
 #include "copilotd-error.h"
@@ -24,6 +26,7 @@ static const GDBusErrorEntry copilotd_error_entries[] = {
   { COPILOTD_ERROR_BACKEND_FAILED, "io.github.copilotd.Copilot1.Error.BackendFailed" },
   { COPILOTD_ERROR_NOT_AUTHENTICATED, "io.github.copilotd.Copilot1.Error.NotAuthenticated" },
   { COPILOTD_ERROR_PROTOCOL_MISMATCH, "io.github.copilotd.Copilot1.Error.ProtocolMismatch" },
+  { COPILOTD_ERROR_RATE_LIMITED, "io.github.copilotd.Copilot1.Error.RateLimited" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (copilotd_error_entries) == COPILOTD_N_ERRORS);
@@ -38,4 +41,46 @@ copilotd_error_quark (void)
                                       copilotd_error_entries,
                                       G_N_ELEMENTS (copilotd_error_entries));
   return (GQuark) quark;
+}
+
+static gboolean
+contains_any (const char         *haystack,
+              const char * const *needles)
+{
+  g_autofree char *lower = NULL;
+
+  if (haystack == NULL)
+    return FALSE;
+  lower = g_ascii_strdown (haystack, -1);
+  for (guint i = 0; needles[i] != NULL; i++)
+    if (strstr (lower, needles[i]) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+CopilotdError
+copilotd_error_code_for_cli (const char   *message,
+                             const char   *error_type,
+                             gint64        status_code,
+                             CopilotdError fallback)
+{
+  static const char * const auth_types[] = { "authorization", "authentication", "unauthorized", NULL };
+  static const char * const limit_types[] = { "rate_limit", "rate-limit", "ratelimit", "quota", NULL };
+  static const char * const auth_texts[] = {
+    "oauth token", "not authenticated", "not logged in", "unauthorized", "http 401", "status 401", NULL
+  };
+  static const char * const limit_texts[] = {
+    "rate limit", "rate-limit", "rate_limit", "quota exceeded", "quota exhausted",
+    "too many requests", "http 429", "status 429", NULL
+  };
+
+  if (status_code == 401 || contains_any (error_type, auth_types))
+    return COPILOTD_ERROR_NOT_AUTHENTICATED;
+  if (status_code == 429 || contains_any (error_type, limit_types))
+    return COPILOTD_ERROR_RATE_LIMITED;
+  if (contains_any (message, auth_texts))
+    return COPILOTD_ERROR_NOT_AUTHENTICATED;
+  if (contains_any (message, limit_texts))
+    return COPILOTD_ERROR_RATE_LIMITED;
+  return fallback;
 }

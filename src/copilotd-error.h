@@ -22,10 +22,20 @@ typedef enum {
   COPILOTD_ERROR_BACKEND_FAILED,
   COPILOTD_ERROR_NOT_AUTHENTICATED,
   COPILOTD_ERROR_PROTOCOL_MISMATCH,
+  COPILOTD_ERROR_RATE_LIMITED,
 } CopilotdError;
 
-#define COPILOTD_N_ERRORS (COPILOTD_ERROR_PROTOCOL_MISMATCH + 1)
+#define COPILOTD_N_ERRORS (COPILOTD_ERROR_RATE_LIMITED + 1)
 
 GQuark copilotd_error_quark (void);
+
+/* The error a CLI failure maps to, from its text (an error reply's message)
+ * or a session.error's errorType and statusCode (0: none): a missing login
+ * or HTTP 401 is NOT_AUTHENTICATED, a rate limit, exhausted quota or HTTP
+ * 429 is RATE_LIMITED, anything else @fallback. */
+CopilotdError copilotd_error_code_for_cli (const char   *message,
+                                           const char   *error_type,
+                                           gint64        status_code,
+                                           CopilotdError fallback);
 
 G_END_DECLS

@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+#include <unistd.h>
+
+#include "cli-schema.h"
 #include "copilotd-error.h"
 #include "backend-pool.h"
 #include "manager.h"
@@ -691,6 +694,13 @@ on_status_done (GObject      *source,
                          g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (backend))));
   if (error != NULL)
     g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (error->message));
+  {
+    uid_t uid = getuid ();
+
+    copilotd_callers_get_uid (ctx->manager->callers, g_dbus_method_invocation_get_sender (ctx->invocation),
+                              &uid, NULL);
+    copilotd_cli_schema_add_status (&builder, copilotd_backend_get_version (backend), uid);
+  }
   g_dbus_method_invocation_return_value (ctx->invocation, g_variant_new ("(a{sv})", &builder));
   call_context_free (ctx);
 }

@@ -89,6 +89,7 @@ copilotd_session_options_parse (GVariant         *options,
   g_autofree char *system_mode = NULL;
   gboolean streaming = TRUE;
   gboolean persist = FALSE;
+  gboolean track_files = TRUE;
 
   if (!copilotd_option_get_string (options, "session-id", &session_id, error))
     return FALSE;
@@ -137,6 +138,9 @@ copilotd_session_options_parse (GVariant         *options,
       !copilotd_option_get_boolean (options, "persist", &persist, error))
     return FALSE;
   json_object_set_boolean_member (params, "streaming", streaming);
+  if (!copilotd_option_get_boolean (options, "track-file-changes", &track_files, error))
+    return FALSE;
+  json_object_set_boolean_member (params, "enableFileChangeTracking", track_files);
 
   if (!copilotd_option_get_string (options, "system-message", &system_message, error) ||
       !parse_enum_option (options, "system-message-mode", modes, &system_mode, error))

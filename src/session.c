@@ -15,6 +15,7 @@
 #include "bounded.h"
 #include "copilotd-error.h"
 #include "options.h"
+#include "session-control.h"
 #include "session-private.h"
 
 #define DEFAULT_SEND_AND_WAIT_TIMEOUT_MS 300000
@@ -223,7 +224,7 @@ process_event (CopilotdSession *self,
     }
   else if (strcmp (type, "abort") == 0)
     copilotd_prompts_cancel_all (self->prompts);
-  else
+  else if (!copilotd_session_control_handle_event (self, type, data))
     copilotd_prompts_handle_event (self->prompts, type, data, self->tools);
 
   copilotd_event_relay_relay (self->relay, event);
@@ -234,8 +235,17 @@ process_event (CopilotdSession *self,
     {
       g_autoptr(GError) error = NULL;
 
-      error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_FAILED, "%s",
-                           json_object_get_string_member_with_default (data, "message", "The turn failed"));
+      const char *message = json_object_get_string_member_with_default (data, "message", "The turn failed");
+      JsonNode *status = json_object_get_member (data, "statusCode");
+
+      error = g_error_new (COPILOTD_ERROR,
+                           copilotd_error_code_for_cli (message,
+                                                        json_object_get_string_member_with_default (data, "errorType", NULL),
+                                                        status && JSON_NODE_HOLDS_VALUE (status) &&
+                                                        json_node_get_value_type (status) == G_TYPE_INT64 ?
+                                                        json_node_get_int (status) : 0,
+                                                        COPILOTD_ERROR_FAILED),
+                           "%s", message);
       finish_waiters (self, error, FALSE);
     }
   else if (strcmp (type, "session.idle") == 0)
@@ -846,6 +856,7 @@ copilotd_session_iface_init (CopilotdDbusSessionIface *iface)
   iface->handle_subscribe = handle_subscribe;
   iface->handle_unsubscribe = handle_unsubscribe;
   iface->handle_get_events = handle_get_events;
+  copilotd_session_control_iface_init (iface);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -976,6 +987,7 @@ copilotd_session_set_started (CopilotdSession *self,
 
   if (start != NULL)
     copilotd_dbus_session_set_start_time (COPILOTD_DBUS_SESSION (self), start);
+  copilotd_session_control_started (self, result);
   if (model_state != NULL && JSON_NODE_HOLDS_OBJECT (model_state))
     {
       const char *model = json_object_get_string_member_with_default (json_node_get_object (model_state),
@@ -1093,5 +1105,6 @@ copilotd_session_new (const CopilotdSessionContext *context,
   copilotd_dbus_session_set_model (iface, "");
   copilotd_dbus_session_set_start_time (iface, "");
   copilotd_dbus_session_set_state (iface, "idle");
+  copilotd_dbus_session_set_mode (iface, "interactive");
   return self;
 }

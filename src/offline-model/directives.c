@@ -12,7 +12,10 @@
  *   "create a file named X [containing Y]"   a create call (demo)
  *
  * and, when the last message is a tool result, "Tool result: <content>".
- * Anything else is echoed back.
+ * The CLI's own side requests are recognised: a compaction request is
+ * answered with a <summary> quoting every earlier user message, and a
+ * request with a json_schema response_format with JSON built from that
+ * schema (the last prompt in each string). Anything else is echoed back.
  */
 #include "config.h"
 
@@ -492,6 +495,103 @@ reply_echo (const gchar *prompt)
   return reply_new_text (text);
 }
 
+#define COMPACTION_PROMPT "Please create a detailed summary of the conversation so far"
+
+/* The summary compaction asks for: every user message before the request. */
+static Reply *
+reply_compaction (JsonArray *messages)
+{
+  GString *text = g_string_new ("<summary>\nThe user said:\n");
+  Reply *reply;
+
+  for (guint i = 0; i < json_array_get_length (messages); i++)
+    {
+      JsonNode *node = json_array_get_element (messages, i);
+      g_autofree gchar *content = NULL;
+      g_autofree gchar *stripped = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node) ||
+          g_strcmp0 (object_get_string (json_node_get_object (node), "role"), "user") != 0)
+        continue;
+      content = content_to_text (json_object_get_member (json_node_get_object (node), "content"));
+      stripped = strip_wrappers (content);
+      if (*stripped == '\0' || strstr (stripped, COMPACTION_PROMPT) != NULL)
+        continue;
+      g_string_append_printf (text, "- %s\n", stripped);
+    }
+  g_string_append (text, "</summary>");
+  reply = reply_new_text (text->str);
+  g_string_free (text, TRUE);
+  return reply;
+}
+
+/* A value that matches @schema: objects get their properties, strings the
+ * prompt, numbers 42, booleans true, arrays one element, enums the first. */
+static JsonNode *
+value_for_schema (JsonObject  *schema,
+                  const gchar *prompt,
+                  guint        depth)
+{
+  JsonArray *enum_values = object_get_array (schema, "enum");
+  const gchar *type = object_get_string (schema, "type");
+  JsonNode *node;
+
+  if (enum_values != NULL && json_array_get_length (enum_values) > 0)
+    return json_node_copy (json_array_get_element (enum_values, 0));
+  if (object_get_node (schema, "const") != NULL)
+    return json_node_copy (object_get_node (schema, "const"));
+
+  if (depth < 8 && (g_strcmp0 (type, "object") == 0 || object_get_object (schema, "properties") != NULL))
+    {
+      JsonObject *properties = object_get_object (schema, "properties");
+      JsonObject *object = json_object_new ();
+      g_autoptr(GList) members = properties ? json_object_get_members (properties) : NULL;
+
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          JsonObject *property = object_get_object (properties, l->data);
+
+          json_object_set_member (object, l->data, value_for_schema (property, prompt, depth + 1));
+        }
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, object);
+      return node;
+    }
+  if (depth < 8 && g_strcmp0 (type, "array") == 0)
+    {
+      JsonArray *array = json_array_new ();
+
+      json_array_add_element (array, value_for_schema (object_get_object (schema, "items"), prompt, depth + 1));
+      node = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (node, array);
+      return node;
+    }
+
+  node = json_node_new (JSON_NODE_VALUE);
+  if (g_strcmp0 (type, "integer") == 0 || g_strcmp0 (type, "number") == 0)
+    json_node_set_int (node, 42);
+  else if (g_strcmp0 (type, "boolean") == 0)
+    json_node_set_boolean (node, TRUE);
+  else if (g_strcmp0 (type, "null") == 0)
+    json_node_init_null (node);
+  else
+    json_node_set_string (node, prompt);
+  return node;
+}
+
+static Reply *
+reply_structured (JsonObject  *json_schema,
+                  const gchar *prompt)
+{
+  g_autofree gchar *stripped = strip_wrappers (prompt);
+  g_autoptr(JsonNode) value = value_for_schema (object_get_object (json_schema, "schema"), stripped, 0);
+  Reply *reply = g_new0 (Reply, 1);
+
+  reply->kind = REPLY_TEXT;
+  reply->text = json_to_string (value, FALSE);
+  return reply;
+}
+
 Reply *
 reply_decide (JsonObject *body,
               gint        delay_ms)
@@ -527,6 +627,16 @@ reply_decide (JsonObject *body,
 
   prompt = last_user ? content_to_text (json_object_get_member (last_user, "content"))
                      : g_strdup ("");
+
+  if (messages != NULL && strstr (prompt, COMPACTION_PROMPT) != NULL)
+    return reply_compaction (messages);
+  {
+    JsonObject *format = object_get_object (body, "response_format");
+
+    if (g_strcmp0 (object_get_string (format, "type"), "json_schema") == 0 &&
+        object_get_object (format, "json_schema") != NULL)
+      return reply_structured (object_get_object (format, "json_schema"), prompt);
+  }
 
   /* Side requests (titles, summaries) come without tools; they must never
    * start tool calls. */

@@ -320,7 +320,7 @@ def test_introspection_matches_contract(fx):
     path = new_session(fx)
     root = _busctl_members(fx, h.ROOT)
     session = _busctl_members(fx, path)
-    expected_counts = {"Manager": (12, 1, 5), "AgentManager": (3, 0, 0), "Session": (9, 3, 4)}
+    expected_counts = {"Manager": (16, 1, 5), "AgentManager": (3, 0, 0), "Session": (21, 3, 5)}
     for name, where in (("Manager", root), ("AgentManager", root), ("Session", session)):
         want = _xml_members(name)
         counts = tuple(len(want[k]) for k in ("method", "signal", "property"))
