@@ -21,6 +21,7 @@
 #include <glib-unix.h>
 
 #include "copilotd-error.h"
+#include "json-fast.h"
 #include "jsonrpc.h"
 #include "utf8.h"
 
@@ -878,14 +879,18 @@ handle_body (CopilotdJsonrpc *self,
       body = (const guint8 *) repaired;
     }
 
-  if (!json_parser_load_from_data (self->parser, (const char *) body, (gssize) len, &error))
+  /* json-fast.c reads the common frames; json-glib has the last word. */
+  root = copilotd_json_parse_fast ((const char *) body, len);
+  if (root == NULL)
     {
-      /* The frame was well delimited, so the stream is still in sync. */
-      g_warning ("Skipping a frame from the CLI that is not valid JSON: %s", error->message);
-      return;
+      if (!json_parser_load_from_data (self->parser, (const char *) body, (gssize) len, &error))
+        {
+          /* The frame was well delimited, so the stream is still in sync. */
+          g_warning ("Skipping a frame from the CLI that is not valid JSON: %s", error->message);
+          return;
+        }
+      root = json_parser_steal_root (self->parser);
     }
-
-  root = json_parser_steal_root (self->parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_warning ("Skipping a frame from the CLI that is not a JSON object");

@@ -1,0 +1,312 @@
+/* json-fast.c: a fast path for reading the CLI's JSON-RPC bodies
+ *
+ * json-glib 1.6 parses through GScanner, one character at a time with a
+ * function call each; on a streamed delta that was a quarter of what
+ * copilotd spends relaying it (callgrind, README "Performance"). This
+ * reader builds the same JsonNode tree in one pass over the bytes. It only
+ * takes what it reads exactly as json-glib would; for anything else —
+ * invalid JSON, an empty or repeated member name, \u0000, a number
+ * json-glib might read differently, nesting deeper than MAX_DEPTH — it
+ * returns NULL and the caller asks json-glib, so errors and corner cases
+ * keep json-glib's behaviour and messages.
+ *
+ * The text must be valid UTF-8 without lone surrogate escapes (utf8.c
+ * makes it so before either parser sees it).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "json-fast.h"
+
+#define MAX_DEPTH 64
+/* Integers of up to 18 digits fit in gint64 whatever they are. */
+#define MAX_INT_DIGITS 18
+
+typedef struct {
+  const char *p;
+  const char *end;
+  GString *scratch;     /* owned: the current string, unescaped */
+} Reader;
+
+static JsonNode *read_value (Reader *r, guint depth);
+
+static void
+skip_space (Reader *r)
+{
+  while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+    r->p++;
+}
+
+static int
+hex4 (const char *p)
+{
+  int value = 0;
+
+  for (int i = 0; i < 4; i++)
+    {
+      int digit = g_ascii_xdigit_value (p[i]);
+
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+  return value;
+}
+
+/* Reads a string (at its opening quote) into r->scratch. */
+static gboolean
+read_string (Reader *r)
+{
+  const char *p = r->p + 1;
+
+  g_string_truncate (r->scratch, 0);
+  for (;;)
+    {
+      const char *run = p;
+
+      while (p < r->end && *p != '"' && *p != '\\' && (guchar) *p >= 0x20)
+        p++;
+      g_string_append_len (r->scratch, run, p - run);
+      if (p >= r->end || (guchar) *p < 0x20)
+        return FALSE;
+      if (*p == '"')
+        break;
+
+      /* An escape */
+      if (r->end - p < 2)
+        return FALSE;
+      switch (p[1])
+        {
+        case '"': g_string_append_c (r->scratch, '"'); break;
+        case '\\': g_string_append_c (r->scratch, '\\'); break;
+        case '/': g_string_append_c (r->scratch, '/'); break;
+        case 'b': g_string_append_c (r->scratch, '\b'); break;
+        case 'f': g_string_append_c (r->scratch, '\f'); break;
+        case 'n': g_string_append_c (r->scratch, '\n'); break;
+        case 'r': g_string_append_c (r->scratch, '\r'); break;
+        case 't': g_string_append_c (r->scratch, '\t'); break;
+        case 'u':
+          {
+            int unit = r->end - p >= 6 ? hex4 (p + 2) : -1;
+            gunichar c;
+
+            if (unit <= 0)   /* bad, or \u0000 which json-glib cuts at */
+              return FALSE;
+            c = (gunichar) unit;
+            if (unit >= 0xd800 && unit <= 0xdbff)
+              {
+                int low = r->end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4 (p + 8) : -1;
+
+                if (low < 0xdc00 || low > 0xdfff)
+                  return FALSE;
+                c = 0x10000 + (((gunichar) unit - 0xd800) << 10) + ((gunichar) low - 0xdc00);
+                p += 6;
+              }
+            else if (unit >= 0xdc00 && unit <= 0xdfff)
+              return FALSE;
+            g_string_append_unichar (r->scratch, c);
+            p += 4;
+          }
+          break;
+        default:
+          return FALSE;
+        }
+      p += 2;
+    }
+  r->p = p + 1;
+  return TRUE;
+}
+
+static JsonNode *
+read_number (Reader *r)
+{
+  const char *start = r->p, *p = r->p;
+  gboolean is_float = FALSE;
+  guint digits = 0;
+  char buf[64];
+
+  if (p < r->end && *p == '-')
+    p++;
+  if (p >= r->end || !g_ascii_isdigit (*p))
+    return NULL;
+  if (*p == '0' && p + 1 < r->end && g_ascii_isdigit (p[1]))
+    return NULL;   /* a leading zero */
+  while (p < r->end && g_ascii_isdigit (*p))
+    p++, digits++;
+  if (p < r->end && *p == '.')
+    {
+      is_float = TRUE;
+      p++;
+      if (p >= r->end || !g_ascii_isdigit (*p))
+        return NULL;
+      while (p < r->end && g_ascii_isdigit (*p))
+        p++;
+    }
+  if (p < r->end && (*p == 'e' || *p == 'E'))
+    {
+      is_float = TRUE;
+      p++;
+      if (p < r->end && (*p == '+' || *p == '-'))
+        p++;
+      if (p >= r->end || !g_ascii_isdigit (*p))
+        return NULL;
+      while (p < r->end && g_ascii_isdigit (*p))
+        p++;
+    }
+  if ((gsize) (p - start) >= sizeof buf || (!is_float && digits > MAX_INT_DIGITS))
+    return NULL;
+  memcpy (buf, start, p - start);
+  buf[p - start] = '\0';
+  r->p = p;
+  if (is_float)
+    return json_node_init_double (json_node_alloc (), g_ascii_strtod (buf, NULL));
+  return json_node_init_int (json_node_alloc (), g_ascii_strtoll (buf, NULL, 10));
+}
+
+static gboolean
+read_word (Reader     *r,
+           const char *word)
+{
+  gsize len = strlen (word);
+
+  if ((gsize) (r->end - r->p) < len || memcmp (r->p, word, len) != 0)
+    return FALSE;
+  r->p += len;
+  return TRUE;
+}
+
+static JsonNode *
+read_object (Reader *r,
+             guint   depth)
+{
+  g_autoptr(JsonObject) object = json_object_new ();
+
+  r->p++;
+  skip_space (r);
+  if (r->p < r->end && *r->p == '}')
+    {
+      r->p++;
+      return json_node_init_object (json_node_alloc (), object);
+    }
+  for (;;)
+    {
+      g_autofree char *name = NULL;
+      JsonNode *value;
+
+      skip_space (r);
+      if (r->p >= r->end || *r->p != '"' || !read_string (r) || r->scratch->len == 0)
+        return NULL;
+      name = g_strndup (r->scratch->str, r->scratch->len);
+      if (json_object_has_member (object, name))
+        return NULL;
+      skip_space (r);
+      if (r->p >= r->end || *r->p != ':')
+        return NULL;
+      r->p++;
+      if ((value = read_value (r, depth + 1)) == NULL)
+        return NULL;
+      json_object_set_member (object, name, value);
+      skip_space (r);
+      if (r->p < r->end && *r->p == ',')
+        {
+          r->p++;
+          continue;
+        }
+      if (r->p < r->end && *r->p == '}')
+        {
+          r->p++;
+          return json_node_init_object (json_node_alloc (), object);
+        }
+      return NULL;
+    }
+}
+
+static JsonNode *
+read_array (Reader *r,
+            guint   depth)
+{
+  g_autoptr(JsonArray) array = json_array_new ();
+
+  r->p++;
+  skip_space (r);
+  if (r->p < r->end && *r->p == ']')
+    {
+      r->p++;
+      return json_node_init_array (json_node_alloc (), array);
+    }
+  for (;;)
+    {
+      JsonNode *value = read_value (r, depth + 1);
+
+      if (value == NULL)
+        return NULL;
+      json_array_add_element (array, value);
+      skip_space (r);
+      if (r->p < r->end && *r->p == ',')
+        {
+          r->p++;
+          continue;
+        }
+      if (r->p < r->end && *r->p == ']')
+        {
+          r->p++;
+          return json_node_init_array (json_node_alloc (), array);
+        }
+      return NULL;
+    }
+}
+
+static JsonNode *
+read_value (Reader *r,
+            guint   depth)
+{
+  if (depth > MAX_DEPTH)
+    return NULL;
+  skip_space (r);
+  if (r->p >= r->end)
+    return NULL;
+  switch (*r->p)
+    {
+    case '{':
+      return read_object (r, depth);
+    case '[':
+      return read_array (r, depth);
+    case '"':
+      if (!read_string (r))
+        return NULL;
+      return json_node_init_string (json_node_alloc (), r->scratch->str);
+    case 't':
+      return read_word (r, "true") ? json_node_init_boolean (json_node_alloc (), TRUE) : NULL;
+    case 'f':
+      return read_word (r, "false") ? json_node_init_boolean (json_node_alloc (), FALSE) : NULL;
+    case 'n':
+      return read_word (r, "null") ? json_node_init_null (json_node_alloc ()) : NULL;
+    default:
+      return read_number (r);
+    }
+}
+
+/**
+ * copilotd_json_parse_fast:
+ * @data: JSON text, valid UTF-8
+ * @len: its length
+ *
+ * Returns: (transfer full) (nullable): the tree json-glib would build, or
+ *   %NULL when json-glib must decide (anything unusual, errors included).
+ */
+JsonNode *
+copilotd_json_parse_fast (const char *data,
+                          gsize       len)
+{
+  g_autoptr(GString) scratch = g_string_sized_new (256);
+  Reader r = { data, data + len, scratch };
+  g_autoptr(JsonNode) root = read_value (&r, 0);
+
+  if (root == NULL)
+    return NULL;
+  skip_space (&r);
+  if (r.p != r.end)
+    return NULL;
+  return g_steal_pointer (&root);
+}

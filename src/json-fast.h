@@ -1,0 +1,11 @@
+/* json-fast.h: a fast path for reading the CLI's JSON-RPC bodies */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+JsonNode *copilotd_json_parse_fast (const char *data,
+                                    gsize       len);
+
+G_END_DECLS

@@ -1,0 +1,185 @@
+/* test-json-fast.c: json-fast.c builds exactly json-glib's tree, or leaves
+ * the frame to json-glib */
+#include "config.h"
+
+#include <string.h>
+
+#include "json-fast.h"
+
+static JsonNode *
+parse_glib (const char *text,
+            gsize       len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  if (!json_parser_load_from_data (parser, text, (gssize) len, NULL))
+    return NULL;
+  return json_parser_steal_root (parser);
+}
+
+/* Types, values and member order, which json_node_equal() does not check. */
+static void
+assert_same_tree (JsonNode *a,
+                  JsonNode *b)
+{
+  g_assert_cmpint (JSON_NODE_TYPE (a), ==, JSON_NODE_TYPE (b));
+  switch (JSON_NODE_TYPE (a))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *oa = json_node_get_object (a), *ob = json_node_get_object (b);
+        g_autoptr(GList) ma = json_object_get_members (oa);
+        g_autoptr(GList) mb = json_object_get_members (ob);
+
+        g_assert_cmpuint (g_list_length (ma), ==, g_list_length (mb));
+        for (GList *x = ma, *y = mb; x != NULL; x = x->next, y = y->next)
+          {
+            g_assert_cmpstr (x->data, ==, y->data);
+            assert_same_tree (json_object_get_member (oa, x->data), json_object_get_member (ob, y->data));
+          }
+      }
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *aa = json_node_get_array (a), *ab = json_node_get_array (b);
+
+        g_assert_cmpuint (json_array_get_length (aa), ==, json_array_get_length (ab));
+        for (guint i = 0; i < json_array_get_length (aa); i++)
+          assert_same_tree (json_array_get_element (aa, i), json_array_get_element (ab, i));
+      }
+      break;
+    case JSON_NODE_VALUE:
+      g_assert_cmpstr (g_type_name (json_node_get_value_type (a)), ==, g_type_name (json_node_get_value_type (b)));
+      if (json_node_get_value_type (a) == G_TYPE_STRING)
+        g_assert_cmpstr (json_node_get_string (a), ==, json_node_get_string (b));
+      else if (json_node_get_value_type (a) == G_TYPE_INT64)
+        g_assert_cmpint (json_node_get_int (a), ==, json_node_get_int (b));
+      else if (json_node_get_value_type (a) == G_TYPE_DOUBLE)
+        g_assert_cmpfloat (json_node_get_double (a), ==, json_node_get_double (b));
+      else
+        g_assert_cmpint (json_node_get_boolean (a), ==, json_node_get_boolean (b));
+      break;
+    case JSON_NODE_NULL:
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+assert_same (const char *text)
+{
+  g_autoptr(JsonNode) fast = copilotd_json_parse_fast (text, strlen (text));
+  g_autoptr(JsonNode) slow = parse_glib (text, strlen (text));
+
+  g_test_message ("%s", text);
+  g_assert_nonnull (fast);
+  g_assert_nonnull (slow);
+  assert_same_tree (fast, slow);
+}
+
+/* Every frame of the two recorded CLI transcripts. */
+static void
+test_transcripts (void)
+{
+  const char *names[] = { "simple-turn.jsonl", "permission-and-tool-turn.jsonl" };
+  guint n = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", names[i], NULL);
+      g_autofree char *contents = NULL;
+      g_auto(GStrv) lines = NULL;
+
+      g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+      lines = g_strsplit (contents, "\n", -1);
+      for (guint j = 0; lines[j] != NULL; j++)
+        {
+          g_autoptr(JsonNode) line = NULL;
+          g_autofree char *body = NULL;
+
+          if (lines[j][0] == '\0')
+            continue;
+          line = parse_glib (lines[j], strlen (lines[j]));
+          body = json_to_string (json_object_get_member (json_node_get_object (line), "msg"), FALSE);
+          assert_same (body);
+          n++;
+        }
+    }
+  g_assert_cmpuint (n, >, 200);
+}
+
+static void
+test_values (void)
+{
+  const char *texts[] = {
+    "{}", "[]", " { } ", "\t\r\n[ 1 , 2 ]\n",
+    "{\"a\":{\"b\":[{\"c\":[]}],\"d\":{}}}",
+    "[true,false,null]",
+    "[0,-0,7,-42,123456789012345678,-123456789012345678]",
+    "[1.5,-0.25,1e3,1E-3,2.5e+10,-1.0]",
+    "\"plain\"",
+    "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+    "[\"\\u00e9\\u20ac\\uD83D\\uDE00\", \"é€😀\"]",
+    "{\"deltaContent\":\" a \\\"quoted\\\" word\\n\",\"messageId\":\"x\"}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    assert_same (texts[i]);
+}
+
+/* What json-fast.c leaves to json-glib: errors, and what json-glib might
+ * read differently. */
+static void
+test_declined (void)
+{
+  const char *texts[] = {
+    "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]",
+    "{\"a\":1}x", "{\"a\":1}{}", "[01]", "[1.]", "[.5]", "[1e]", "[-]", "[+1]",
+    "[tru]", "[nul]", "[\"\\x\"]", "[\"\\u12\"]", "[\"unterminated]",
+    "[\"a\tb\"]",                          /* a raw control character */
+    "[\"\\u0000\"]",                       /* json-glib cuts the string there */
+    "[\"\\udc00\"]", "[\"\\ud800x\"]",     /* lone surrogates (utf8.c repairs them first) */
+    "{\"\":1}",                            /* an empty member name */
+    "{\"a\":1,\"a\":2}",                   /* a repeated member name */
+    "[1234567890123456789]",               /* more digits than certainly fit */
+  };
+  g_autoptr(GString) deep = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(JsonNode) node = copilotd_json_parse_fast (texts[i], strlen (texts[i]));
+
+      g_test_message ("%s", texts[i]);
+      g_assert_null (node);
+    }
+
+  for (int i = 0; i < 100; i++)
+    g_string_append_c (deep, '[');
+  for (int i = 0; i < 100; i++)
+    g_string_append_c (deep, ']');
+  g_assert_null (copilotd_json_parse_fast (deep->str, deep->len));
+}
+
+/* The length is honoured: bytes after it are not read. */
+static void
+test_length (void)
+{
+  const char *text = "{\"a\":1}garbage";
+  g_autoptr(JsonNode) node = copilotd_json_parse_fast (text, 7);
+
+  g_assert_nonnull (node);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "a"), ==, 1);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/json-fast/transcripts", test_transcripts);
+  g_test_add_func ("/json-fast/values", test_values);
+  g_test_add_func ("/json-fast/declined", test_declined);
+  g_test_add_func ("/json-fast/length", test_length);
+  return g_test_run ();
+}
