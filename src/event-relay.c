@@ -5,6 +5,20 @@
  * that merely match on the interface (DESIGN.md §4). Serials increase
  * across Event and Delta; a bounded ring keeps what was relayed for
  * GetEvents.
+ *
+ * Under pressure only, consecutive deltas of one message to one subscriber
+ * are merged (README "Performance"). GDBusConnection tells nothing of a
+ * peer's queue, and copilotd's own socket never backs up (dbus-daemon
+ * queues for a slow reader without pushing back on the sender), so the
+ * measure is the peer's own answer: every PING_EVERY signals a Peer.Ping
+ * goes to the subscriber, and its reply proves it has read everything sent
+ * before it. More than BACKLOG_SIGNALS signals unconfirmed means the
+ * subscriber is behind: later deltas of the message it is receiving are
+ * held and appended to one text, sent as one Delta (with the last one's
+ * serial) when a Ping reply says it has caught up, before anything else
+ * goes to it, or at MAX_MERGED_BYTES. The first delta of a message is never
+ * held, the text is exactly the concatenation (each part is UTF-8, so the
+ * whole is), and the ring keeps every delta as it came.
  */
 #include "config.h"
 
@@ -15,11 +29,32 @@
 
 #define SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
 
+#define PING_EVERY 32
+#define BACKLOG_SIGNALS 128
+#define MAX_MERGED_BYTES (64 * 1024)
+
+typedef struct _Subscriber Subscriber;
+
+/* A Ping in flight; outlives its subscriber, which clears @sub. */
 typedef struct {
+  Subscriber *sub;             /* unowned, nullable */
+} Ping;
+
+struct _Subscriber {
+  CopilotdEventRelay *relay;   /* unowned: owns this */
   char *name;                  /* owned: unique name */
   GStrv types;                 /* owned, nullable: NULL receives everything */
   GPtrArray *patterns;         /* owned, nullable: GPatternSpec* */
-} Subscriber;
+  guint64 sent;                /* signals sent to it */
+  guint64 confirmed;           /* of those, how many it has read */
+  Ping *ping;                  /* nullable, owned by the call */
+  gboolean no_ping;            /* the bus refuses our Ping: never merge */
+  guint64 ping_sent;           /* @sent when @ping went out */
+  char *last_message_id;       /* owned, nullable: of the last Delta sent or held */
+  guint last_stream;
+  GString *held;               /* owned, nullable: merged text not sent yet */
+  guint64 held_serial;
+};
 
 struct _CopilotdEventRelay
 {
@@ -38,6 +73,11 @@ struct _CopilotdEventRelay
 static void
 subscriber_free (Subscriber *sub)
 {
+  if (sub->ping != NULL)
+    sub->ping->sub = NULL;
+  g_free (sub->last_message_id);
+  if (sub->held != NULL)
+    g_string_free (sub->held, TRUE);
   g_free (sub->name);
   g_strfreev (sub->types);
   g_clear_pointer (&sub->patterns, g_ptr_array_unref);
@@ -82,13 +122,144 @@ copilotd_event_relay_free (CopilotdEventRelay *relay)
   g_free (relay);
 }
 
+static void
+emit_to (CopilotdEventRelay *relay,
+         const char         *destination,
+         const char         *signal_name,
+         GVariant           *parameters)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_dbus_connection_emit_signal (relay->connection, destination, relay->path,
+                                      SESSION_INTERFACE, signal_name, parameters, &error))
+    g_debug ("Cannot send %s to '%s': %s", signal_name, destination, error->message);
+}
+
+/* ---- pressure: what a subscriber has not read yet -------------------------- */
+
+static void subscriber_flush (Subscriber *sub);
+
+static gboolean
+subscriber_behind (Subscriber *sub)
+{
+  return sub->sent - sub->confirmed > BACKLOG_SIGNALS;
+}
+
+static void
+on_ping_reply (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Ping *ping = user_data;
+  Subscriber *sub = ping->sub;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Any answer of the peer's, an error too, comes after everything sent
+   * before it. */
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_free (ping);
+  if (sub == NULL)
+    return;
+  sub->ping = NULL;
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
+    {
+      /* The bus answered, not the peer: a bus policy without the rule of
+       * data/io.github.copilotd.Copilot1.conf. Nothing is known of this
+       * subscriber's queue, so nothing is merged for it. */
+      g_debug ("Cannot ping subscriber '%s': %s", sub->name, error->message);
+      sub->no_ping = TRUE;
+    }
+  sub->confirmed = sub->ping_sent;
+  if (sub->held != NULL && !subscriber_behind (sub))
+    subscriber_flush (sub);
+}
+
+/* Sends @parameters to @sub and asks, now and then, what it has read. */
+static void
+subscriber_send (Subscriber *sub,
+                 const char *signal_name,
+                 GVariant   *parameters)
+{
+  emit_to (sub->relay, sub->name, signal_name, parameters);
+  sub->sent++;
+  if (sub->no_ping)
+    sub->confirmed = sub->sent;
+  else if (sub->ping == NULL && sub->sent - sub->confirmed >= PING_EVERY)
+    {
+      sub->ping = g_new0 (Ping, 1);
+      sub->ping->sub = sub;
+      sub->ping_sent = sub->sent;
+      g_dbus_connection_call (sub->relay->connection, sub->name, "/", "org.freedesktop.DBus.Peer", "Ping",
+                              NULL, NULL, G_DBUS_CALL_FLAGS_NONE, G_MAXINT, NULL, on_ping_reply, sub->ping);
+    }
+}
+
+/* Sends the merged text held for @sub, if any. */
+static void
+subscriber_flush (Subscriber *sub)
+{
+  g_autoptr(GVariant) params = NULL;
+  GString *held = g_steal_pointer (&sub->held);
+
+  if (held == NULL)
+    return;
+  params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
+                                                      g_variant_new_uint64 (sub->held_serial),
+                                                      g_variant_new_string (sub->last_message_id),
+                                                      g_variant_new_uint32 (sub->last_stream),
+                                                      g_variant_new_take_string (g_string_free (held, FALSE)) }, 4));
+  subscriber_send (sub, "Delta", params);
+}
+
+static void
+subscriber_send_delta (Subscriber *sub,
+                       GVariant   *params,
+                       guint64     serial,
+                       const char *message_id,
+                       guint       stream,
+                       const char *text)
+{
+  gboolean same = sub->last_stream == stream && g_strcmp0 (sub->last_message_id, message_id) == 0;
+
+  if (sub->held != NULL)
+    {
+      gsize max = MIN (MAX_MERGED_BYTES, sub->relay->max_message_size - COPILOTD_MESSAGE_RESERVE);
+
+      if (same && sub->held->len + strlen (text) <= max)
+        {
+          g_string_append (sub->held, text);
+          sub->held_serial = serial;
+          return;
+        }
+      subscriber_flush (sub);
+    }
+  if (same && subscriber_behind (sub))
+    {
+      sub->held = g_string_new (text);
+      sub->held_serial = serial;
+      return;
+    }
+  if (!same)
+    {
+      g_free (sub->last_message_id);
+      sub->last_message_id = g_strdup (message_id);
+      sub->last_stream = stream;
+    }
+  subscriber_send (sub, "Delta", params);
+}
+
 void
 copilotd_event_relay_subscribe (CopilotdEventRelay *relay,
                                 const char         *name,
                                 const char * const *types)
 {
   Subscriber *sub = g_new0 (Subscriber, 1);
+  Subscriber *old = g_hash_table_lookup (relay->subscribers, name);
 
+  if (old != NULL)
+    subscriber_flush (old);
+  sub->relay = relay;
   sub->name = g_strdup (name);
   if (types != NULL)
     {
@@ -236,19 +407,6 @@ copilotd_event_meta (JsonObject *event)
   return event_meta (event, FALSE);
 }
 
-static void
-emit_to (CopilotdEventRelay *relay,
-         const char         *destination,
-         const char         *signal_name,
-         GVariant           *parameters)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!g_dbus_connection_emit_signal (relay->connection, destination, relay->path,
-                                      SESSION_INTERFACE, signal_name, parameters, &error))
-    g_debug ("Cannot send %s to '%s': %s", signal_name, destination, error->message);
-}
-
 static guint64
 entry_serial (GVariant *entry)
 {
@@ -304,10 +462,10 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
     {
       if (delta && subscriber_wants (sub, type, FALSE))
-        g_ptr_array_add (delta_to, sub->name);
+        g_ptr_array_add (delta_to, sub);
       if (((noise || delta) && subscriber_wants (sub, type, TRUE)) ||
           (!noise && !delta && subscriber_wants (sub, type, FALSE)))
-        g_ptr_array_add (event_to, sub->name);
+        g_ptr_array_add (event_to, sub);
     }
 
   /* Noise nobody asked for by name costs nothing: not serialised, no serial. */
@@ -341,11 +499,18 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
                                                                           g_variant_new_string (cut_text) }, 4));
 
       for (guint i = 0; i < delta_to->len; i++)
-        emit_to (relay, g_ptr_array_index (delta_to, i), "Delta", params);
+        subscriber_send_delta (g_ptr_array_index (delta_to, i), params, serial, cut_id,
+                               reasoning ? 1u : 0u, cut_text);
     }
 
   for (guint i = 0; i < event_to->len; i++)
-    emit_to (relay, g_ptr_array_index (event_to, i), "Event", entry);
+    {
+      Subscriber *to = g_ptr_array_index (event_to, i);
+
+      /* Held text goes first: a subscriber sees everything in order. */
+      subscriber_flush (to);
+      subscriber_send (to, "Event", entry);
+    }
 }
 
 void
@@ -362,7 +527,10 @@ copilotd_event_relay_emit_closed (CopilotdEventRelay *relay,
   params = g_variant_ref_sink (g_variant_new ("(a{sv})", &details));
   g_hash_table_iter_init (&iter, relay->subscribers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
-    emit_to (relay, sub->name, "Closed", params);
+    {
+      subscriber_flush (sub);
+      emit_to (relay, sub->name, "Closed", params);
+    }
 }
 
 GVariant *

@@ -17,6 +17,7 @@
  *   TOOL: <name> [<json args>]  external_tool.requested, waits for
  *                             handlePendingToolCall; answer "Tool: <result>"
  *   SLOW: <n>                 n deltas "tick i " 100 ms apart
+ *   BURST: <n>                n deltas "é€😀 i " written with no pause
  *   HOOK:                     hooks.invoke + systemMessage.transform, waits
  *                             for both replies
  *   ERROR: <message>          session.error then idle
@@ -637,6 +638,23 @@ setup_slow (Turn       *turn,
   queue_answer_chunks (turn, chunks, 100);
 }
 
+/* Multi-byte characters, so that merging deltas (event-relay.c) shows it
+ * keeps UTF-8 intact. */
+static void
+setup_burst (Turn       *turn,
+             const char *arg)
+{
+  g_autoptr(GPtrArray) chunks = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *count = g_strstrip (g_strdup (arg));
+  guint64 n = 5;
+
+  if (!parse_slow_count (count, &n))
+    n = 5;
+  for (guint64 i = 1; i <= n; i++)
+    g_ptr_array_add (chunks, g_strdup_printf ("é€😀 %" G_GUINT64_FORMAT " ", i));
+  queue_answer_chunks (turn, chunks, 0);
+}
+
 static void
 setup_hook (Turn       *turn,
             const char *arg)
@@ -688,6 +706,7 @@ static const struct {
   { "ASK:", setup_ask },
   { "TOOL:", setup_tool },
   { "SLOW:", setup_slow },
+  { "BURST:", setup_burst },
   { "HOOK:", setup_hook },
   { "ERROR:", setup_error },
   { "RAW:", setup_raw },
