@@ -16,11 +16,16 @@ build=${COPILOTD_BUILD_DIR:-$here/build-quickstart}
 say () { printf '\033[1mquickstart:\033[0m %s\n' "$*" >&2; }
 
 if [ -z "${COPILOTD_QUICKSTART_READY:-}" ]; then
-  cli=$("$here/tests/setup-deps.sh")
-  if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" "$here" >/dev/null
+  say "checking what is installed (Debian packages, the Copilot CLI)"
+  cli=$("$here/tests/setup-deps.sh" --quickstart)
+  say "building copilotd in $build"
+  blog=$build.log
+  if ! { [ -f "$build/build.ninja" ] || meson setup "$build" "$here" -Dtests=false; } >"$blog" 2>&1 ||
+     ! ninja -C "$build" >>"$blog" 2>&1; then
+    tail -n 25 "$blog" >&2
+    say "the build failed (the whole log: $blog)"
+    exit 1
   fi
-  ninja -C "$build" >/dev/null
   say "built copilotd in $build"
   export COPILOTD_QUICKSTART_READY=$cli
   # Our own bus unless one is running: a fresh machine often has none.

@@ -2,8 +2,16 @@
 # Installs what copilotd needs to build and test, and the Copilot CLI the
 # end-to-end tests run. Safe to run again: it only does what is missing.
 #
-# Progress goes to stderr; stdout gets one line, the path of the native
-# Copilot CLI binary, so that scripts can say  cli=$(tests/setup-deps.sh).
+#   tests/setup-deps.sh [--quickstart] [--list-packages]
+#
+# --quickstart installs only what building and running copilotd needs
+# (tests/quickstart.sh): no test tools, and nothing that changes the
+# machine's system bus (dbus-daemon, not the dbus package or dbus-broker).
+#
+# Progress goes to stderr, one line a step; what apt-get and npm print goes
+# to a log file, shown only when they fail. stdout gets one line, the path
+# of the native Copilot CLI binary, so that scripts can say
+# cli=$(tests/setup-deps.sh).
 #
 # Environment:
 #   COPILOTD_CLI_PREFIX  npm prefix for the CLI
@@ -22,17 +30,45 @@ die () { printf 'setup-deps: error: %s\n' "$*" >&2; exit 1; }
 packages=(
   meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libglib2.0-bin libjson-glib-dev gettext
-  dbus dbus-daemon dbus-broker
+  dbus-daemon
   python3 python3-gi gir1.2-glib-2.0
   procps util-linux bsdutils libxml2-utils man-db groff-base
   ca-certificates systemd passwd
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
-  dbus-daemon dbus-broker-launch ps pkill setpriv script xmllint man groff
+  dbus-daemon dbus-run-session ps pkill setpriv script xmllint man groff
   systemd-analyze useradd usermod
 )
 modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0)
+
+quickstart=
+if [ "${1:-}" = "--quickstart" ]; then
+  quickstart=1
+  packages=(meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libglib2.0-bin
+            libjson-glib-dev libsoup-3.0-dev gettext dbus-daemon ca-certificates)
+  commands=(meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt dbus-daemon dbus-run-session)
+  modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0)
+fi
+
+# --list-packages (after --quickstart, if any): print the Debian packages
+# it would install, one a line, and stop.
+if [ "${1:-}" = "--list-packages" ] || [ "${2:-}" = "--list-packages" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+
+log=${TMPDIR:-/tmp}/copilotd-setup-deps.log
+: >"$log" 2>/dev/null || log=/dev/null
+# Runs a noisy installer with its output in the log; on failure shows the
+# end of it.
+quietly () {
+  if "$@" >>"$log" 2>&1 </dev/null; then
+    return 0
+  fi
+  tail -n 25 "$log" >&2
+  return 1
+}
 
 missing=()
 for c in "${commands[@]}"; do
@@ -44,7 +80,7 @@ if command -v pkg-config >/dev/null 2>&1; then
   done
 fi
 # The tests' Python helpers use the system interpreter, which has PyGObject.
-if ! /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' >/dev/null 2>&1; then
+if [ -z "$quickstart" ] && ! /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' >/dev/null 2>&1; then
   missing+=("python3-gi for /usr/bin/python3")
 fi
 # Node and npm only install the CLI. Any recent ones will do; Debian's are
@@ -69,13 +105,14 @@ else
     die "not root and no sudo: as root, run apt-get install ${packages[*]}"
   fi
   export DEBIAN_FRONTEND=noninteractive
-  say "apt-get update"
-  "${sudo[@]}" apt-get update >&2 </dev/null \
+  say "apt-get update (output in $log)"
+  quietly "${sudo[@]}" apt-get update \
     || die "apt-get update failed"
-  say "apt-get install ${packages[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends "${packages[@]}" >&2 </dev/null \
+  say "apt-get install ${#packages[@]} packages (output in $log)"
+  quietly "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${packages[@]}" \
     || die "apt-get install failed"
+  say "system packages: installed"
 fi
 
 # The Copilot CLI. npm installs a launcher and, as an optional dependency,
@@ -109,9 +146,9 @@ else
     command -v npm >/dev/null 2>&1 || die "npm not found"
     mkdir -p "$cli_prefix" || die "cannot create $cli_prefix"
     say "npm install @github/copilot@$cli_version into $cli_prefix"
-    npm install --prefix "$cli_prefix" --no-audit --no-fund \
+    quietly npm install --prefix "$cli_prefix" --no-audit --no-fund \
         --no-update-notifier --include=optional \
-        "@github/copilot@$cli_version" >&2 </dev/null \
+        "@github/copilot@$cli_version" \
       || die "npm install @github/copilot@$cli_version failed (no network? set COPILOTD_TEST_CLI to an installed copilot $cli_version binary)"
     cli_is_wanted "$cli" \
       || die "$cli is missing or is not version $cli_version after npm install"
