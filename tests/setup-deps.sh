@@ -33,22 +33,22 @@ packages=(
   dbus-daemon
   python3 python3-gi gir1.2-glib-2.0
   procps util-linux bsdutils libxml2-utils man-db groff-base
-  ca-certificates systemd passwd
+  ca-certificates systemd passwd bash-completion libedit-dev
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
   dbus-daemon dbus-run-session ps pkill setpriv script xmllint man groff
   systemd-analyze useradd usermod
 )
-modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0)
+modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libedit)
 
 quickstart=
 if [ "${1:-}" = "--quickstart" ]; then
   quickstart=1
   packages=(meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libglib2.0-bin
-            libjson-glib-dev libsoup-3.0-dev gettext dbus-daemon ca-certificates)
+            libjson-glib-dev libsoup-3.0-dev libedit-dev gettext dbus-daemon ca-certificates)
   commands=(meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt dbus-daemon dbus-run-session)
-  modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0)
+  modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0 libedit)
 fi
 
 # --list-packages (after --quickstart, if any): print the Debian packages

@@ -323,8 +323,8 @@ def run_tests(stack):
         agent.kill()
         agent_status = None
     lines = json_lines(agent.stdout.read())
-    check('agent reports the decision and exits 0 on Ctrl-C',
-          agent_status == 0 and any(x.get('type') == 'permission' and x.get('decision') == 'approved'
+    check('agent reports the decision and exits 130 on Ctrl-C',
+          agent_status == 130 and any(x.get('type') == 'permission' and x.get('decision') == 'approved'
                                     for x in lines), repr(lines))
     turn('RUN: echo without-agent > no-agent.txt')
     check('with the agent gone nothing approves: the command did not run',

@@ -775,6 +775,30 @@ agent_stop_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+agent_interrupt_cb (gpointer user_data)
+{
+  AgentCommand *command = user_data;
+
+  command->status = CTL_EXIT_INTERRUPTED;
+  g_main_loop_quit (command->ctl->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* AgentManager.RequestDefaultAgent: newest on the user's default stack. */
+static gboolean
+request_default (Ctl     *ctl,
+                 GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (ctl->bus, CTL_BUS_NAME, CTL_ROOT_PATH,
+                                       "io.github.copilotd.Copilot1.AgentManager", "RequestDefaultAgent",
+                                       g_variant_new ("(o)", CTL_AGENT_PATH), NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, CTL_CALL_TIMEOUT_MS, NULL, error);
+  return reply != NULL;
+}
+
 /* `copilotctl agent`: like pkttyagent, answers prompts of every session of
  * this user that has no agent of its own, until Ctrl-C. */
 int
@@ -783,7 +807,7 @@ ctl_cmd_agent (Ctl   *ctl,
                char **argv)
 {
   /* Like pkttyagent: asked when the session's own client has no agent. */
-  gboolean fallback = TRUE, yes = FALSE, no = FALSE;
+  gboolean fallback = TRUE, yes = FALSE, no = FALSE, make_default = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(CtlAgent) agent = NULL;
@@ -794,6 +818,8 @@ ctl_cmd_agent (Ctl   *ctl,
       N_("Be asked before other agents of your user, not only when no other agent is there"), NULL },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Approve every permission request without asking"), NULL },
     { "no", 'n', 0, G_OPTION_ARG_NONE, &no, N_("Reject every permission request without asking"), NULL },
+    { "default", 'd', 0, G_OPTION_ARG_NONE, &make_default,
+      N_("Be your user's default agent: asked before other agents of sessions that have none of their own"), NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -823,7 +849,8 @@ ctl_cmd_agent (Ctl   *ctl,
 
   agent = ctl_agent_new (ctl, yes ? CTL_ANSWER_YES : no ? CTL_ANSWER_NO : CTL_ANSWER_ASK,
                          TRUE, &error);
-  if (agent == NULL || !ctl_agent_register (agent, fallback, &error))
+  if (agent == NULL || !ctl_agent_register (agent, fallback, &error) ||
+      (make_default && !request_default (ctl, &error)))
     {
       ctl_print_error (error);
       return CTL_EXIT_FAILURE;
@@ -834,7 +861,7 @@ ctl_cmd_agent (Ctl   *ctl,
       return CTL_EXIT_FAILURE;
     }
   ctl_agent_set_release_func (agent, G_CALLBACK (agent_released_cb), &command);
-  sigint = g_unix_signal_add (SIGINT, agent_stop_cb, &command);
+  sigint = g_unix_signal_add (SIGINT, agent_interrupt_cb, &command);
   sigterm = g_unix_signal_add (SIGTERM, agent_stop_cb, &command);
 
   if (ctl->json)

@@ -165,6 +165,95 @@ ctl_session_id_from_path (const char *object_path)
   return id;
 }
 
+static void
+add_id (GPtrArray  *ids,
+        const char *id)
+{
+  if (id != NULL && *id != '\0' && !g_ptr_array_find_with_equal_func (ids, id, g_str_equal, NULL))
+    g_ptr_array_add (ids, g_strdup (id));
+}
+
+/* Every session id the caller can name: stored ones (ListSessions) and live
+ * ones (the ObjectManager), since a session is stored only once it has a
+ * message. */
+static GPtrArray *
+known_session_ids (Ctl     *ctl,
+                   GError **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GVariant) sessions = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  GVariantIter iter;
+  GVariant *entry;
+  const char *path;
+
+  if (!copilotd_dbus_manager_call_list_sessions_sync (ctl->manager, g_variant_new ("a{sv}", NULL),
+                                                      &sessions, NULL, error))
+    return NULL;
+  g_variant_iter_init (&iter, sessions);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      add_id (ids, ctl_vardict_get_string (entry, "session-id"));
+      g_variant_unref (entry);
+    }
+
+  objects = g_dbus_connection_call_sync (ctl->bus, CTL_BUS_NAME, CTL_ROOT_PATH,
+                                         "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                                         NULL, G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NONE,
+                                         CTL_CALL_TIMEOUT_MS, NULL, NULL);
+  if (objects != NULL)
+    {
+      g_autoptr(GVariantIter) paths = NULL;
+
+      g_variant_get (objects, "(a{oa{sa{sv}}})", &paths);
+      while (g_variant_iter_next (paths, "{&o@a{sa{sv}}}", &path, NULL))
+        if (g_str_has_prefix (path, CTL_SESSION_PREFIX))
+          {
+            g_autofree char *id = ctl_session_id_from_path (path);
+            add_id (ids, id);
+          }
+    }
+  return g_steal_pointer (&ids);
+}
+
+/* The session id that @arg names: a whole id (dashes or the underscores of
+ * its object path), or the start of exactly one known id, as monitor
+ * prints them. Every command that takes a session id goes through here, so
+ * they all say the same when there is none. */
+char *
+ctl_resolve_session_id (Ctl        *ctl,
+                        const char *arg,
+                        GError    **error)
+{
+  g_autofree char *wanted = g_ascii_strdown (arg, -1);
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GPtrArray) matches = g_ptr_array_new ();
+
+  g_strdelimit (wanted, "_", '-');
+  if (g_uuid_string_is_valid (wanted))
+    return g_steal_pointer (&wanted);
+  if (*wanted == '\0')
+    {
+      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND, _("No session %s"), arg);
+      return NULL;
+    }
+
+  ids = known_session_ids (ctl, error);
+  if (ids == NULL)
+    return NULL;
+  for (guint i = 0; i < ids->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (ids, i), wanted))
+      g_ptr_array_add (matches, g_ptr_array_index (ids, i));
+  if (matches->len == 1)
+    return g_strdup (g_ptr_array_index (matches, 0));
+  if (matches->len == 0)
+    g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND, _("No session %s"), arg);
+  else
+    g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                 _("%s is the start of %u session ids; give more of it"), arg, matches->len);
+  return NULL;
+}
+
 CopilotdDbusSession *
 ctl_session_proxy_new (Ctl        *ctl,
                        const char *object_path,
@@ -406,6 +495,7 @@ cmd_show (Ctl   *ctl,
   g_autoptr(CopilotdDbusSession) session = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *resumed_path = NULL;
+  g_autofree char *resolved = NULL;
   const char *path;
   const char *id;
   GVariantIter iter;
@@ -417,7 +507,13 @@ cmd_show (Ctl   *ctl,
   status = parse_simple (ctl, _("ID"), _("Print the conversation of a session."), &argc, &argv, 1, 1);
   if (status != 0)
     return status;
-  id = argv[1];
+  resolved = ctl_resolve_session_id (ctl, argv[1], &error);
+  if (resolved == NULL)
+    {
+      ctl_print_error (error);
+      return CTL_EXIT_FAILURE;
+    }
+  id = resolved;
 
   if (!copilotd_dbus_manager_call_get_session_metadata_sync (ctl->manager, id, &metadata, NULL, &error))
     {
@@ -510,11 +606,16 @@ cmd_delete (Ctl   *ctl,
     return status;
 
   for (int i = 1; i < argc; i++)
-    if (!copilotd_dbus_manager_call_delete_session_sync (ctl->manager, argv[i], NULL, &error))
-      {
-        ctl_print_error (error);
-        return CTL_EXIT_FAILURE;
-      }
+    {
+      g_autofree char *id = ctl_resolve_session_id (ctl, argv[i], &error);
+
+      if (id == NULL ||
+          !copilotd_dbus_manager_call_delete_session_sync (ctl->manager, id, NULL, &error))
+        {
+          ctl_print_error (error);
+          return CTL_EXIT_FAILURE;
+        }
+    }
   return CTL_EXIT_OK;
 }
 

@@ -25,6 +25,8 @@ enum {
   CTL_EXIT_OK = 0,
   CTL_EXIT_FAILURE = 1,
   CTL_EXIT_USAGE = 2,
+  /* Ended by Ctrl-C, as a shell reports it (128 + SIGINT). */
+  CTL_EXIT_INTERRUPTED = 130,
 };
 
 /* How the agent answers prompts. */
@@ -51,6 +53,9 @@ gboolean    ctl_sender_is_daemon   (Ctl          *ctl,
                                     const char   *sender);
 char       *ctl_session_path_from_id (const char *session_id);
 char       *ctl_session_id_from_path (const char *object_path);
+char       *ctl_resolve_session_id   (Ctl        *ctl,
+                                      const char *arg,
+                                      GError    **error);
 CopilotdDbusSession *ctl_session_proxy_new (Ctl        *ctl,
                                             const char *object_path,
                                             GError    **error);
@@ -124,6 +129,11 @@ gboolean    ctl_term_at_eof         (CtlTerm        *term);
 void        ctl_term_request_line   (CtlTerm        *term,
                                      CtlTermLineFunc func,
                                      gpointer        user_data);
+void        ctl_term_request_line_with_prompt (CtlTerm        *term,
+                                               const char     *prompt,
+                                               CtlTermLineFunc func,
+                                               gpointer        user_data);
+gboolean    ctl_term_is_editing     (CtlTerm        *term);
 void        ctl_term_cancel_request (CtlTerm        *term);
 
 /* agent.c: the terminal agent */

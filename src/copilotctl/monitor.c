@@ -486,6 +486,13 @@ stop_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+interrupt_cb (gpointer user_data)
+{
+  quit (user_data, CTL_EXIT_INTERRUPTED);
+  return G_SOURCE_CONTINUE;
+}
+
 int
 ctl_cmd_monitor (Ctl   *ctl,
                  int    argc,
@@ -524,16 +531,18 @@ ctl_cmd_monitor (Ctl   *ctl,
   if (argc == 2)
     {
       g_autoptr(GVariant) metadata = NULL;
+      g_autofree char *id = ctl_resolve_session_id (ctl, argv[1], &error);
       const char *path;
 
-      if (!copilotd_dbus_manager_call_get_session_metadata_sync (ctl->manager, argv[1], &metadata,
+      if (id == NULL ||
+          !copilotd_dbus_manager_call_get_session_metadata_sync (ctl->manager, id, &metadata,
                                                                  NULL, &error))
         goto failed;
       path = ctl_vardict_get_string (metadata, "object");
       if (path == NULL)
         {
           ctl_printerr (_("session %s is not live; “copilotctl chat --resume %s” brings it back"),
-                        argv[1], argv[1]);
+                        id, id);
           self->status = CTL_EXIT_FAILURE;
           goto out;
         }
@@ -579,7 +588,7 @@ ctl_cmd_monitor (Ctl   *ctl,
         }
     }
 
-  sigint = g_unix_signal_add (SIGINT, stop_cb, self);
+  sigint = g_unix_signal_add (SIGINT, interrupt_cb, self);
   sigterm = g_unix_signal_add (SIGTERM, stop_cb, self);
   g_main_loop_run (ctl->loop);
   g_source_remove (sigint);

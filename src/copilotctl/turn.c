@@ -204,6 +204,7 @@ static void
 end_turn (Turn *self)
 {
   gboolean failed = self->error_message != NULL;
+  gboolean interrupted = self->aborting;
 
   g_clear_handle_id (&self->error_timeout_id, g_source_remove);
   if (!self->in_turn)
@@ -226,7 +227,8 @@ end_turn (Turn *self)
   if (self->chat)
     chat_prompt (self);
   else
-    quit (self, failed || self->aborted ? CTL_EXIT_FAILURE : CTL_EXIT_OK);
+    quit (self, interrupted ? CTL_EXIT_INTERRUPTED :
+                failed || self->aborted ? CTL_EXIT_FAILURE : CTL_EXIT_OK);
 }
 
 static void
@@ -509,6 +511,15 @@ chat_line_cb (const char *line,
 static void
 chat_prompt (Turn *self)
 {
+  CtlTerm *term = ctl_term_get_stdin ();
+
+  if (ctl_term_is_editing (term) && !self->ctl->json)
+    {
+      /* libedit shows the prompt, and knows its width. */
+      self->out_col0 = FALSE;
+      ctl_term_request_line_with_prompt (term, _("you> "), chat_line_cb, self);
+      return;
+    }
   if (isatty (STDIN_FILENO) && !self->ctl->json)
     {
       fprintf (stdout, "%s%s%s", ctl_style (stdout, CTL_STYLE_BOLD), _("you> "),
@@ -541,7 +552,7 @@ sigint_cb (gpointer user_data)
       /* At the prompt, or a second Ctrl-C while aborting: leave. */
       spinner_hide (self);
       ensure_newline (self);
-      quit (self, self->in_turn || !self->chat ? CTL_EXIT_FAILURE : CTL_EXIT_OK);
+      quit (self, CTL_EXIT_INTERRUPTED);
       return G_SOURCE_CONTINUE;
     }
 
@@ -610,7 +621,10 @@ turn_setup (Turn         *self,
 
   if (resume_id != NULL)
     {
-      if (!copilotd_dbus_manager_call_resume_session_sync (ctl->manager, resume_id,
+      g_autofree char *wanted = ctl_resolve_session_id (ctl, resume_id, error);
+
+      if (wanted == NULL ||
+          !copilotd_dbus_manager_call_resume_session_sync (ctl->manager, wanted,
                                                            session_options (model, cwd),
                                                            &self->path, NULL, error))
         return FALSE;
