@@ -29,6 +29,7 @@ copilotd_config_new (void)
   config->ring_max_events = 2000;
   config->ring_max_bytes = 4 * 1024 * 1024;
   config->max_message_size = 8 * 1024 * 1024;
+  config->coalesce_backlog = 128;
   config->agent_max_in_flight = 4;
   config->restart_max_failures = 5;
   config->restart_window = 60;
@@ -75,6 +76,7 @@ static const KeyInfo keys[] = {
   { "ring-max-events", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, ring_max_events) },
   { "ring-max-bytes", KEY_SIZE, G_STRUCT_OFFSET (CopilotdConfig, ring_max_bytes) },
   { "max-message-size", KEY_SIZE, G_STRUCT_OFFSET (CopilotdConfig, max_message_size) },
+  { "coalesce-backlog", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, coalesce_backlog) },
   { "agent-max-in-flight", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, agent_max_in_flight) },
   { "restart-max-failures", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, restart_max_failures) },
   { "restart-window", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, restart_window) },

@@ -22,6 +22,7 @@ typedef struct {
   guint ring_max_events;          /* 2000 */
   gsize ring_max_bytes;           /* 4 MiB */
   gsize max_message_size;         /* 8 MiB: an Event, a reply, a history page */
+  guint coalesce_backlog;         /* 128 unconfirmed signals; 0 = never merge deltas */
   guint agent_max_in_flight;      /* 4 per agent */
   guint restart_max_failures;     /* 5 failed starts ... */
   guint restart_window;           /* ... within this many seconds: failed */

@@ -12,7 +12,7 @@
  * queues for a slow reader without pushing back on the sender), so the
  * measure is the peer's own answer: every PING_EVERY signals a Peer.Ping
  * goes to the subscriber, and its reply proves it has read everything sent
- * before it. More than BACKLOG_SIGNALS signals unconfirmed means the
+ * before it. More than coalesce-backlog signals unconfirmed means the
  * subscriber is behind: later deltas of the message it is receiving are
  * held and appended to one text, sent as one Delta (with the last one's
  * serial) when a Ping reply says it has caught up, before anything else
@@ -30,7 +30,6 @@
 #define SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
 
 #define PING_EVERY 32
-#define BACKLOG_SIGNALS 128
 #define MAX_MERGED_BYTES (64 * 1024)
 
 typedef struct _Subscriber Subscriber;
@@ -68,6 +67,7 @@ struct _CopilotdEventRelay
   guint ring_max_events;
   gsize ring_max_bytes;
   gsize max_message_size;      /* no signal nor reply grows past this */
+  guint coalesce_backlog;      /* 0: never merge */
 };
 
 static void
@@ -101,6 +101,7 @@ copilotd_event_relay_new (GDBusConnection *connection,
   relay->ring_max_events = ring_max_events;
   relay->ring_max_bytes = ring_max_bytes;
   relay->max_message_size = 8 * 1024 * 1024;
+  relay->coalesce_backlog = 128;
   return relay;
 }
 
@@ -110,6 +111,13 @@ copilotd_event_relay_set_max_message_size (CopilotdEventRelay *relay,
                                            gsize               max_message_size)
 {
   relay->max_message_size = MAX (max_message_size, 2 * COPILOTD_MESSAGE_RESERVE);
+}
+
+void
+copilotd_event_relay_set_coalesce_backlog (CopilotdEventRelay *relay,
+                                           guint               backlog)
+{
+  relay->coalesce_backlog = backlog;
 }
 
 void
@@ -142,7 +150,9 @@ static void subscriber_flush (Subscriber *sub);
 static gboolean
 subscriber_behind (Subscriber *sub)
 {
-  return sub->sent - sub->confirmed > BACKLOG_SIGNALS;
+  guint backlog = sub->relay->coalesce_backlog;
+
+  return backlog > 0 && sub->sent - sub->confirmed > backlog;
 }
 
 static void
@@ -183,7 +193,7 @@ subscriber_send (Subscriber *sub,
 {
   emit_to (sub->relay, sub->name, signal_name, parameters);
   sub->sent++;
-  if (sub->no_ping)
+  if (sub->no_ping || sub->relay->coalesce_backlog == 0)
     sub->confirmed = sub->sent;
   else if (sub->ping == NULL && sub->sent - sub->confirmed >= PING_EVERY)
     {

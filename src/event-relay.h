@@ -16,6 +16,9 @@ void      copilotd_event_relay_free             (CopilotdEventRelay  *relay);
 /* Event, Delta and GetEvents stay within @max_message_size (bounded.c). */
 void      copilotd_event_relay_set_max_message_size (CopilotdEventRelay *relay,
                                                      gsize               max_message_size);
+/* Unconfirmed signals before deltas to a subscriber are merged; 0: never. */
+void      copilotd_event_relay_set_coalesce_backlog (CopilotdEventRelay *relay,
+                                                     guint               backlog);
 
 /* @types: glob patterns, or NULL for every relayed event. Replaces an
  * earlier subscription of @name. */

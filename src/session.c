@@ -1094,6 +1094,7 @@ copilotd_session_new (const CopilotdSessionContext *context,
                                          context->config->ring_max_events,
                                          context->config->ring_max_bytes);
   copilotd_event_relay_set_max_message_size (self->relay, context->config->max_message_size);
+  copilotd_event_relay_set_coalesce_backlog (self->relay, context->config->coalesce_backlog);
   if (owner != NULL)
     copilotd_event_relay_subscribe (self->relay, owner, NULL);
   self->prompts = copilotd_prompts_new (session_id, self->path, context->backend,

@@ -104,20 +104,20 @@ class Bench:
                     return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
-    def write_config(self):
+    def write_config(self, extra=""):
         path = os.path.join(self.tmp, "copilotd.conf")
         with open(path, "w") as f:
-            f.write("[copilotd]\nmax-sessions-per-uid=2000\n")
+            f.write("[copilotd]\nmax-sessions-per-uid=2000\n" + extra)
         return path
 
-    def daemon_argv(self, cli):
-        return [self.args.daemon, "--cli-path", cli, "--config", self.write_config(),
+    def daemon_argv(self, cli, config=""):
+        return [self.args.daemon, "--cli-path", cli, "--config", self.write_config(config),
                 "--copilot-home", os.path.join(self.tmp, "copilot-home")]
 
-    def start_daemon(self, cli, extra_env=None):
+    def start_daemon(self, cli, extra_env=None, config=""):
         env = dict(self.env)
         env.update(extra_env or {})
-        self.daemon = subprocess.Popen(self.daemon_argv(cli), env=env,
+        self.daemon = subprocess.Popen(self.daemon_argv(cli, config), env=env,
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while not self.name_has_owner():
@@ -217,6 +217,17 @@ class Bench:
             results[f"daemon_{rate}"] = daemon
         self.stop_daemon()
 
+        log("deltas at full/s, never merged (coalesce-backlog=0)")
+        self.start_daemon(flood, config="coalesce-backlog=0\n")
+        raw, daemon = [], []
+        for i in range(a.runs):
+            pair = [lambda: raw.append(self.raw_pair(a.count, 0)),
+                    lambda: daemon.append(self.through_daemon(a.count, 0))]
+            for f in (pair if i % 2 == 0 else reversed(pair)):
+                f()
+        results["raw_nomerge"], results["daemon_nomerge"] = raw, daemon
+        self.stop_daemon()
+
     def node_sdk(self):
         prefix = self.args.sdk_prefix
         if not os.path.exists(os.path.join(prefix, "node_modules", "@github", "copilot-sdk")):
@@ -243,17 +254,21 @@ class Bench:
             "COPILOT_SDK_AUTH_TOKEN": "fake",
         }
         prompt = "Say hello"
+        # Both run their sessions in the same empty directory: the CLI
+        # reads what it finds there (instructions, a git repository).
+        workdir = os.path.join(self.tmp, "work")
+        os.makedirs(workdir, exist_ok=True)
         results["e2e_daemon"], results["e2e_sdk"] = [], []
         for i in range(2):
             log(f"end to end through copilotd ({i + 1}/2)")
             self.start_daemon(a.cli, cli_env)
-            results["e2e_daemon"].append(self.peer("turn", a.runs, prompt, a.words)[0])
+            results["e2e_daemon"].append(self.peer("turn", a.runs, prompt, a.words, workdir)[0])
             self.stop_daemon()
             log(f"end to end with the Node SDK ({i + 1}/2)")
             env = dict(self.env)
             env.update(cli_env)
             env["COPILOT_HOME"] = os.path.join(self.tmp, "sdk-home")
-            out = subprocess.run(["node", script, a.cli, str(a.runs), prompt, str(a.words)],
+            out = subprocess.run(["node", script, a.cli, str(a.runs), prompt, str(a.words), workdir],
                                  env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                  check=True, cwd=self.tmp, timeout=600).stdout.decode()
             results["e2e_sdk"].append(json.loads(out.strip().splitlines()[-1]))
@@ -297,6 +312,16 @@ def table(r, args, load_before, load_after):
     row("  CPU per forwarded delta, µs", fmt((d["daemon_cpu_us"] for d in dmn), "", 1),
         fmt((w["emitter_cpu_us"] for w in raw), "", 1) + " emitter", "", "≤ 30 µs",
         med(d["daemon_cpu_us"] for d in dmn) <= 30)
+    raw, dmn = r["raw_nomerge"], r["daemon_nomerge"]
+    ratios = [d["rate"] / w["rate"] for d, w in zip(dmn, raw)]
+    row("  never merged (coalesce-backlog=0), deltas/s", fmt(d["rate"] for d in dmn), fmt(w["rate"] for w in raw),
+        fmt(ratios, "×", 2), "≥ 0.90× raw", med(ratios) >= 0.9)
+    lost = [d["lost"] + d["out_of_order"] + d["serial_errors"] for d in dmn]
+    row("    lost or out of order", fmt(lost), fmt(w["lost"] + w["out_of_order"] for w in raw), "", "0",
+        max(lost) == 0)
+    row("    CPU per forwarded delta, µs", fmt((d["daemon_cpu_us"] for d in dmn), "", 1),
+        fmt((w["emitter_cpu_us"] for w in raw), "", 1) + " emitter", "", "≤ 30 µs",
+        med(d["daemon_cpu_us"] for d in dmn) <= 30)
 
     # Latency
     for rate in (200, 1000):
@@ -312,6 +337,8 @@ def table(r, args, load_before, load_after):
                     fmt(added, " µs", 0) + " added", "≤ 2 ms", med(d[key] for d in dmn) <= limit)
         lost = [d["lost"] for d in dmn]
         row(f"  lost at {rate}/s", fmt(lost), fmt(w["lost"] for w in raw), "", "0", max(lost) == 0)
+        row(f"  CPU per delta at {rate}/s, µs", fmt((d["daemon_cpu_us"] for d in dmn), "", 0),
+            fmt((w["emitter_cpu_us"] for w in raw), "", 0) + " emitter", "", "", None)
 
     # End to end
     def samples(runs, key, scale):

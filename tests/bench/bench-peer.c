@@ -18,9 +18,10 @@
  *                      until stdin closes
  *   coldstart K CMD…   K times: exec CMD, wait until it owns the bus name,
  *                      SIGTERM it
- *   turn K PROMPT WORDS  end to end on a real CLI: CreateSession (first and
- *                      warm), K × (Send PROMPT → final assistant.message),
- *                      K × (a WORDS-word answer: words/s at the client)
+ *   turn K PROMPT WORDS DIR  end to end on a real CLI: CreateSession in DIR
+ *                      (first and warm), K × (Send PROMPT → final
+ *                      assistant.message), K × (a WORDS-word answer: words/s
+ *                      at the client)
  */
 #include "config.h"
 
@@ -569,14 +570,18 @@ run_turn (GDBusConnection *connection,
 
 static char *
 create_session (GDBusConnection *connection,
+                const char      *workdir,
                 guint64         *ns)
 {
   g_autoptr(GVariant) reply = NULL;
   guint64 t0 = bench_now_ns ();
+  GVariantBuilder options;
   char *path;
 
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "working-directory", g_variant_new_string (workdir));
   reply = call (connection, BUS_NAME, ROOT_PATH, MANAGER_IFACE, "CreateSession",
-                g_variant_new_parsed ("(@a{sv} {},)"), "(o)");
+                g_variant_new ("(a{sv})", &options), "(o)");
   *ns = bench_now_ns () - t0;
   g_variant_get (reply, "(o)", &path);
   return path;
@@ -585,7 +590,8 @@ create_session (GDBusConnection *connection,
 static int
 mode_turn (guint       runs,
            const char *prompt,
-           guint       words)
+           guint       words,
+           const char *workdir)
 {
   g_autoptr(GDBusConnection) connection = connect_bus ();
   g_autoptr(GArray) create_ns = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -597,14 +603,14 @@ mode_turn (guint       runs,
   guint64 first_create;
   Turn t;
 
-  path = create_session (connection, &first_create);
+  path = create_session (connection, workdir, &first_create);
   g_dbus_connection_signal_subscribe (connection, BUS_NAME, SESSION_IFACE, NULL, path, NULL,
                                       G_DBUS_SIGNAL_FLAGS_NONE, on_turn_signal, &t, NULL);
   run_turn (connection, path, prompt, &t);   /* warm-up */
   for (guint i = 0; i < runs; i++)
     {
       guint64 ns;
-      g_autofree char *other = create_session (connection, &ns);
+      g_autofree char *other = create_session (connection, workdir, &ns);
 
       g_array_append_val (create_ns, ns);
       g_variant_unref (call (connection, BUS_NAME, other, SESSION_IFACE, "Destroy",
@@ -654,8 +660,8 @@ main (int    argc,
     return mode_sessions ();
   if (strcmp (mode, "coldstart") == 0 && argc > 3)
     return mode_coldstart (atoi (argv[2]), argv + 3);
-  if (strcmp (mode, "turn") == 0 && argc == 5)
-    return mode_turn (atoi (argv[2]), argv[3], atoi (argv[4]));
+  if (strcmp (mode, "turn") == 0 && argc == 6)
+    return mode_turn (atoi (argv[2]), argv[3], atoi (argv[4]), argv[5]);
   g_printerr ("Usage: bench-peer flood|raw-sub|raw-emit|raw-server|rtt|sessions|coldstart|turn …\n");
   return 2;
 }

@@ -1,12 +1,12 @@
 // bench-sdk.mjs: the official Node SDK (@github/copilot-sdk) doing what
 // `bench-peer turn` does through copilotd, directly on the same native CLI.
 //
-// Usage: node bench-sdk.mjs CLI RUNS PROMPT WORDS  (the model's address and
+// Usage: node bench-sdk.mjs CLI RUNS PROMPT WORDS DIR  (the model's address and
 // COPILOT_HOME come from the environment, as for copilotd)
 // Prints one JSON line with the same keys as `bench-peer turn`.
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 
-const [cli, runsArg, prompt, wordsArg] = process.argv.slice(2);
+const [cli, runsArg, prompt, wordsArg, workdir] = process.argv.slice(2);
 const runs = Number(runsArg);
 const words = Number(wordsArg);
 const now = () => Number(process.hrtime.bigint());
@@ -17,7 +17,15 @@ const client = new CopilotClient({
   gitHubToken: env.COPILOT_SDK_AUTH_TOKEN,
   logLevel: "info",
 });
-const config = { onPermissionRequest: approveAll, streaming: true };
+// The session copilotd asks the CLI for (CreateSession defaults): the same
+// features on, so that both run the same turn.
+const config = {
+  onPermissionRequest: approveAll,
+  onUserInputRequest: async () => ({ answer: "", wasFreeform: true }),
+  streaming: true,
+  enableFileChangeTracking: true,
+  workingDirectory: workdir,
+};
 
 async function createSession() {
   const t0 = now();
