@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "options.h"
 #include "polkit.h"
+#include "session-control.h"
 #include "session-options.h"
 #include "session.h"
 #include "users.h"
@@ -150,36 +151,6 @@ check_session_id (GDBusMethodInvocation *invocation,
   return FALSE;
 }
 
-/* The caller's UID; on failure the invocation already has its error. */
-static gboolean
-caller_uid (CopilotdManager       *self,
-            GDBusMethodInvocation *invocation,
-            uid_t                 *out_uid)
-{
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
-  g_autoptr(GError) error = NULL;
-
-  *out_uid = 0;
-  if (sender == NULL || copilotd_callers_get_uid (self->callers, sender, out_uid, &error))
-    return TRUE;
-  g_dbus_method_invocation_return_gerror (invocation, error);
-  return FALSE;
-}
-
-/* A live session is only ever touched by callers of its owner's UID. */
-static gboolean
-check_owner_uid (GDBusMethodInvocation *invocation,
-                 CopilotdSession       *session,
-                 uid_t                  uid)
-{
-  if (copilotd_session_get_uid (session) == uid)
-    return TRUE;
-  g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
-                                         "Session %s belongs to another user",
-                                         copilotd_dbus_session_get_id (COPILOTD_DBUS_SESSION (session)));
-  return FALSE;
-}
-
 static guint
 count_sessions_of (CopilotdManager *self,
                    uid_t            uid)
@@ -220,47 +191,86 @@ export_session (CopilotdManager *self,
   g_dbus_object_manager_server_export (self->objects, object);
 }
 
+/* What a start (create, resume, or live resume) is about. */
+typedef struct {
+  CopilotdSession *session;             /* owned, nullable until created */
+  char *session_id;                     /* owned */
+  gboolean was_live;
+} StartData;
+
+static void
+start_data_free (StartData *data)
+{
+  g_clear_object (&data->session);
+  g_free (data->session_id);
+  g_free (data);
+}
+
 static void
 on_session_started (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  CallContext *ctx = user_data;
-  CopilotdManager *self = ctx->manager;
-  CopilotdSession *session = ctx->session;
+  g_autoptr(GTask) task = user_data;
+  CopilotdManager *self = g_task_get_source_object (task);
+  StartData *data = g_task_get_task_data (task);
+  CopilotdSession *session = data->session;
   g_autoptr(GError) error = NULL;
 
   if (!copilotd_session_start_finish (session, result, &error) || copilotd_session_is_closed (session))
     {
-      if (error != NULL)
-        g_dbus_method_invocation_return_gerror (ctx->invocation, error);
-      else
-        g_dbus_method_invocation_return_error_literal (ctx->invocation, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED,
-                                                       "The session closed while starting");
-      if (g_hash_table_lookup (self->sessions, ctx->session_id) == session)
+      if (error == NULL)
+        error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "The session closed while starting");
+      if (g_hash_table_lookup (self->sessions, data->session_id) == session)
         {
           g_signal_handlers_disconnect_by_data (session, self);
-          g_hash_table_remove (self->sessions, ctx->session_id);
+          g_hash_table_remove (self->sessions, data->session_id);
         }
       copilotd_session_release (session);
-      call_context_free (ctx);
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
 
   export_session (self, session);
-  g_dbus_method_invocation_return_value (ctx->invocation,
-                                         g_variant_new ("(o)", copilotd_session_get_path (session)));
-  /* The session's first events go out after the reply. */
-  copilotd_session_release (session);
-  call_context_free (ctx);
+  /* The caller replies, then releases the session's first events. */
+  g_task_return_pointer (task, g_object_ref (session), g_object_unref);
 }
 
 static void
-start_session (CopilotdManager       *self,
-               GDBusMethodInvocation *invocation,
-               const char            *resume_id,
-               GVariant              *options)
+on_live_resumed (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!copilotd_session_resume_live_finish (COPILOTD_SESSION (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    {
+      copilotd_session_hold (COPILOTD_SESSION (source));
+      g_task_return_pointer (task, g_object_ref (source), g_object_unref);
+    }
+}
+
+/*
+ * copilotd_manager_start_session_async:
+ * @invocation: the caller (its sender and UID); not answered here.
+ * @resume_id: (nullable): resume that session instead of creating one.
+ *
+ * CreateSession and ResumeSession without their reply. A live session is
+ * resumed the way a second SDK client resumes it (session-control.c).
+ * The session comes back held: release it once the caller has replied.
+ */
+void
+copilotd_manager_start_session_async (CopilotdManager       *self,
+                                      GDBusMethodInvocation *invocation,
+                                      const char            *resume_id,
+                                      GVariant              *options,
+                                      GAsyncReadyCallback    callback,
+                                      gpointer               user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) params = NULL;
@@ -269,36 +279,55 @@ start_session (CopilotdManager       *self,
   g_autoptr(JsonNode) node = NULL;
   CopilotdSessionContext context;
   CopilotdSession *session;
-  CallContext *ctx;
+  StartData *data;
   gboolean persist = FALSE;
   uid_t uid = 0;
 
-  if (!caller_uid (self, invocation, &uid))
-    return;
+  g_task_set_source_tag (task, copilotd_manager_start_session_async);
+  if (sender != NULL && !copilotd_callers_get_uid (self->callers, sender, &uid, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   if (self->config->system_bus && !copilotd_user_check (uid, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   if (!copilotd_session_options_parse (options, sender, self->config->max_tools,
                                        &params, &tools, &persist, &session_id, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
 
+  data = g_new0 (StartData, 1);
+  g_task_set_task_data (task, data, (GDestroyNotify) start_data_free);
+
   if (resume_id != NULL)
     {
-      if (!check_session_id (invocation, resume_id))
-        return;
+      if (!g_uuid_string_is_valid (resume_id))
+        {
+          g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
+                                   "'%s' is not a session id", resume_id);
+          return;
+        }
       g_free (session_id);
       session_id = g_strdup (resume_id);
       session = g_hash_table_lookup (self->sessions, session_id);
       if (session != NULL)
         {
-          if (check_owner_uid (invocation, session, uid))
-            g_dbus_method_invocation_return_value (invocation,
-                                                   g_variant_new ("(o)", copilotd_session_get_path (session)));
+          if (copilotd_session_get_uid (session) != uid)
+            {
+              g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
+                                       "Session %s belongs to another user", session_id);
+              return;
+            }
+          data->was_live = TRUE;
+          data->session_id = g_strdup (session_id);
+          copilotd_session_resume_live_async (session, sender, g_steal_pointer (&params),
+                                              g_steal_pointer (&tools), on_live_resumed,
+                                              g_steal_pointer (&task));
           return;
         }
     }
@@ -307,15 +336,14 @@ start_session (CopilotdManager       *self,
 
   if (g_hash_table_contains (self->sessions, session_id))
     {
-      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ALREADY_EXISTS,
-                                             "Session %s is already live; use ResumeSession", session_id);
+      g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_ALREADY_EXISTS,
+                               "Session %s is already live; use ResumeSession", session_id);
       return;
     }
   if (count_sessions_of (self, uid) >= self->config->max_sessions_per_uid)
     {
-      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
-                                             "At most %u live sessions per user",
-                                             self->config->max_sessions_per_uid);
+      g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                               "At most %u live sessions per user", self->config->max_sessions_per_uid);
       return;
     }
 
@@ -336,11 +364,55 @@ start_session (CopilotdManager       *self,
   g_hash_table_insert (self->sessions, g_strdup (session_id), session);
   g_signal_connect (session, "session-closed", G_CALLBACK (on_session_closed), self);
 
-  ctx = call_context_new (self, invocation);
-  ctx->session = g_object_ref (session);
-  ctx->session_id = g_strdup (session_id);
+  data->session = g_object_ref (session);
+  data->session_id = g_strdup (session_id);
   g_debug ("%s session '%s' for '%s'", resume_id ? "Resuming" : "Creating", session_id, sender);
-  copilotd_session_start_async (session, resume_id != NULL, on_session_started, ctx);
+  copilotd_session_start_async (session, resume_id != NULL, on_session_started, g_steal_pointer (&task));
+}
+
+CopilotdSession *
+copilotd_manager_start_session_finish (CopilotdManager  *self,
+                                       GAsyncResult     *result,
+                                       gboolean         *out_was_live,
+                                       GError          **error)
+{
+  StartData *data;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  data = g_task_get_task_data (G_TASK (result));
+  if (out_was_live != NULL)
+    *out_was_live = data != NULL && data->was_live;
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_start_replied (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CopilotdSession) session = NULL;
+
+  session = copilotd_manager_start_session_finish (COPILOTD_MANAGER (source), result, NULL, &error);
+  if (session == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", copilotd_session_get_path (session)));
+  /* The session's first events go out after the reply. */
+  copilotd_session_release (session);
+}
+
+static void
+start_session (CopilotdManager       *self,
+               GDBusMethodInvocation *invocation,
+               const char            *resume_id,
+               GVariant              *options)
+{
+  copilotd_manager_start_session_async (self, invocation, resume_id, options, on_start_replied,
+                                        g_object_ref (invocation));
 }
 
 /* CreateSession (a{sv}) and ResumeSession (sa{sv}), once polkit agreed. */

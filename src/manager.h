@@ -8,6 +8,7 @@
 #include "callers.h"
 #include "daemon-config.h"
 #include "copilotd-dbus.h"
+#include "session.h"
 #include "tool-router.h"
 
 G_BEGIN_DECLS
@@ -32,5 +33,19 @@ void             copilotd_manager_shutdown_async (CopilotdManager       *self,
                                                   gpointer               user_data);
 void             copilotd_manager_shutdown_finish (CopilotdManager      *self,
                                                    GAsyncResult         *result);
+
+/* CreateSession/ResumeSession for the caller of @invocation, which is not
+ * answered: the session comes back held (release it after replying).
+ * @out_was_live: the session was already live (resumed as a second client). */
+void             copilotd_manager_start_session_async  (CopilotdManager       *self,
+                                                        GDBusMethodInvocation *invocation,
+                                                        const char            *resume_id,
+                                                        GVariant              *options,
+                                                        GAsyncReadyCallback    callback,
+                                                        gpointer               user_data);
+CopilotdSession *copilotd_manager_start_session_finish (CopilotdManager  *self,
+                                                        GAsyncResult     *result,
+                                                        gboolean         *out_was_live,
+                                                        GError          **error);
 
 G_END_DECLS

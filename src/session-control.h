@@ -18,4 +18,18 @@ gboolean copilotd_session_control_handle_event (CopilotdSession *self,
 void     copilotd_session_control_started      (CopilotdSession *self,
                                                 JsonObject      *result);
 
+/* ResumeSession of a live session, as a second SDK client does it:
+ * session.resume with @params (owned; session.resume params without
+ * sessionId), @tools (owned, nullable, bound to @sender) joining the
+ * session's, then @sender subscribed. */
+void     copilotd_session_resume_live_async    (CopilotdSession     *self,
+                                                const char          *sender,
+                                                JsonObject          *params,
+                                                GPtrArray           *tools,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+gboolean copilotd_session_resume_live_finish   (CopilotdSession     *self,
+                                                GAsyncResult        *result,
+                                                GError             **error);
+
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "bounded.h"
 #include "copilotd-error.h"
 #include "options.h"
+#include "send-options.h"
 #include "session-control.h"
 #include "session-private.h"
 
@@ -387,21 +388,16 @@ call_cli (CopilotdSession       *self,
 
 static gboolean
 parse_send (CopilotdSession        *self,
+            GDBusMethodInvocation  *invocation,
             const char             *prompt,
             GVariant               *options,
             JsonObject            **out_params,
             GError                **error)
 {
   g_autoptr(JsonObject) params = copilotd_session_params (self->id);
-  g_autoptr(GVariant) attachments = NULL;
   g_autofree char *mode = NULL;
   g_autofree char *display = NULL;
-  static const char * const attachment_types[] = {
-    "file", "directory", "selection", "blob", "github_reference", "github_commit",
-    "github_release", "github_actions_job", "github_repository", "github_file_diff",
-    "github_tree_comparison", "github_url", "github_file", "github_snippet",
-    "extension_context", NULL
-  };
+  const char *cwd = NULL;
 
   if (*prompt == '\0')
     {
@@ -418,8 +414,7 @@ parse_send (CopilotdSession        *self,
   json_object_set_string_member (params, "prompt", prompt);
 
   if (!copilotd_option_get_string (options, "mode", &mode, error) ||
-      !copilotd_option_get_string (options, "display-prompt", &display, error) ||
-      !copilotd_option_lookup (options, "attachments", G_VARIANT_TYPE ("aa{sv}"), &attachments, error))
+      !copilotd_option_get_string (options, "display-prompt", &display, error))
     return FALSE;
 
   if (mode != NULL)
@@ -435,27 +430,12 @@ parse_send (CopilotdSession        *self,
   if (display != NULL)
     json_object_set_string_member (params, "displayPrompt", display);
 
-  if (attachments != NULL && g_variant_n_children (attachments) > 0)
-    {
-      JsonNode *array = copilotd_variant_to_json (attachments);
-      JsonArray *items = json_node_get_array (array);
-
-      for (guint i = 0; i < json_array_get_length (items); i++)
-        {
-          JsonObject *item = json_array_get_object_element (items, i);
-          const char *type = json_object_get_string_member_with_default (item, "type", NULL);
-
-          if (type == NULL || !g_strv_contains (attachment_types, type))
-            {
-              g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                           "Option 'attachments': entry %u has %s type '%s'",
-                           i, type ? "an unknown" : "no", type ? type : "");
-              json_node_unref (array);
-              return FALSE;
-            }
-        }
-      json_object_set_member (params, "attachments", array);
-    }
+  /* agent-mode, response-format, attachments (send-options.c). */
+  if (self->params != NULL && JSON_NODE_HOLDS_OBJECT (self->params))
+    cwd = json_object_get_string_member_with_default (json_node_get_object (self->params),
+                                                      "workingDirectory", NULL);
+  if (!copilotd_send_options_parse (options, invocation, cwd, params, error))
+    return FALSE;
 
   *out_params = g_steal_pointer (&params);
   return TRUE;
@@ -536,7 +516,7 @@ start_send (CopilotdSession       *self,
 
   if (!copilotd_session_check_caller (self, invocation))
     return;
-  if (!parse_send (self, prompt, options, &params, &error))
+  if (!parse_send (self, invocation, prompt, options, &params, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
@@ -752,6 +732,12 @@ handle_set_model (CopilotdDbusSession   *iface,
   json_object_set_string_member (params, "modelId", model);
   if (effort != NULL)
     json_object_set_string_member (params, "reasoningEffort", effort);
+  if (!copilotd_model_options_parse (options, params, &error))
+    {
+      json_object_unref (params);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
   call_cli (self, invocation, "session.model.switchTo", params, on_set_model_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }

@@ -3,6 +3,7 @@
 names, info, compaction, rewind, slash commands, Call) with the real
 Copilot CLI and the offline model."""
 
+import base64
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-from harness import GLib, check, data  # noqa: E402
+from harness import Gio, GLib, check, data  # noqa: E402
 
 V = GLib.Variant
 
@@ -221,6 +222,204 @@ def test_compact(fx):
         complete = case.signals.wait_event("session.compaction_complete")
         check(complete, "no session.compaction_complete event")
     run_case(fx, body)
+
+
+def send_with_fds(client, path, prompt, options, fds):
+    """SendAndWait with file descriptors passed alongside (fd h)."""
+    fd_list = Gio.UnixFDList.new()
+    for fd in fds:
+        fd_list.append(fd)
+    result = []
+
+    def done(conn, res):
+        try:
+            value, _ = conn.call_with_unix_fd_list_finish(res)
+            result.append(value.unpack())
+        except GLib.Error as e:
+            result.append(h.DBusError(e))
+    client.conn.call_with_unix_fd_list(
+        h.BUS_NAME, path, h.IFACE + ".Session", "SendAndWait",
+        V("(sa{sv})", (prompt, options)), None, Gio.DBusCallFlags.NONE,
+        int(h.TURN_TIMEOUT * 1000), fd_list, None, done)
+    h.wait_until(lambda: result, what="the reply to SendAndWait", alive=client.alive)
+    if isinstance(result[0], h.DBusError):
+        raise result[0]
+    return result[0]
+
+
+def last_request_text(fx, n_before):
+    requests = fx.model_requests()[n_before:]
+    check(requests, "the model got no request")
+    return json.dumps(requests)
+
+
+def test_response_format(fx):
+    def body(case):
+        schema = {"title": "Weather report", "type": "object",
+                  "properties": {"city": {"type": "string"}, "degrees": {"type": "integer"},
+                                 "sunny": {"type": "boolean"}},
+                  "required": ["city", "degrees", "sunny"]}
+        n = len(fx.model_requests())
+        content, details = case.call("SendAndWait", ("Weather in Oslo?", {
+            "response-format": V("s", json.dumps(schema))}), "(sa{sv})")
+        answer = json.loads(content)
+        check(set(answer) == {"city", "degrees", "sunny"}, f"the answer does not match the schema: {answer}")
+        check(isinstance(answer["degrees"], int) and isinstance(answer["sunny"], bool)
+              and isinstance(answer["city"], str), f"types: {answer}")
+        request = fx.model_requests()[n:][-1]
+        fmt = request.get("response_format", {})
+        check(fmt.get("type") == "json_schema" and fmt["json_schema"]["schema"] == schema
+              and fmt["json_schema"]["name"] == "Weather_report", f"response_format sent: {fmt}")
+        check_error(case.error("Send", ("x", {"response-format": V("s", "[not an object")}), "(sa{sv})"),
+                    "InvalidArgs", "response-format")
+    run_case(fx, body)
+
+
+def test_agent_mode(fx):
+    def body(case):
+        case.turn("Plan this one", {"agent-mode": V("s", "plan")})
+        users = [data(p) for _, p in case.signals.events("user.message")]
+        check(users[-1].get("agentMode") == "plan", f"user.message: {users[-1]}")
+        check_error(case.error("Send", ("x", {"agent-mode": V("s", "sideways")}), "(sa{sv})"),
+                    "InvalidArgs", "agent-mode")
+    run_case(fx, body)
+
+
+def test_attachments(fx):
+    def body(case):
+        # An fd attachment: the daemon reads the bytes and sends a blob.
+        secret = b"fd-bytes-7d1f3e: the quick brown fox"
+        with tempfile.TemporaryFile() as f:
+            f.write(secret)
+            f.flush()
+            n = len(fx.model_requests())
+            content, _ = send_with_fds(case.client, case.path, "Read the attachment", {
+                "attachments": V("aa{sv}", [{"type": V("s", "fd"), "fd": V("h", 0),
+                                             "mime-type": V("s", "text/plain"),
+                                             "display-name": V("s", "note.txt")}])}, [f.fileno()])
+        sent = last_request_text(fx, n)
+        encoded = base64.b64encode(secret).decode()
+        check("fd-bytes-7d1f3e" in sent or encoded in sent,
+              f"the fd's bytes did not reach the model: {sent[:2000]}")
+        users = [data(p) for _, p in case.signals.events("user.message")]
+        att = users[-1].get("attachments", [])
+        check(att and att[0].get("type") == "blob" and att[0].get("displayName") == "note.txt",
+              f"user.message attachments: {att}")
+
+        # A blob's bytes as ay.
+        n = len(fx.model_requests())
+        case.call("SendAndWait", ("Read the blob", {
+            "attachments": V("aa{sv}", [{"type": V("s", "blob"), "data": V("ay", b"blob-bytes-51c2"),
+                                         "mime-type": V("s", "text/plain"),
+                                         "display-name": V("s", "b.txt")}])}), "(sa{sv})")
+        sent = last_request_text(fx, n)
+        check("blob-bytes-51c2" in sent or base64.b64encode(b"blob-bytes-51c2").decode() in sent,
+              "the blob's bytes did not reach the model")
+
+        # A relative path is taken from the session's working directory.
+        with open(os.path.join(case.dir, "notes.txt"), "w") as f:
+            f.write("relative-file-9a8b\n")
+        n = len(fx.model_requests())
+        case.call("SendAndWait", ("Read notes", {
+            "attachments": V("aa{sv}", [{"type": V("s", "file"), "path": V("s", "notes.txt")}])}),
+            "(sa{sv})")
+        users = [data(p) for _, p in case.signals.events("user.message")]
+        att = users[-1].get("attachments", [])
+        check(att and att[0]["path"] == os.path.join(case.dir, "notes.txt"), f"attachments: {att}")
+
+        # Missing files and directories are refused, named.
+        missing = os.path.join(case.dir, "missing.txt")
+        check_error(case.error("Send", ("x", {"attachments": V("aa{sv}", [
+            {"type": V("s", "file"), "path": V("s", missing)}])}), "(sa{sv})"), "InvalidArgs", missing)
+        check_error(case.error("Send", ("x", {"attachments": V("aa{sv}", [
+            {"type": V("s", "directory"), "path": V("s", "no-such-dir")}])}), "(sa{sv})"),
+            "InvalidArgs", os.path.join(case.dir, "no-such-dir"))
+        check_error(case.error("Send", ("x", {"attachments": V("aa{sv}", [
+            {"type": V("s", "fd"), "fd": V("h", 3)}])}), "(sa{sv})"), "InvalidArgs", "fd")
+        (pipe_r, pipe_w) = os.pipe()
+        try:
+            err = None
+            try:
+                send_with_fds(case.client, case.path, "x", {"attachments": V("aa{sv}", [
+                    {"type": V("s", "fd"), "fd": V("h", 0)}])}, [pipe_r])
+            except h.DBusError as e:
+                err = e
+            check(err is not None, "a pipe was accepted as an fd attachment")
+            check_error(err, "InvalidArgs", "regular file")
+        finally:
+            os.close(pipe_r)
+            os.close(pipe_w)
+    run_case(fx, body)
+
+
+def test_set_model_options(fx):
+    def body(case):
+        case.call("SetModel", ("gpt-5-mini", {"reasoning-summary": V("s", "concise"),
+                                              "context-tier": V("s", "default")}), "(sa{sv})")
+        check(case.client.get_property(case.path, "Session", "Model") == "gpt-5-mini", "model not set")
+        check_error(case.error("SetModel", ("gpt-5-mini", {"context-tier": V("s", "huge")}), "(sa{sv})"),
+                    "InvalidArgs", "context-tier")
+        check_error(case.error("SetModel", ("gpt-5-mini", {"reasoning-summary": V("s", "long")}),
+                               "(sa{sv})"), "InvalidArgs", "reasoning-summary")
+    run_case(fx, body)
+
+
+def tool(name):
+    return {"name": V("s", name), "description": V("s", f"The {name} tool"),
+            "parameters": V("s", json.dumps({"type": "object", "properties": {}})),
+            "provider": V("o", h.TOOLS_PATH), "skip-permission": V("b", True)}
+
+
+def request_tools(request):
+    return {t.get("function", t).get("name") for t in request.get("tools", [])}
+
+
+def test_live_resume_joins_tools(fx):
+    case = Case(fx, tools=V("aa{sv}", [tool("tool_a")]))
+    second = fx.new_client()
+    try:
+        provider_a = h.ToolProvider(case.client)
+        provider_a.policies["Invoke"] = (0, "answer from A", {})
+        provider_b = h.ToolProvider(second)
+        provider_b.policies["Invoke"] = (0, "answer from B", {})
+        sid = case.client.get_property(case.path, "Session", "Id")
+
+        # Before resuming, the second connection is a stranger.
+        err = second.call_error(case.path, "Session", "GetInfo", ({},), "(a{sv})")
+        check_error(err, "AccessDenied")
+        (path,) = second.manager("ResumeSession", (sid, {
+            "tools": V("aa{sv}", [tool("tool_b")]),
+            "system-message": V("s", "EXTRA-SYSTEM-LINE-4711")}), "(sa{sv})")
+        check(path == case.path, f"ResumeSession of a live session returned {path}, not {case.path}")
+        check(not case.signals.closed(), "the live session was closed by the resume")
+        signals_b = h.Signals(second, path)
+
+        n = len(fx.model_requests())
+        content, _ = second.send_and_wait(path, "TOOL: tool_b {}")
+        check("answer from B" in content, f"tool_b's answer: {content!r}")
+        check(provider_b.count("Invoke") == 1 and provider_a.count("Invoke") == 0,
+              f"tool_b was served by A {provider_a.calls} / B {provider_b.calls}")
+        content, _ = case.client.send_and_wait(path, "TOOL: tool_a {}")
+        check("answer from A" in content, f"tool_a's answer: {content!r}")
+        check(provider_a.count("Invoke") == 1, f"tool_a calls: {provider_a.calls}")
+        requests = fx.model_requests()[n:]
+        check({"tool_a", "tool_b"} <= request_tools(requests[-1]),
+              f"the model was not offered both tools: {sorted(request_tools(requests[-1]))}")
+        check("EXTRA-SYSTEM-LINE-4711" in json.dumps(requests[-1]["messages"][0]),
+              "the resumed system message did not reach the model")
+        check(signals_b.events("session.idle"), "the resuming connection was not subscribed")
+
+        # available-tools on a resume narrows what the next request offers.
+        second.manager("ResumeSession", (sid, {
+            "available-tools": V("as", ["tool_a", "tool_b"])}), "(sa{sv})")
+        n = len(fx.model_requests())
+        second.send_and_wait(path, "Which tools now?")
+        offered = request_tools(fx.model_requests()[n:][-1])
+        check(offered == {"tool_a", "tool_b"}, f"after available-tools the model was offered {sorted(offered)}")
+        signals_b.close()
+    finally:
+        second.close()
+        case.close()
 
 
 NEVER = [
