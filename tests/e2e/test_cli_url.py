@@ -17,7 +17,9 @@ TOKEN = "e2e-connection-token"
 class CliServerFixture(h.Fixture):
     """The real CLI listens on 127.0.0.1; copilotd connects to it."""
 
-    def start_daemon(self):
+    daemon_token = TOKEN
+
+    def start_daemon(self, args=()):
         if not getattr(self, "cli_port", None):
             env = self.daemon_env()
             env["COPILOT_CONNECTION_TOKEN"] = TOKEN
@@ -26,21 +28,14 @@ class CliServerFixture(h.Fixture):
                  "--auth-token-env", "COPILOT_SDK_AUTH_TOKEN", "--port", "0"],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL)
-            self.procs.append(server)
+            self.world.procs.append(server)
             line = server.stdout.readline().decode()
             check("listening on port" in line, f"the CLI server said {line!r}")
             self.cli_port = int(line.rsplit(" ", 1)[1])
-        log = open(self.daemon_log, "ab")
         env = self.daemon_env()
         env["COPILOT_CONNECTION_TOKEN"] = self.daemon_token
-        self.daemon = subprocess.Popen(
-            [self.daemon_path, "--cli-url", f"127.0.0.1:{self.cli_port}", "--verbose"],
-            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        h.wait_until(self._name_has_owner, h.START_TIMEOUT, f"copilotd to own {h.BUS_NAME}",
-                     alive=self.check_alive)
-
-    daemon_token = TOKEN
+        self.daemon = h.Daemon(self.tmp, self.bus, args=["--cli-url", f"127.0.0.1:{self.cli_port}"],
+                               env=env, log="copilotd.log")
 
 
 def test_conversation_over_tcp(fx):
@@ -51,8 +46,7 @@ def test_conversation_over_tcp(fx):
     status = c.manager("GetStatus")[0]
     check(status.get("version") == "1.0.102" and status.get("backend-state") == "running", status)
     # No process of ours: the CLI server was started by the test.
-    check(not any(p for p in os.listdir("/proc") if p.isdigit() and _parent(p) == fx.daemon.pid),
-          "copilotd spawned a CLI although --cli-url was given")
+    check(not h.children_of(fx.daemon.pid), "copilotd spawned a CLI although --cli-url was given")
     c.destroy(path)
 
 
@@ -69,14 +63,6 @@ def test_wrong_token_is_refused(fx):
     path = fx.client.create_session({})
     content, _ = fx.client.send_and_wait(path, "token again")
     check(content.endswith("You said: token again"), content)
-
-
-def _parent(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return -1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 The CLI dying while idle or in a turn, a CLI that never starts, a daemon
 restart, D-Bus activation and --idle-exit. Each case gets its own private
-bus, offline model and COPILOT_HOME (recovery_harness.World). TAP output.
+bus, offline model and COPILOT_HOME (harness.World). TAP output.
 """
 
 import json
@@ -14,9 +14,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from recovery_harness import (  # noqa: E402
-    BUS_NAME, DBUS, ERROR, MANAGER, SESSION, GLib, Gio, Bus, Failure, check, env_path,
-    error_name, expect_error, log_problems, pid_alive, pump, run, test_cli, user_texts, wait_for,
+from harness import (  # noqa: E402
+    BUS_NAME, DBUS, ERROR, MANAGER, SESSION, GLib, Gio, Bus, TestFailure, binary, check,
+    expect_error, log_problems, pid_alive, real_cli, run_cases, spin, user_texts, wait_until,
 )
 
 BACKEND_FAILED = ERROR + "BackendFailed"
@@ -31,9 +31,9 @@ def model_saw(world, text, since=0):
 def wait_restarted(client, path, cli_before, daemon, timeout=40):
     """The backend went restarting → running, the session got
     copilotd.backend_restarted, and a new CLI process runs."""
-    wait_for(lambda: client.events_of(path, "copilotd.backend_restarted"), timeout,
+    wait_until(lambda: client.events_of(path, "copilotd.backend_restarted"), timeout,
              "the copilotd.backend_restarted event")
-    wait_for(lambda: client.states and client.states[-1] == "running", 10,
+    wait_until(lambda: client.states and client.states[-1] == "running", 10,
              "BackendState 'running' after the restart")
     check("restarting" in client.states,
           f"BackendState never said 'restarting': {client.states}")
@@ -74,9 +74,9 @@ def test_kill_idle(world_factory):
     check(any("SECOND-TURN-1" in t for t in texts), "the new prompt did not reach the model")
     check(any("PELICAN-IDLE-1" in t for t in texts),
           "the history was lost: the earlier prompt is not in the model request")
-    check(client.call(path, SESSION, "GetMessages", "(a{sv})", ({},)), "no messages")
+    check(client.call(path, SESSION, "GetMessages", ({},), "(a{sv})"), "no messages")
 
-    wait_for(lambda: client.events_of(fresh, "copilotd.backend_restarted"), 10,
+    wait_until(lambda: client.events_of(fresh, "copilotd.backend_restarted"), 10,
              "copilotd.backend_restarted on the session without messages")
     content, _ = client.send_and_wait(fresh, "First words FRESH-1")
     check(content, "the session without messages does not answer after the restart")
@@ -96,17 +96,18 @@ def test_kill_streaming(world_factory):
 
     # 60 words, 250 ms apart: the turn streams for 15 s.
     before = len(client.deltas)
-    pending = client.call_async(path, SESSION, "SendAndWait", "(sa{sv})", ("SLOW: 60", {}))
-    wait_for(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
+    pending = client.call_async(path, SESSION, "SendAndWait", ("SLOW: 60", {}), "(sa{sv})",
+                                timeout_ms=120000)
+    wait_until(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
              "the slow turn to stream")
     cli = daemon.cli_pid()
     client.states.clear()
     os.kill(cli, signal.SIGKILL)
 
-    pending.wait(20)
-    check(pending.error is not None, f"SendAndWait of the lost turn returned {pending.value}")
-    check(error_name(pending.error) == BACKEND_FAILED,
-          f"SendAndWait failed with {error_name(pending.error)}, not BackendFailed")
+    pending.settle(20)
+    check(pending.error is not None, f"SendAndWait of the lost turn returned {pending.result}")
+    check(pending.error.name == BACKEND_FAILED,
+          f"SendAndWait failed with {pending.error.name}, not BackendFailed")
 
     wait_restarted(client, path, cli, daemon)
     errors = client.events_of(path, "session.error")
@@ -118,8 +119,7 @@ def test_kill_streaming(world_factory):
     restarted = client.events_of(path, "copilotd.backend_restarted")
     check(restarted[0][1] > idles[0][1],
           "copilotd.backend_restarted came before the lost turn's session.idle")
-    state = client.call(path, "org.freedesktop.DBus.Properties", "Get", "(ss)",
-                        (SESSION, "State"))[0]
+    state = client.get_property(path, SESSION, "State")
     check(state == "idle", f"the session is '{state}' after the restart, not idle")
 
     seen = len(world.model.requests())
@@ -155,7 +155,7 @@ def test_cli_dies_at_start(world_factory):
     client = world.client()
     began = time.monotonic()
     expect_error(BACKEND_FAILED, client.create_session)
-    wait_for(lambda: client.backend_state() == "failed", 15, "BackendState 'failed'", step=0.2)
+    wait_until(lambda: client.backend_state() == "failed", 15, "BackendState 'failed'")
     elapsed = time.monotonic() - began
     n = count()
     check(1 <= n <= MAX_FAILURES + 1,
@@ -165,14 +165,14 @@ def test_cli_dies_at_start(world_factory):
     # Backoff, not a busy loop: the starts were spread over seconds.
     check(elapsed >= 2, f"'failed' after {n} starts in {elapsed:.1f} s: no backoff")
 
-    pump(3)
+    spin(3)
     check(count() == n, f"the CLI was started again after 'failed' ({count()} > {n})")
     check(client.backend_state() == "failed", "BackendState left 'failed' on its own")
 
     # The next call tries once more, then the backend is failed again.
-    expect_error(BACKEND_FAILED, client.manager, "ListSessions", "(a{sv})", ({},))
-    wait_for(lambda: client.backend_state() == "failed", 15, "BackendState 'failed' again")
-    pump(3)
+    expect_error(BACKEND_FAILED, client.manager, "ListSessions", ({},), "(a{sv})")
+    wait_until(lambda: client.backend_state() == "failed", 15, "BackendState 'failed' again")
+    spin(3)
     check(count() == n + 1, f"the next call started the CLI {count() - n} times, not once")
     check(daemon.proc.poll() is None, "copilotd exited")
 
@@ -180,7 +180,7 @@ def test_cli_dies_at_start(world_factory):
 # ---- 4 -------------------------------------------------------------------------
 
 def session_id_of(client, path):
-    return client.call(path, "org.freedesktop.DBus.Properties", "Get", "(ss)", (SESSION, "Id"))[0]
+    return client.get_property(path, SESSION, "Id")
 
 
 def test_daemon_restart(world_factory):
@@ -198,7 +198,7 @@ def test_daemon_restart(world_factory):
 
     second = world.daemon()
     client = world.client()
-    listed = client.manager("ListSessions", "(a{sv})", ({},))[0]
+    listed = client.manager("ListSessions", ({},), "(a{sv})")[0]
     listed_ids = [entry.get("session-id") for entry in listed]
     for session_id in ids:
         check(session_id in listed_ids, f"ListSessions lacks {session_id}: {listed_ids}")
@@ -206,9 +206,9 @@ def test_daemon_restart(world_factory):
         check("object" not in entry, f"a session is live in the new daemon: {entry}")
 
     for n, session_id in enumerate(ids):
-        path = client.manager("ResumeSession", "(sa{sv})", (session_id, {}))[0]
+        path = client.manager("ResumeSession", (session_id, {}), "(sa{sv})")[0]
         check(path == paths[n], f"resumed at {path}, not at {paths[n]}")
-        messages = client.call(path, SESSION, "GetMessages", "(a{sv})", ({},))[0]
+        messages = client.call(path, SESSION, "GetMessages", ({},), "(a{sv})")[0]
         users = [data for type_, meta, data in messages if type_ == "user.message"]
         check(any(f"OSPREY-{n}-RESTART-4" in data for data in users),
               f"GetMessages after ResumeSession lacks the old turn: {[m[0] for m in messages]}")
@@ -228,7 +228,7 @@ def test_daemon_restart(world_factory):
 
 def test_activation(world_factory):
     world = world_factory(bus=False)
-    built = env_path("COPILOTD_ACTIVATION_FILE")
+    built = os.environ.get("COPILOTD_ACTIVATION_FILE", "")
     with open(built) as f:
         lines = f.read().splitlines()
     check("[D-BUS Service]" in lines, f"{built} has no [D-BUS Service] group")
@@ -251,7 +251,7 @@ def test_activation(world_factory):
                 f"export COPILOT_SDK_AUTH_TOKEN='{env['COPILOT_SDK_AUTH_TOKEN']}'\n"
                 f"export COPILOT_API_URL='{env['COPILOT_API_URL']}'\n"
                 f"export COPILOT_DEBUG_GITHUB_API_URL='{env['COPILOT_DEBUG_GITHUB_API_URL']}'\n"
-                f"exec '{env_path('COPILOTD_DAEMON')}' --verbose --cli-path '{test_cli()}' "
+                f"exec '{binary('COPILOTD_DAEMON')}' --verbose --cli-path '{real_cli()}' "
                 f"--copilot-home '{world.home}' --idle-exit 2 >> '{world.tmp('activated.log')}' 2>&1\n")
     os.chmod(wrapper, 0o755)
     with open(os.path.join(services, os.path.basename(built)), "w") as f:
@@ -280,9 +280,9 @@ def test_activation(world_factory):
             check(len(f.readlines()) == round_ + 1, "the daemon was not started by activation")
         # --idle-exit 2: no session, no agent → the name loses its owner.
         begin = time.monotonic()
-        wait_for(lambda: owners and owners[-1] == "", 20, "the idle daemon to give up its name")
+        wait_until(lambda: owners and owners[-1] == "", 20, "the idle daemon to give up its name")
         check(time.monotonic() - begin >= 1, "the daemon gave up its name before --idle-exit")
-        wait_for(lambda: not pid_alive(pid), 15, "the idle daemon to exit")
+        wait_until(lambda: not pid_alive(pid), 15, "the idle daemon to exit")
         check(bus.name_owner() is None, "the name still has an owner")
     check(pids[0] != pids[1], "the second call did not start a new daemon")
     problems = log_problems(world.tmp("activated.log"))
@@ -293,26 +293,26 @@ def test_activation(world_factory):
 
 def test_idle_exit_waits(world_factory):
     world = world_factory()
-    daemon = world.daemon(extra=["--idle-exit", "2"])
+    daemon = world.daemon(args=["--idle-exit", "2"])
     client = world.client()
 
     path = client.create_session()
-    pump(5)
+    spin(5)
     check(daemon.proc.poll() is None, "copilotd exited with a live session")
-    client.call(path, SESSION, "Destroy", "(a{sv})", ({},))
+    client.call(path, SESSION, "Destroy", ({},), "(a{sv})")
 
     agent = client.call("/io/github/copilotd/Copilot1", BUS_NAME + ".AgentManager",
-                        "RegisterAgent", "(oa{sv})", ("/test/agent", {}))
-    pump(5)
+                        "RegisterAgent", ("/test/agent", {}), "(oa{sv})")
+    spin(5)
     check(daemon.proc.poll() is None, "copilotd exited with an agent registered")
     client.call("/io/github/copilotd/Copilot1", BUS_NAME + ".AgentManager",
-                "UnregisterAgent", "(o)", ("/test/agent",))
+                "UnregisterAgent", ("/test/agent",), "(o)")
     del agent
 
     try:
         status = daemon.proc.wait(15)
     except Exception:
-        raise Failure("copilotd did not exit after --idle-exit with no session and no agent")
+        raise TestFailure("copilotd did not exit after --idle-exit with no session and no agent")
     check(status == 0, f"copilotd exited with {status} after --idle-exit")
 
 
@@ -337,13 +337,12 @@ def test_sigterm(world_factory):
     check(status == 0, f"copilotd exited with {status} on SIGTERM")
     check(time.monotonic() - began < 10, "copilotd took more than 10 s to stop")
     check(not pid_alive(cli), f"the CLI (pid {cli}) outlived copilotd")
-    pump(0.5)
-    check(closed, "the session got no Closed signal")
+    wait_until(lambda: closed, 10, "the session's Closed signal")
 
     world.daemon()
     client2 = world.client()
-    path2 = client2.manager("ResumeSession", "(sa{sv})", (session_id, {}))[0]
-    messages = client2.call(path2, SESSION, "GetMessages", "(a{sv})", ({},))[0]
+    path2 = client2.manager("ResumeSession", (session_id, {}), "(sa{sv})")[0]
+    messages = client2.call(path2, SESSION, "GetMessages", ({},), "(a{sv})")[0]
     check(any("EGRET-TERM-7" in data for type_, meta, data in messages if type_ == "user.message"),
           "the session lost its turn across SIGTERM")
 
@@ -370,16 +369,16 @@ def test_kill_twice(world_factory):
     os.kill(cli, signal.SIGKILL)
     # Kill the next CLI the moment the backend says it runs again: the
     # resumes of both sessions are in flight then.
-    wait_for(lambda: "running" in client.states, 30, "the first restart", step=0.005)
+    wait_until(lambda: "running" in client.states, 30, "the first restart")
     second = daemon.cli_pid()
     check(second != cli, "no new CLI after the first kill")
     os.kill(second, signal.SIGKILL)
     client.states.clear()
 
     for path in paths:
-        wait_for(lambda: client.events_of(path, "copilotd.backend_restarted"), 40,
+        wait_until(lambda: client.events_of(path, "copilotd.backend_restarted"), 40,
                  "copilotd.backend_restarted")
-    wait_for(lambda: client.backend_state() == "running" and daemon.cli_pids()
+    wait_until(lambda: client.backend_state() == "running" and daemon.cli_pids()
              and second not in daemon.cli_pids(), 40, "a third CLI")
     check(not closed, f"sessions were closed by the second crash: {closed}")
 
@@ -415,7 +414,7 @@ def test_sigterm_hung_cli(world_factory):
             pass
     check(status == 0, f"copilotd exited with {status}")
     check(elapsed < 10, f"copilotd took {elapsed:.1f} s to exit with a hung CLI")
-    wait_for(lambda: not pid_alive(cli), 5, "the hung CLI to be killed")
+    wait_until(lambda: not pid_alive(cli), 5, "the hung CLI to be killed")
 
 
 
@@ -428,16 +427,17 @@ def test_sigterm_mid_turn(world_factory):
 
     path = client.create_session()
     before = len(client.deltas)
-    pending = client.call_async(path, SESSION, "SendAndWait", "(sa{sv})", ("SLOW: 60", {}))
-    wait_for(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
+    pending = client.call_async(path, SESSION, "SendAndWait", ("SLOW: 60", {}), "(sa{sv})",
+                                timeout_ms=120000)
+    wait_until(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
              "the slow turn to stream")
     cli = daemon.cli_pid()
     began = time.monotonic()
     status = daemon.terminate()
     check(status == 0, f"copilotd exited with {status} on SIGTERM in a turn")
     check(time.monotonic() - began < 10, "copilotd took more than 10 s to stop in a turn")
-    wait_for(lambda: not pid_alive(cli), 5, "the CLI to be gone")
-    pending.wait(10)
+    wait_until(lambda: not pid_alive(cli), 5, "the CLI to be gone")
+    pending.settle(10)
     check(pending.error is not None, "SendAndWait of a turn cut by SIGTERM succeeded")
 
 
@@ -460,4 +460,4 @@ CASES = [
 ]
 
 if __name__ == "__main__":
-    run(CASES)
+    run_cases(CASES)

@@ -6,18 +6,15 @@
 # own the name. Output is TAP. Needs root to act as a second user (nobody);
 # without root only the checks the current user can make run.
 #
-# usage: test-bus-policy.py POLICY [peer ADDRESS]
+# usage: test_bus_policy.py POLICY [peer ADDRESS]
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
-import gi
-gi.require_version('Gio', '2.0')
-from gi.repository import Gio, GLib  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import Gio, GLib  # noqa: E402
 
 NAME = 'io.github.copilotd.Copilot1'
 ROOT = '/io/github/copilotd/Copilot1'
@@ -28,7 +25,7 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path={socket}</listen>
+  <listen>unix:path={dir}/socket</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -102,45 +99,22 @@ def peer(address):
     return 0
 
 
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def check(self, what, got, want):
-        self.n += 1
-        if got == want:
-            print(f'ok {self.n} - {what}')
-        else:
-            self.failed += 1
-            print(f'not ok {self.n} - {what}: got {got!r}, want {want!r}')
-
-    def skip(self, what, why):
-        self.n += 1
-        print(f'ok {self.n} - {what} # SKIP {why}')
-
-
 def main(policy):
-    tap = Tap()
-    tmp = tempfile.mkdtemp(prefix='copilotd-policy-')
-    daemon = None
+    tap = h.Tap()
+    tap.check = lambda what, got, want: tap.ok(what, got == want, f'got {got!r}, want {want!r}')
+    tmp = h.Tmp('copilotd-policy-')
+    os.chmod(tmp.path, 0o755)
+    bus = None
     other = None
     try:
-        os.chmod(tmp, 0o755)
-        socket = os.path.join(tmp, 'bus')
-        config = os.path.join(tmp, 'bus.conf')
-        with open(config, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=socket, policy=os.path.abspath(policy)))
         # A policy the bus cannot parse makes dbus-daemon exit at once.
-        daemon = subprocess.Popen([shutil.which('dbus-daemon') or 'dbus-daemon',
-                                   '--config-file', config, '--nofork',
-                                   '--print-address'],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True)
-        address = daemon.stdout.readline().strip()
-        tap.check('dbus-daemon accepts the policy', bool(address), True)
-        if not address:
-            return 1
+        try:
+            bus = h.Bus(tmp, config=BUS_CONFIG.replace('{policy}', os.path.abspath(policy)))
+        except h.SetupError as e:
+            tap.ok('dbus-daemon accepts the policy', False, str(e))
+            return tap.finish()
+        tap.ok('dbus-daemon accepts the policy', True)
+        address = bus.address
 
         me = connect(address)
         if os.getuid() != 0:
@@ -148,8 +122,8 @@ def main(policy):
                       own(me), ACCESS_DENIED)
             for what in ('root owns the name', 'others call the daemon',
                          'root calls agents back'):
-                tap.skip(what, 'needs root to act as a second user')
-            return 0 if tap.failed == 0 else 1
+                tap.ok(f'{what} # SKIP needs root to act as a second user', True)
+            return tap.finish()
 
         other = subprocess.Popen(['setpriv', '--reuid=65534', '--regid=65534',
                                   '--clear-groups', sys.executable,
@@ -193,19 +167,19 @@ def main(policy):
         tap.check('root may not call other interfaces on a client',
                   call(me, other_name, '/agent', 'org.example.Other', 'Method'),
                   ACCESS_DENIED)
-        return 0 if tap.failed == 0 else 1
+        return tap.finish()
     finally:
-        print(f'1..{tap.n}')
-        for p in (other, daemon):
-            if p is not None:
-                p.kill()
-                p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if other is not None:
+            other.kill()
+            other.wait()
+        if bus is not None:
+            bus.stop()
+        tmp.cleanup()
 
 
 if __name__ == '__main__':
     if len(sys.argv) == 4 and sys.argv[2] == 'peer':
         sys.exit(peer(sys.argv[3]))
     if len(sys.argv) != 2:
-        sys.exit('usage: test-bus-policy.py POLICY [peer ADDRESS]')
+        sys.exit('usage: test_bus_policy.py POLICY [peer ADDRESS]')
     sys.exit(main(sys.argv[1]))

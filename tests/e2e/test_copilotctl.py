@@ -5,118 +5,46 @@
 # JSON, and `ask` under a pseudo-terminal answering the permission prompt by
 # typing. Output is TAP.
 #
-# usage: test-copilotctl.py COPILOTCTL COPILOTD OFFLINE_MODEL
+# usage: test_copilotctl.py COPILOTCTL (with $COPILOTD_DAEMON, $COPILOTD_MODEL, as
+# tests/meson.build sets them)
 
 import json
 import os
-import pty
 import re
-import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
 
-import gi
-gi.require_version('Gio', '2.0')
-from gi.repository import Gio, GLib  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import Gio, GLib  # noqa: E402
 
-NAME = 'io.github.copilotd.Copilot1'
+NAME = h.BUS_NAME
 
-copilotctl, copilotd, offline_model = [os.path.abspath(p) for p in sys.argv[1:4]]
-cli = os.environ.get('COPILOTD_TEST_CLI', '')
-
-results = []
-
+copilotctl = os.path.abspath(sys.argv[1])
 
 # One TAP line per check() in run_tests.
 PLAN = 25
-
-
-def check(name, ok, detail=''):
-    results.append(ok)
-    print('%s %d - %s' % ('ok' if ok else 'not ok', len(results), name))
-    if not ok and detail:
-        for line in str(detail).splitlines()[-40:]:
-            print('#   ' + line)
-    sys.stdout.flush()
+tap = h.Tap(PLAN)
+check = tap.ok
 
 
 class Stack:
-    """dbus-daemon, offline model and copilotd, torn down in reverse."""
+    """A harness World with copilotd running the real CLI, and the
+    environment copilotctl runs in."""
 
     def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix='test-copilotctl.')
-        self.work = os.path.join(self.tmp, 'work')
-        os.mkdir(self.work)
-        self.procs = []
-        self.env = dict(os.environ)
-
-        bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--print-address=1'],
-                               stdout=subprocess.PIPE, text=True)
-        self.procs.append(bus)
-        self.address = bus.stdout.readline().strip()
-        self.env['DBUS_SESSION_BUS_ADDRESS'] = self.address
-
-        model_log = open(os.path.join(self.tmp, 'model.out'), 'w')
-        model = subprocess.Popen([offline_model, '--log', os.path.join(self.tmp, 'requests.jsonl')],
-                                 stdout=subprocess.PIPE, stderr=model_log, text=True)
-        self.procs.append(model)
-        port = None
-        deadline = time.time() + 10
-        while port is None and time.time() < deadline:
-            line = model.stdout.readline()
-            m = re.search(r'listening on port (\d+)', line)
-            if m:
-                port = m.group(1)
-        if port is None:
-            raise RuntimeError('the offline model did not start')
-
-        url = 'http://127.0.0.1:%s' % port
-        self.env.update({
-            'COPILOT_API_URL': url,
-            'COPILOT_DEBUG_GITHUB_API_URL': url,
-            'COPILOT_SDK_AUTH_TOKEN': 'offline',
-            'COPILOT_HOME': os.path.join(self.tmp, 'copilot-home'),
-            'NO_COLOR': '1',
-        })
-        self.daemon_log = open(os.path.join(self.tmp, 'copilotd.log'), 'w')
-        daemon = subprocess.Popen([copilotd, '--cli-path', cli, '--verbose'], env=self.env,
-                                  stdout=self.daemon_log, stderr=subprocess.STDOUT)
-        self.procs.append(daemon)
-
-        conn = Gio.DBusConnection.new_for_address_sync(
-            self.address,
-            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
-            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            has = conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                 'org.freedesktop.DBus', 'NameHasOwner',
-                                 GLib.Variant('(s)', (NAME,)), None, 0, -1, None).unpack()[0]
-            if has:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError('copilotd did not take its name')
-        conn.close_sync(None)
+        self.world = h.World('copilotctl')
+        self.daemon = self.world.daemon()
+        self.address = self.world.bus.address
+        self.env = dict(self.world.child_env, DBUS_SESSION_BUS_ADDRESS=self.address)
+        self.work = self.world.workdir
 
     def daemon_output(self):
-        self.daemon_log.flush()
-        with open(os.path.join(self.tmp, 'copilotd.log')) as f:
-            return f.read()
+        return self.daemon.output()
 
     def close(self):
-        for p in reversed(self.procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.world.close()
 
 
 def ctl(stack, *args, stdin=subprocess.DEVNULL, timeout=120, env=None):
@@ -133,49 +61,25 @@ def json_lines(text):
 
 def ctl_pty(stack, args, script, timeout=120):
     """copilotctl on a pseudo-terminal: script is [(regex, text to type)]."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(stack.work)
-        os.execve(copilotctl, [copilotctl, '--address', stack.address] + args, stack.env)
-    out = b''
-    steps = list(script)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-        if steps and re.search(steps[0][0], out.decode(errors='replace'), re.S):
-            os.write(fd, steps.pop(0)[1].encode())
-    if time.time() >= deadline:
-        os.kill(pid, signal.SIGKILL)
-        out += b'<timeout>'
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors='replace')
+    return h.pty_run([copilotctl, '--address', stack.address] + args, script,
+                     env=stack.env, cwd=stack.work, timeout=timeout)
 
 
 def main():
-    print('1..%d' % PLAN)
-    if not cli or not os.access(cli, os.X_OK):
-        print('Bail out! COPILOTD_TEST_CLI does not name the Copilot CLI')
+    try:
+        h.real_cli()
+    except h.SetupError as e:
+        print(f'Bail out! {e}')
         return 1
 
     stack = Stack()
     try:
         run_tests(stack)
     finally:
-        if not all(results):
-            print('# copilotd log:')
-            for line in stack.daemon_output().splitlines()[-60:]:
-                print('#   ' + line)
+        if tap.failed:
+            tap.comment('copilotd log:\n' + stack.daemon_output(), last=60)
         stack.close()
-    return 0 if all(results) and len(results) == PLAN else 1
+    return tap.finish()
 
 
 def run_tests(stack):
