@@ -85,9 +85,11 @@ def log(text):
 
 # --- waiting ------------------------------------------------------------------
 
-def wait_until(pred, timeout=TURN_TIMEOUT, what="condition", alive=None):
+def wait_until(pred, timeout=TURN_TIMEOUT, what="condition", alive=None, interval=0.1):
     """Iterates the default main context until pred() is true; returns its
-    value. @alive (optional) is called on every wake-up and may raise."""
+    value. @alive (optional) is called on every wake-up and may raise.
+    @interval: how often pred() is checked when no event arrives (for
+    conditions no event announces: files, /proc)."""
     ctx = GLib.MainContext.default()
     deadline = time.monotonic() + timeout
     while True:
@@ -99,9 +101,9 @@ def wait_until(pred, timeout=TURN_TIMEOUT, what="condition", alive=None):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TestFailure(f"timed out after {timeout:.0f} s waiting for {what}")
-        # Wake up at least every 100 ms: the deadline, the liveness check
-        # and conditions no event announces (files, /proc) are checked.
-        source = GLib.timeout_source_new(int(min(remaining, 0.1) * 1000) + 1)
+        # Wake up at least every @interval: the deadline, the liveness
+        # check and conditions no event announces are checked.
+        source = GLib.timeout_source_new(max(1, int(min(remaining, interval) * 1000)))
         source.set_callback(lambda *a: False)
         source.attach(ctx)
         ctx.iteration(True)

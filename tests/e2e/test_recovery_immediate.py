@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from recovery_harness import (  # noqa: E402
-    ERROR, SESSION, GLib, check, error_name, pid_alive, run, user_texts, wait_for,
+from harness import (  # noqa: E402
+    ERROR, SESSION, DBusError, check, pid_alive, run_cases, user_texts, wait_until,
 )
 
 BACKEND_FAILED = ERROR + "BackendFailed"
@@ -51,7 +51,7 @@ def kill_cli(daemon):
     pipes closed): that is the kill itself, not an event of copilotd."""
     pid = daemon.cli_pid()
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: process_gone(pid), 10, f"the CLI {pid} to die", step=0.001)
+    wait_until(lambda: process_gone(pid), 10, f"the CLI {pid} to die", interval=0.001)
     return pid
 
 
@@ -65,21 +65,21 @@ def check_round(world, client, path, n, remembered, restarted_before):
     word = f"ROUND-{n}-ASK"
     try:
         content, _ = client.send_and_wait(path, f"Which words did I ask you to remember? {word}")
-    except GLib.Error as e:
+    except DBusError as e:
         raise AssertionError(f"round {n}: SendAndWait right after the kill failed: "
-                             f"{error_name(e)}: {e.message}")
+                             f"{e.name}: {e.text}")
     check(content, f"round {n}: SendAndWait right after the kill gave no answer")
     texts = texts_since(world, seen)
     check(any(word in t for t in texts), f"round {n}: the new prompt did not reach the model")
     check(any(remembered in t for t in texts),
           f"round {n}: the history was lost: '{remembered}' is not in the model request")
-    wait_for(lambda: len(client.events_of(path, "copilotd.backend_restarted")) > restarted_before,
+    wait_until(lambda: len(client.events_of(path, "copilotd.backend_restarted")) > restarted_before,
              10, f"round {n}: the copilotd.backend_restarted event")
 
 
 def test_kill_idle_then_send(world_factory):
     world = world_factory()
-    daemon = world.daemon(extra=daemon_args(world))
+    daemon = world.daemon(args=daemon_args(world))
     client = world.client()
 
     path = client.create_session()
@@ -92,13 +92,13 @@ def test_kill_idle_then_send(world_factory):
         check_round(world, client, path, n, "KESTREL-FIRST", restarted)
 
     # The next plain call works too, and no call ever saw NotFound.
-    client.call(path, SESSION, "Send", "(sa{sv})", ("One more LAST-SEND", {}))
+    client.call(path, SESSION, "Send", ("One more LAST-SEND", {}), "(sa{sv})")
     check(client.backend_state() == "running", "BackendState is not 'running' at the end")
 
 
 def test_kill_streaming_then_send(world_factory):
     world = world_factory()
-    daemon = world.daemon(extra=daemon_args(world))
+    daemon = world.daemon(args=daemon_args(world))
     client = world.client()
 
     path = client.create_session()
@@ -110,16 +110,17 @@ def test_kill_streaming_then_send(world_factory):
         errors = len(client.events_of(path, "session.error"))
         before = len(client.deltas)
         # 40 words, 250 ms apart: the turn streams for 10 s unless killed.
-        lost = client.call_async(path, SESSION, "SendAndWait", "(sa{sv})", ("SLOW: 40", {}))
-        wait_for(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
+        lost = client.call_async(path, SESSION, "SendAndWait", ("SLOW: 40", {}), "(sa{sv})",
+                                 timeout_ms=120000)
+        wait_until(lambda: len([d for d in client.deltas[before:] if d[0] == path]) >= 2, 30,
                  f"round {n}: the slow turn to stream")
         kill_cli(daemon)
         check_round(world, client, path, n, "OSPREY-FIRST", restarted)
 
-        lost.wait(20)
-        check(lost.error is not None, f"round {n}: the lost turn's SendAndWait returned {lost.value}")
-        check(error_name(lost.error) == BACKEND_FAILED,
-              f"round {n}: the lost turn failed with {error_name(lost.error)}, not BackendFailed")
+        lost.settle(20)
+        check(lost.error is not None, f"round {n}: the lost turn's SendAndWait returned {lost.result}")
+        check(lost.error.name == BACKEND_FAILED,
+              f"round {n}: the lost turn failed with {lost.error.name}, not BackendFailed")
         reported = [json.loads(e[4]).get("errorType")
                     for e in client.events_of(path, "session.error")[errors:]]
         check("backend_lost" in reported,
@@ -134,4 +135,4 @@ CASES = [
 ]
 
 if __name__ == "__main__":
-    run(CASES)
+    run_cases(CASES)
