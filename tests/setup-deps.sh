@@ -33,14 +33,14 @@ packages=(
   dbus-daemon
   python3 python3-gi gir1.2-glib-2.0
   procps util-linux bsdutils libxml2-utils man-db groff-base
-  ca-certificates systemd passwd bash-completion libedit-dev
+  ca-certificates systemd passwd bash-completion libedit-dev libsoup-3.0-dev
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
   dbus-daemon dbus-run-session ps pkill setpriv script xmllint man groff
   systemd-analyze useradd usermod
 )
-modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libedit)
+modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0 libedit)
 
 quickstart=
 if [ "${1:-}" = "--quickstart" ]; then

@@ -1,87 +1,66 @@
-/* http.c: the offline model's HTTP/1.1 server
+/* http.c: the offline model's HTTP/1.1 server, on libsoup's SoupServer
  *
- * Enough of HTTP/1.1 on a GSocketService for the Copilot CLI: requests
- * with Content-Length or chunked bodies, gzip and deflate content
- * encodings, keep-alive and pipelining. Each request goes to the handler,
- * which queues its response as write steps; steps may pause before they
- * are written, which is how SSE streams come out slowly.
+ * SoupServer does the HTTP: request parsing, chunked request bodies,
+ * keep-alive. This file adapts it to the small API of http.h: each request
+ * goes to the handler as an HttpRequest (the body decoded from gzip or
+ * deflate, which SoupServer leaves to the application), and the handler
+ * queues its response on an HttpClient. A plain response is set at once; an
+ * SSE stream is one chunked response whose chunks may wait before they are
+ * written: the message is paused, and each chunk is appended and the
+ * message unpaused when its time comes, which is how streams come out
+ * slowly.
  */
 #include "config.h"
 
 #include <string.h>
 
+#include <libsoup/soup.h>
+
 #include "http.h"
 
-#define MAX_HEADER_BYTES (64 * 1024)
 #define MAX_BODY_BYTES (64 * 1024 * 1024)
 
 struct _HttpServer
 {
-  GSocketService *service;      /* owned */
+  SoupServer *soup;             /* owned */
   guint16 port;
-  GHashTable *clients;          /* owned: set of HttpClient * (unowned) */
   HttpHandler handler;
   gpointer handler_data;        /* unowned */
 };
 
-/* One step of a response: bytes to write after an optional pause. */
+/* One chunk of an SSE stream, appended after an optional pause. */
 typedef struct
 {
-  GBytes *data;                 /* owned */
+  GBytes *data;                 /* owned; NULL: the end of the stream */
   guint delay_ms;
-} WriteStep;
+} Chunk;
 
+/* One request being answered; freed when SoupServer is done with it. */
 struct _HttpClient
 {
-  HttpServer *server;           /* unowned */
-  GSocketConnection *conn;      /* owned */
-  GCancellable *cancellable;    /* owned */
-  GByteArray *buf;              /* owned: bytes read but not parsed yet */
-  GQueue steps;                 /* owned: WriteStep * */
-  GBytes *in_flight;            /* owned: the bytes being written */
-  guint8 chunk[16 * 1024];
-  gboolean keep_alive;
-  gboolean closed;
+  SoupServerMessage *msg;       /* unowned: the message owns the client */
+  GQueue chunks;                /* owned: Chunk * still to append */
+  gboolean streaming;           /* http_sse_begin() was called */
+  gboolean finished;            /* written or dropped: append nothing more */
   guint timeout_id;
 };
 
-static void client_pump (HttpClient *client);
-static void client_read_more (HttpClient *client);
-
-static HttpClient *
-client_ref (HttpClient *client)
+static void
+chunk_free (gpointer data)
 {
-  return g_rc_box_acquire (client);
+  Chunk *chunk = data;
+
+  g_clear_pointer (&chunk->data, g_bytes_unref);
+  g_free (chunk);
 }
 
 static void
-write_step_free (gpointer data)
+client_free (HttpClient *client)
 {
-  WriteStep *step = data;
-
-  g_bytes_unref (step->data);
-  g_free (step);
+  g_clear_handle_id (&client->timeout_id, g_source_remove);
+  g_queue_clear_full (&client->chunks, chunk_free);
+  g_free (client);
 }
-
-static void
-client_clear (gpointer data)
-{
-  HttpClient *client = data;
-
-  g_queue_clear_full (&client->steps, write_step_free);
-  g_clear_pointer (&client->in_flight, g_bytes_unref);
-  g_clear_object (&client->conn);
-  g_clear_object (&client->cancellable);
-  g_clear_pointer (&client->buf, g_byte_array_unref);
-}
-
-static void
-client_unref (HttpClient *client)
-{
-  g_rc_box_release_full (client, client_clear);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpClient, client_unref)
 
 static void
 request_free (HttpRequest *request)
@@ -95,148 +74,65 @@ request_free (HttpRequest *request)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpRequest, request_free)
 
-/* Closing is idempotent: EOF, write errors, bad requests and shutdown all
- * come here. */
-static void
-client_close (HttpClient *client)
-{
-  if (client->closed)
-    return;
-  client->closed = TRUE;
+/* ---- streaming ----------------------------------------------------------- */
 
-  g_debug ("Closing connection %p", client);
-  g_cancellable_cancel (client->cancellable);
-  g_clear_handle_id (&client->timeout_id, g_source_remove);
-  g_queue_clear_full (&client->steps, write_step_free);
-  g_io_stream_close (G_IO_STREAM (client->conn), NULL, NULL);
-  if (g_hash_table_remove (client->server->clients, client))
-    client_unref (client);
-}
-
-static void
-client_queue (HttpClient *client,
-              GBytes     *data,
-              guint       delay_ms)
-{
-  WriteStep *step = g_new0 (WriteStep, 1);
-
-  step->data = data;
-  step->delay_ms = delay_ms;
-  g_queue_push_tail (&client->steps, step);
-}
-
-static void
-client_queue_string (HttpClient  *client,
-                     const gchar *str,
-                     guint        delay_ms)
-{
-  client_queue (client, g_bytes_new (str, strlen (str)), delay_ms);
-}
-
-static void
-on_write_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(HttpClient) client = user_data;
-  g_autoptr(GError) error = NULL;
-
-  g_clear_pointer (&client->in_flight, g_bytes_unref);
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result,
-                                         NULL, &error))
-    {
-      /* The CLI closes the connection when a turn is aborted mid-stream. */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("Write failed, dropping connection: %s", error->message);
-      client_close (client);
-      return;
-    }
-
-  client_pump (client);
-}
-
-static void
-client_write_head (HttpClient *client)
-{
-  WriteStep *step = g_queue_pop_head (&client->steps);
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (client->conn));
-  gsize size;
-  gconstpointer data;
-
-  /* The bytes must outlive the write; the callback's reference on the
-   * client keeps them. */
-  client->in_flight = g_steal_pointer (&step->data);
-  g_free (step);
-  data = g_bytes_get_data (client->in_flight, &size);
-  g_output_stream_write_all_async (out, data, size, G_PRIORITY_DEFAULT,
-                                   client->cancellable, on_write_done,
-                                   client_ref (client));
-}
+static void client_pump (HttpClient *client);
 
 static gboolean
-on_step_delay (gpointer user_data)
+on_chunk_delay (gpointer user_data)
 {
   HttpClient *client = user_data;
-  WriteStep *step = g_queue_peek_head (&client->steps);
+  Chunk *chunk = g_queue_peek_head (&client->chunks);
 
   client->timeout_id = 0;
-  step->delay_ms = 0;
+  chunk->delay_ms = 0;
   client_pump (client);
   return G_SOURCE_REMOVE;
 }
 
+/* Appends the chunks that are due, then lets SoupServer write them; waits
+ * for the next one that is not due yet. SoupServer pauses the message
+ * again on its own when it runs out of body before the end. */
 static void
 client_pump (HttpClient *client)
 {
-  WriteStep *step;
+  SoupMessageBody *body = soup_server_message_get_response_body (client->msg);
+  Chunk *chunk;
+  gboolean appended = FALSE;
 
-  if (client->closed)
-    return;
-
-  step = g_queue_peek_head (&client->steps);
-  if (step == NULL)
+  while (!client->finished && (chunk = g_queue_peek_head (&client->chunks)) != NULL)
     {
-      if (client->keep_alive)
-        client_read_more (client);
+      if (chunk->delay_ms > 0)
+        {
+          client->timeout_id = g_timeout_add (chunk->delay_ms, on_chunk_delay, client);
+          break;
+        }
+      chunk = g_queue_pop_head (&client->chunks);
+      if (chunk->data != NULL)
+        soup_message_body_append_bytes (body, chunk->data);
       else
-        client_close (client);
-      return;
+        soup_message_body_complete (body);
+      chunk_free (chunk);
+      appended = TRUE;
     }
-
-  if (step->delay_ms > 0)
-    {
-      client->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT,
-                                               step->delay_ms, on_step_delay,
-                                               client_ref (client),
-                                               (GDestroyNotify) client_unref);
-      return;
-    }
-
-  client_write_head (client);
+  if (appended && !client->finished)
+    soup_server_message_unpause (client->msg);
 }
 
-/* ---- HTTP responses ---------------------------------------------------- */
-
-static const gchar *
-status_reason (guint status)
+/* The response was written, or the peer went away (the CLI closes the
+ * connection when a turn is aborted mid-stream). */
+static void
+on_finished (SoupServerMessage *msg,
+             gpointer           user_data)
 {
-  switch (status)
-    {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Status";
-    }
+  HttpClient *client = user_data;
+
+  client->finished = TRUE;
+  g_clear_handle_id (&client->timeout_id, g_source_remove);
+  g_queue_clear_full (&client->chunks, chunk_free);
 }
+
+/* ---- HTTP responses ------------------------------------------------------- */
 
 void
 http_respond (HttpClient  *client,
@@ -244,18 +140,9 @@ http_respond (HttpClient  *client,
               const gchar *content_type,
               const gchar *body)
 {
-  g_autofree gchar *head = NULL;
-
-  head = g_strdup_printf ("HTTP/1.1 %u %s\r\n"
-                          "Content-Type: %s\r\n"
-                          "Content-Length: %" G_GSIZE_FORMAT "\r\n"
-                          "Connection: %s\r\n"
-                          "\r\n",
-                          status, status_reason (status), content_type,
-                          strlen (body),
-                          client->keep_alive ? "keep-alive" : "close");
-  client_queue (client, g_bytes_new_take (g_strconcat (head, body, NULL),
-                                          strlen (head) + strlen (body)), 0);
+  soup_server_message_set_status (client->msg, status, NULL);
+  soup_server_message_set_response (client->msg, content_type, SOUP_MEMORY_COPY,
+                                    body, strlen (body));
 }
 
 void
@@ -291,18 +178,27 @@ http_respond_error (HttpClient  *client,
   http_respond_json (client, status, node);
 }
 
+static void
+client_queue (HttpClient *client,
+              GBytes     *data,
+              guint       delay_ms)
+{
+  Chunk *chunk = g_new0 (Chunk, 1);
+
+  chunk->data = data;
+  chunk->delay_ms = delay_ms;
+  g_queue_push_tail (&client->chunks, chunk);
+}
+
 /* Queues one SSE event as one HTTP chunk. */
 void
 http_queue_sse (HttpClient  *client,
                 const gchar *payload,
                 guint        delay_ms)
 {
-  gsize len = strlen ("data: ") + strlen (payload) + strlen ("\n\n");
-  g_autofree gchar *chunk = NULL;
+  gchar *event = g_strdup_printf ("data: %s\n\n", payload);
 
-  chunk = g_strdup_printf ("%" G_GSIZE_MODIFIER "x\r\ndata: %s\n\n\r\n",
-                           len, payload);
-  client_queue_string (client, chunk, delay_ms);
+  client_queue (client, g_bytes_new_take (event, strlen (event)), delay_ms);
 }
 
 void
@@ -320,94 +216,23 @@ http_queue_sse_json (HttpClient *client,
 void
 http_sse_begin (HttpClient *client)
 {
-  client_queue_string (client,
-                       "HTTP/1.1 200 OK\r\n"
-                       "Content-Type: text/event-stream\r\n"
-                       "Cache-Control: no-cache\r\n"
-                       "Transfer-Encoding: chunked\r\n"
-                       "Connection: keep-alive\r\n"
-                       "\r\n", 0);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (client->msg);
+
+  client->streaming = TRUE;
+  soup_server_message_set_status (client->msg, 200, NULL);
+  soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
+  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (client->msg), FALSE);
 }
 
 void
 http_sse_end (HttpClient *client)
 {
-  client_queue_string (client, "0\r\n\r\n", 0);
+  client_queue (client, NULL, 0);
 }
 
-/* ---- HTTP request parsing ---------------------------------------------- */
-
-static const guint8 *
-find_bytes (const guint8 *haystack,
-            gsize         haystack_len,
-            const gchar  *needle)
-{
-  gsize needle_len = strlen (needle);
-
-  if (haystack_len < needle_len)
-    return NULL;
-  for (gsize i = 0; i + needle_len <= haystack_len; i++)
-    if (memcmp (haystack + i, needle, needle_len) == 0)
-      return haystack + i;
-  return NULL;
-}
-
-/* Decodes a chunked body starting at @start. Returns FALSE with no error
- * when more bytes are needed; sets @end to the first byte after it. */
-static gboolean
-parse_chunked (const guint8  *data,
-               gsize          len,
-               gsize          start,
-               GByteArray    *out,
-               gsize         *end,
-               GError       **error)
-{
-  gsize pos = start;
-
-  for (;;)
-    {
-      const guint8 *eol = find_bytes (data + pos, len - pos, "\r\n");
-      g_autofree gchar *size_line = NULL;
-      gchar *endptr;
-      guint64 size;
-
-      if (eol == NULL)
-        return FALSE;
-      size_line = g_strndup ((const gchar *) data + pos, eol - (data + pos));
-      size = g_ascii_strtoull (size_line, &endptr, 16);
-      if (endptr == size_line || size > MAX_BODY_BYTES
-          || out->len + size > MAX_BODY_BYTES)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       "bad chunk size “%s”", size_line);
-          return FALSE;
-        }
-      pos = (eol - data) + 2;
-
-      if (size == 0)
-        {
-          const guint8 *trailer_end;
-
-          if (len - pos < 2)
-            return FALSE;
-          if (data[pos] == '\r' && data[pos + 1] == '\n')
-            {
-              *end = pos + 2;
-              return TRUE;
-            }
-          trailer_end = find_bytes (data + pos, len - pos, "\r\n\r\n");
-          if (trailer_end == NULL)
-            return FALSE;
-          *end = (trailer_end - data) + 4;
-          return TRUE;
-        }
-
-      if (len - pos < size + 2)
-        return FALSE;
-      g_byte_array_append (out, data + pos, size);
-      pos += size + 2;
-    }
-}
+/* ---- HTTP requests -------------------------------------------------------- */
 
 static GBytes *
 decompress (GBytes       *body,
@@ -441,217 +266,90 @@ decompress (GBytes       *body,
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
 }
 
-/* Takes one complete request off the front of @client's buffer. Returns
- * NULL with no error when more bytes are needed. */
-static HttpRequest *
-parse_request (HttpClient *client,
-               GError    **error)
+static void
+add_header (const char *name,
+            const char *value,
+            gpointer    user_data)
 {
-  const guint8 *data = client->buf->data;
-  gsize len = client->buf->len;
-  const guint8 *head_end = find_bytes (data, len, "\r\n\r\n");
-  g_autoptr(HttpRequest) request = NULL;
-  g_autofree gchar *head = NULL;
-  g_auto(GStrv) lines = NULL;
-  g_auto(GStrv) request_line = NULL;
-  const gchar *value;
-  gsize body_start, consumed;
-  gchar *query;
+  g_hash_table_replace (user_data, g_ascii_strdown (name, -1), g_strdup (value));
+}
 
-  if (head_end == NULL)
-    {
-      if (len > MAX_HEADER_BYTES)
-        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                             "request head too large");
-      return NULL;
-    }
+/* The request as the handler sees it: lower-case header names, the body
+ * without its content encoding. */
+static HttpRequest *
+request_new (SoupServerMessage  *msg,
+             const char         *path,
+             GError            **error)
+{
+  g_autoptr(HttpRequest) request = g_new0 (HttpRequest, 1);
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  const char *encoding;
 
-  head = g_strndup ((const gchar *) data, head_end - data);
-  body_start = (head_end - data) + 4;
-  lines = g_strsplit (head, "\r\n", -1);
-  request_line = g_strsplit (lines[0], " ", 3);
-  if (g_strv_length (request_line) != 3 || !g_str_has_prefix (request_line[2], "HTTP/1."))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "bad request line “%s”", lines[0]);
-      return NULL;
-    }
-
-  request = g_new0 (HttpRequest, 1);
-  request->method = g_strdup (request_line[0]);
-  request->path = g_strdup (request_line[1]);
-  query = strchr (request->path, '?');
-  if (query != NULL)
-    *query = '\0';
+  request->method = g_strdup (soup_server_message_get_method (msg));
+  request->path = g_strdup (path);
   request->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  for (guint i = 1; lines[i] != NULL; i++)
+  soup_message_headers_foreach (soup_server_message_get_request_headers (msg),
+                                add_header, request->headers);
+  request->body = soup_message_body_flatten (body);
+
+  encoding = g_hash_table_lookup (request->headers, "content-encoding");
+  if (encoding != NULL && g_ascii_strcasecmp (encoding, "identity") != 0)
     {
-      gchar *colon = strchr (lines[i], ':');
-
-      if (colon == NULL)
-        continue;
-      *colon = '\0';
-      g_hash_table_replace (request->headers,
-                            g_ascii_strdown (g_strstrip (lines[i]), -1),
-                            g_strstrip (g_strdup (colon + 1)));
-    }
-
-  value = g_hash_table_lookup (request->headers, "transfer-encoding");
-  if (value != NULL && g_ascii_strcasecmp (value, "identity") != 0)
-    {
-      g_autoptr(GByteArray) body = g_byte_array_new ();
-      g_autoptr(GError) local_error = NULL;
-
-      if (!parse_chunked (data, len, body_start, body, &consumed, &local_error))
-        {
-          if (local_error != NULL)
-            g_propagate_error (error, g_steal_pointer (&local_error));
-          return NULL;
-        }
-      request->body = g_byte_array_free_to_bytes (g_steal_pointer (&body));
-    }
-  else
-    {
-      guint64 length = 0;
-
-      value = g_hash_table_lookup (request->headers, "content-length");
-      if (value != NULL && !g_ascii_string_to_unsigned (value, 10, 0, MAX_BODY_BYTES,
-                                                        &length, error))
-        return NULL;
-      if (len - body_start < length)
-        return NULL;
-      request->body = g_bytes_new (data + body_start, length);
-      consumed = body_start + length;
-    }
-
-  value = g_hash_table_lookup (request->headers, "content-encoding");
-  if (value != NULL && g_ascii_strcasecmp (value, "identity") != 0)
-    {
-      GBytes *decoded = decompress (request->body, value, error);
+      GBytes *decoded = decompress (request->body, encoding, error);
 
       if (decoded == NULL)
         return NULL;
+      if (g_bytes_get_size (decoded) > MAX_BODY_BYTES)
+        {
+          g_bytes_unref (decoded);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                       "the decoded body is over %d bytes", MAX_BODY_BYTES);
+          return NULL;
+        }
       g_bytes_unref (request->body);
       request->body = decoded;
     }
-
-  value = g_hash_table_lookup (request->headers, "connection");
-  client->keep_alive = g_str_equal (request_line[2], "HTTP/1.1")
-                       ? (value == NULL || g_ascii_strcasecmp (value, "close") != 0)
-                       : (value != NULL && g_ascii_strcasecmp (value, "keep-alive") == 0);
-
-  g_byte_array_remove_range (client->buf, 0, consumed);
   return g_steal_pointer (&request);
 }
 
-/* Answers what parse_request() took off the buffer: @request, or the
- * @error it failed with (and then closes the connection). */
 static void
-client_answer (HttpClient  *client,
-               HttpRequest *request,
-               GError      *error)
-{
-  if (error != NULL)
-    {
-      client->keep_alive = FALSE;
-      http_respond_error (client, 400, error->message);
-    }
-  else
-    client->server->handler (client, request, client->server->handler_data);
-  client_pump (client);
-}
-
-/* Handles every complete request in the buffer, one at a time: the next
- * one is parsed only after the previous response was written. */
-static void
-client_process (HttpClient *client)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HttpRequest) request = parse_request (client, &error);
-
-  if (error != NULL)
-    g_debug ("Bad request: %s", error->message);
-  else if (request == NULL)
-    {
-      client_read_more (client);
-      return;
-    }
-
-  client_answer (client, request, error);
-}
-
-static void
-on_read (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  g_autoptr(HttpClient) client = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n;
-
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  if (n <= 0)
-    {
-      if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("Read failed: %s", error->message);
-      client_close (client);
-      return;
-    }
-
-  g_byte_array_append (client->buf, client->chunk, n);
-  client_process (client);
-}
-
-static void
-client_read_more (HttpClient *client)
-{
-  GInputStream *in;
-
-  if (client->closed)
-    return;
-
-  /* A pipelined request may already be buffered. */
-  if (client->buf->len > 0 && find_bytes (client->buf->data, client->buf->len, "\r\n\r\n"))
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(HttpRequest) request = parse_request (client, &error);
-
-      if (error != NULL || request != NULL)
-        {
-          client_answer (client, request, error);
-          return;
-        }
-    }
-
-  in = g_io_stream_get_input_stream (G_IO_STREAM (client->conn));
-  g_input_stream_read_async (in, client->chunk, sizeof client->chunk,
-                             G_PRIORITY_DEFAULT, client->cancellable,
-                             on_read, client_ref (client));
-}
-
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source_object,
-             gpointer           user_data)
+on_request (SoupServer        *soup,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
 {
   HttpServer *server = user_data;
-  HttpClient *client = g_rc_box_new0 (HttpClient);
+  HttpClient *client = g_new0 (HttpClient, 1);
+  g_autoptr(HttpRequest) request = NULL;
+  g_autoptr(GError) error = NULL;
 
-  client->server = server;
-  client->conn = g_object_ref (connection);
-  client->cancellable = g_cancellable_new ();
-  client->buf = g_byte_array_new ();
-  client->keep_alive = TRUE;
-  g_queue_init (&client->steps);
-  g_hash_table_add (server->clients, client);
-  g_debug ("New connection %p", client);
+  client->msg = msg;
+  g_queue_init (&client->chunks);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_finished), client);
+  /* The client lives as long as the message. */
+  g_object_set_data_full (G_OBJECT (msg), "offline-model-client", client,
+                          (GDestroyNotify) client_free);
 
-  client_read_more (client);
-  return TRUE;
+  request = request_new (msg, path, &error);
+  if (request == NULL)
+    {
+      g_debug ("Bad request: %s", error->message);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Connection", "close");
+      http_respond_error (client, 400, error->message);
+      return;
+    }
+
+  server->handler (client, request, server->handler_data);
+  if (client->streaming)
+    {
+      soup_server_message_pause (msg);
+      client_pump (client);
+    }
 }
 
-/* ---- The server -------------------------------------------------------- */
+/* ---- the server ------------------------------------------------------------ */
 
 HttpServer *
 http_server_new (GSocketAddress  *address,
@@ -660,22 +358,20 @@ http_server_new (GSocketAddress  *address,
                  GError         **error)
 {
   HttpServer *server = g_new0 (HttpServer, 1);
-  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GSList) uris = NULL;
 
+  server->soup = soup_server_new ("server-header", NULL, NULL);
   server->handler = handler;
   server->handler_data = user_data;
-  server->clients = g_hash_table_new (NULL, NULL);
-  server->service = g_socket_service_new ();
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                      NULL, &effective, error))
+  soup_server_add_handler (server->soup, NULL, on_request, server, NULL);
+  if (!soup_server_listen (server->soup, address, 0, error))
     {
       http_server_free (server);
       return NULL;
     }
-  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-  g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming), server);
-  g_socket_service_start (server->service);
+  uris = soup_server_get_uris (server->soup);
+  server->port = g_uri_get_port (uris->data);
+  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
   return server;
 }
 
@@ -685,23 +381,10 @@ http_server_get_port (HttpServer *server)
   return server->port;
 }
 
-/* Stops listening and closes every connection. */
 void
 http_server_free (HttpServer *server)
 {
-  GList *clients;
-
-  g_socket_service_stop (server->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (server->service));
-  clients = g_hash_table_get_keys (server->clients);
-  for (GList *l = clients; l != NULL; l = l->next)
-    client_close (l->data);
-  g_list_free (clients);
-  /* Let cancelled operations drop their references. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-
-  g_clear_object (&server->service);
-  g_clear_pointer (&server->clients, g_hash_table_unref);
+  soup_server_disconnect (server->soup);
+  g_object_unref (server->soup);
   g_free (server);
 }
