@@ -19,7 +19,7 @@ if [ -z "${COPILOTD_QUICKSTART_READY:-}" ]; then
   say "checking what is installed (Debian packages, the Copilot CLI)"
   cli=$("$here/tests/setup-deps.sh" --quickstart)
   say "building copilotd in $build"
-  blog=$build.log
+  blog=${TMPDIR:-/tmp}/copilotd-quickstart-build.log
   if ! { [ -f "$build/build.ninja" ] || meson setup "$build" "$here" -Dtests=false; } >"$blog" 2>&1 ||
      ! ninja -C "$build" >>"$blog" 2>&1; then
     tail -n 25 "$blog" >&2
