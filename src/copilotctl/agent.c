@@ -847,6 +847,10 @@ ctl_cmd_agent (Ctl   *ctl,
   if (!ctl_connect (ctl))
     return CTL_EXIT_FAILURE;
 
+  /* Fallback agents are asked after every other one, default or not: the
+   * default agent is an ordinary agent on top of the user's stack. */
+  if (make_default)
+    fallback = FALSE;
   agent = ctl_agent_new (ctl, yes ? CTL_ANSWER_YES : no ? CTL_ANSWER_NO : CTL_ANSWER_ASK,
                          TRUE, &error);
   if (agent == NULL || !ctl_agent_register (agent, fallback, &error) ||
