@@ -169,7 +169,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  test_init (&argc, &argv);
   g_test_add ("/coalesce/slow-subscriber", Fixture, NULL, fixture_setup, test_slow_subscriber, fixture_teardown);
   return g_test_run ();
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json-fast.h"
+#include "test-util.h"
 
 static JsonNode *
 parse_glib (const char *text,
@@ -176,7 +177,7 @@ int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  test_init (&argc, &argv);
   g_test_add_func ("/json-fast/transcripts", test_transcripts);
   g_test_add_func ("/json-fast/values", test_values);
   g_test_add_func ("/json-fast/declined", test_declined);
