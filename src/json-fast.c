@@ -191,15 +191,21 @@ read_object (Reader *r,
     }
   for (;;)
     {
-      g_autofree char *name = NULL;
+      /* The value is read into r->scratch too, so the name is copied
+       * first: on the stack when short, as member names are. */
+      char short_name[64];
+      g_autofree char *long_name = NULL;
+      const char *name;
+      guint size = json_object_get_size (object);
       JsonNode *value;
 
       skip_space (r);
       if (r->p >= r->end || *r->p != '"' || !read_string (r) || r->scratch->len == 0)
         return NULL;
-      name = g_strndup (r->scratch->str, r->scratch->len);
-      if (json_object_has_member (object, name))
-        return NULL;
+      if (r->scratch->len < sizeof short_name)
+        name = memcpy (short_name, r->scratch->str, r->scratch->len + 1);
+      else
+        name = long_name = g_strndup (r->scratch->str, r->scratch->len);
       skip_space (r);
       if (r->p >= r->end || *r->p != ':')
         return NULL;
@@ -207,6 +213,9 @@ read_object (Reader *r,
       if ((value = read_value (r, depth + 1)) == NULL)
         return NULL;
       json_object_set_member (object, name, value);
+      /* A repeated name replaced the earlier member instead of adding one. */
+      if (json_object_get_size (object) == size)
+        return NULL;
       skip_space (r);
       if (r->p < r->end && *r->p == ',')
         {
