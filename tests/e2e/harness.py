@@ -284,6 +284,39 @@ SESSION_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bu
 """
 
 
+# A bus configured like Debian's system bus: method calls are denied unless a
+# policy allows them; {policy} is included (the project's own, data/…conf)
+# and {extra} is more policy for the test's own services.
+SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={dir}/socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+  </policy>
+  {extra}
+  <include>{policy}</include>
+</busconfig>
+"""
+
+
+def system_bus_config(policy, extra=""):
+    """SYSTEM_BUS_CONFIG with @policy included and @extra policy."""
+    return SYSTEM_BUS_CONFIG.replace("{policy}", os.path.abspath(policy)).replace("{extra}", extra)
+
+
 def connect(address):
     """A new message-bus connection to @address."""
     conn = Gio.DBusConnection.new_for_address_sync(
@@ -429,7 +462,8 @@ class Daemon:
 
     @cli: the CLI it runs (--cli-path; None: none given); @args: more
     options; @config: text of a configuration file given with --config;
-    @env: its environment (DBUS_SESSION_BUS_ADDRESS is set here)."""
+    @env: its environment (DBUS_SESSION_BUS_ADDRESS and, for --system,
+    DBUS_SYSTEM_BUS_ADDRESS are set here)."""
 
     def __init__(self, tmp, bus, cli=None, home=None, args=(), env=None, config=None,
                  log="copilotd.log", verbose=True, wait=True):
@@ -450,6 +484,7 @@ class Daemon:
         argv += list(args)
         penv = dict(env if env is not None else os.environ)
         penv["DBUS_SESSION_BUS_ADDRESS"] = bus.address
+        penv["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
         # Logs go to stderr; stdout must stay empty (Daemon.stdout()).
         self.stdout_path = self.log_path + ".stdout"
         with open(self.log_path, "ab") as err, open(self.stdout_path, "ab") as out:

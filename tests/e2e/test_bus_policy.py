@@ -21,28 +21,6 @@ ROOT = '/io/github/copilotd/Copilot1'
 SESSION = ROOT + '/session/6f1c2a4e_8d3b_4e5f_9a0b_1c2d3e4f5a6b'
 ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 
-BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-'''
 
 
 def connect(address):
@@ -109,7 +87,7 @@ def main(policy):
     try:
         # A policy the bus cannot parse makes dbus-daemon exit at once.
         try:
-            bus = h.Bus(tmp, config=BUS_CONFIG.replace('{policy}', os.path.abspath(policy)))
+            bus = h.Bus(tmp, config=h.system_bus_config(policy))
         except h.SetupError as e:
             tap.ok('dbus-daemon accepts the policy', False, str(e))
             return tap.finish()

@@ -16,6 +16,7 @@ The test creates unprivileged users and runs each client as its user
 
 Needs root to create users and act as them: without it every case fails.
 """
+import grp
 import json
 import os
 import pwd
@@ -23,11 +24,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-import traceback
 
-from gi.repository import Gio, GLib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import GLib  # noqa: E402
 
 NAME = "io.github.copilotd.Copilot1"
 ROOT = "/io/github/copilotd/Copilot1"
@@ -47,32 +47,13 @@ USERS = {
     "cpdtest-erin": (False, True, True),
 }
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+# The stand-in polkit may own its name and be called, as the real one.
+POLKIT_POLICY = """<policy context="default">
     <allow send_destination="org.freedesktop.PolicyKit1"/>
   </policy>
   <policy user="root">
     <allow own="org.freedesktop.PolicyKit1"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-"""
+  </policy>"""
 
 # Runs as one user: executes the calls of a JSON script and prints one JSON
 # object with what that user saw. Signals whose body or path names one of
@@ -180,122 +161,76 @@ def teardown_users():
 class Fixture:
     def __init__(self):
         # World-readable: the daemon runs the fake CLI as the users from here.
-        self.tmp = tempfile.mkdtemp(prefix="copilotd-system-")
-        os.chmod(self.tmp, 0o755)
-        os.mkdir(os.path.join(self.tmp, "home"), 0o755)
-        setup_users(self.tmp)
+        self.tmp = h.Tmp("copilotd-system-")
+        self.procs = []
+        self.daemon = None
+        os.chmod(self.tmp.path, 0o755)
+        os.mkdir(self.tmp("home"), 0o755)
+        setup_users(self.tmp.path)
         self.uid = {name: pwd.getpwnam(name).pw_uid for name in USERS}
 
-        self.socket = os.path.join(self.tmp, "bus")
-        config = os.path.join(self.tmp, "bus.conf")
-        with open(config, "w") as f:
-            f.write(BUS_CONFIG.format(socket=self.socket, policy=os.path.abspath(POLICY)))
-        self.bus = subprocess.Popen(["dbus-daemon", "--config-file", config, "--nofork",
-                                     "--print-address"], stdout=subprocess.PIPE, text=True)
-        self.address = self.bus.stdout.readline().strip()
+        self.bus = h.Bus(self.tmp, config=h.system_bus_config(POLICY, POLKIT_POLICY))
+        self.address = self.bus.address
 
-        self.polkit_log = os.path.join(self.tmp, "polkit.log")
+        self.polkit_log = self.tmp("polkit.log")
         refused = [str(self.uid[n]) for n, (r, _, _) in USERS.items() if r]
-        self.polkit = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "mock_polkit.py"),
-                                        self.address, self.polkit_log] + refused,
-                                       stdout=subprocess.PIPE, text=True)
-        if self.polkit.stdout.readline().strip() != "ready":
-            raise AssertionError("the mock polkit did not start")
+        polkit = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "mock_polkit.py"),
+                                   self.address, self.polkit_log] + refused,
+                                  stdout=subprocess.PIPE, text=True)
+        self.procs.append(polkit)
+        if polkit.stdout.readline().strip() != "ready":
+            raise h.SetupError("the mock polkit did not start")
 
-        self.cli = os.path.join(self.tmp, "fake-cli")
-        shutil.copy(os.environ["COPILOTD_FAKE_CLI"], self.cli)
-        data = os.path.join(self.tmp, "data")
+        self.cli = self.tmp("fake-cli")
+        shutil.copy(h.binary("COPILOTD_FAKE_CLI"), self.cli)
+        data = self.tmp("data")
         shutil.copytree(os.environ["COPILOTD_FAKE_CLI_DATA"], data)
-        self.script = os.path.join(self.tmp, "client.py")
+        self.script = self.tmp("client.py")
         with open(self.script, "w") as f:
             f.write(CLIENT)
-        subprocess.run(["chmod", "-R", "a+rX", self.tmp], check=True)
+        subprocess.run(["chmod", "-R", "a+rX", self.tmp.path], check=True)
 
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, FAKE_CLI_DATA_DIR=data,
-                   G_MESSAGES_DEBUG="all")
+        env = dict(os.environ, FAKE_CLI_DATA_DIR=data)
         # LeakSanitizer reads its suppressions at start-up and dies if it
         # cannot: the CLIs that run as the users need a copy they can read.
         lsan = env.get("LSAN_OPTIONS", "")
         if "suppressions=" in lsan:
             opts = dict(o.split("=", 1) for o in lsan.split(":") if "=" in o)
-            supp = os.path.join(self.tmp, "lsan.supp")
+            supp = self.tmp("lsan.supp")
             shutil.copy(opts["suppressions"], supp)
             os.chmod(supp, 0o644)
             opts["suppressions"] = supp
             env["LSAN_OPTIONS"] = ":".join(f"{k}={v}" for k, v in opts.items())
         self.env = env
-        self.conn = Gio.DBusConnection.new_for_address_sync(
-            self.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
-            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-        self.model = None
-        self.start_daemon(["--cli-path", self.cli, "--copilot-home", os.path.join(self.tmp, "state")], env)
+        self.start_daemon(self.cli, self.tmp("state"), env)
 
-    def start_daemon(self, args, env):
-        self.log = open(os.path.join(self.tmp, "daemon.log"), "a")
-        self.daemon = subprocess.Popen([os.environ["COPILOTD_DAEMON"], "--system"] + args,
-                                       env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_for_name()
+    def start_daemon(self, cli, home, env):
+        self.daemon = h.Daemon(self.tmp, self.bus, cli, home, args=["--system"], env=env,
+                               log=f"copilotd-{os.path.basename(cli)}.log")
 
     def stop_daemon(self):
         """SIGTERM; the exit status (None: it hung)."""
-        if self.daemon is None:
-            return 0
-        self.daemon.send_signal(signal.SIGTERM)
-        try:
-            return self.daemon.wait(15)
-        except subprocess.TimeoutExpired:
-            self.daemon.kill()
-            self.daemon.wait()
-            return None
-        finally:
-            self.daemon = None
-            self.log.close()
+        daemon, self.daemon = self.daemon, None
+        return h.stop_process(daemon.proc, h.STOP_TIMEOUT) if daemon else 0
 
     def start_real_cli(self):
         """The daemon again, now with the real Copilot CLI (a copy the users
         can run: the installed one is under /root) and the offline model."""
-        cli = os.path.join(self.tmp, "copilot")
-        shutil.copy(os.environ["COPILOTD_TEST_CLI"], cli)
+        cli = self.tmp("copilot")
+        shutil.copy(h.real_cli(), cli)
         os.chmod(cli, 0o755)
-        self.model = subprocess.Popen([os.environ["COPILOTD_MODEL"], "--log",
-                                       os.path.join(self.tmp, "requests.jsonl")],
-                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        line = self.model.stdout.readline().strip()
-        assert line.startswith("listening on port "), line
-        url = "http://127.0.0.1:" + line.rsplit(" ", 1)[1]
-        env = dict(self.env, COPILOT_API_URL=url, COPILOT_DEBUG_GITHUB_API_URL=url,
-                   COPILOT_SDK_AUTH_TOKEN="fake")
-        for name in ("GH_TOKEN", "GITHUB_TOKEN", "COPILOT_GITHUB_TOKEN", "XDG_CONFIG_HOME", "COPILOT_HOME"):
+        self.model = h.Model(self.tmp)
+        self.procs.append(self.model.proc)
+        env = h.cli_env(self.model, base=self.env)
+        for name in ("XDG_CONFIG_HOME", "COPILOT_HOME"):
             env.pop(name, None)
-        self.start_daemon(["--cli-path", cli], env)
-
-    def wait_for_name(self):
-        """Waits for NameOwnerChanged of the daemon's name (or its exit)."""
-        owned = []
-        sub = self.conn.signal_subscribe("org.freedesktop.DBus", "org.freedesktop.DBus", "NameOwnerChanged",
-                                         "/org/freedesktop/DBus", NAME, Gio.DBusSignalFlags.NONE,
-                                         lambda *a: owned.append(True), )
-        try:
-            (has,) = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                         "NameHasOwner", GLib.Variant("(s)", (NAME,)), None, 0, -1, None).unpack()
-            deadline = time.monotonic() + 30
-            ctx = GLib.MainContext.default()
-            while not has and not owned:
-                if self.daemon.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("copilotd did not take its name")
-                source = GLib.timeout_source_new(100)
-                source.set_callback(lambda *a: False)
-                source.attach(ctx)
-                ctx.iteration(True)
-                source.destroy()
-        finally:
-            self.conn.signal_unsubscribe(sub)
+        self.start_daemon(cli, None, env)
 
     def as_user(self, name, script):
         """Runs the steps of @script as user @name; returns what it saw."""
         cmd = ["setpriv", f"--reuid={name}", f"--regid={name}", "--init-groups",
                "/usr/bin/python3", self.script, self.address, json.dumps(script)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.tmp)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.tmp.path)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -308,16 +243,13 @@ class Fixture:
 
     def close(self):
         status = self.stop_daemon()
-        if self.model is not None:
-            self.model.terminate()
-            self.model.wait(5)
-        self.polkit.terminate()
-        self.polkit.wait(5)
-        self.bus.terminate()
-        self.bus.wait(5)
-        log = open(os.path.join(self.tmp, "daemon.log")).read()
+        for proc in reversed(self.procs):
+            h.stop_process(proc)
+        self.bus.stop()
+        log = "".join(h.tail(self.tmp(f), 60) for f in sorted(os.listdir(self.tmp.path))
+                      if f.startswith("copilotd-") and f.endswith(".log"))
         teardown_users()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.cleanup()
         return status, log
 
 
@@ -394,7 +326,7 @@ def test_prompts_reach_only_their_user(fx):
     bob_agent = subprocess.Popen(
         ["setpriv", "--reuid=cpdtest-bob", "--regid=cpdtest-bob", "--init-groups",
          "/usr/bin/python3", "-c", AGENT_WAITER, fx.address],
-        stdout=subprocess.PIPE, text=True, cwd=fx.tmp)
+        stdout=subprocess.PIPE, text=True, cwd=fx.tmp.path)
     try:
         assert bob_agent.stdout.readline().strip() == "registered"
         alice = fx.as_user("cpdtest-alice", [
@@ -454,7 +386,6 @@ def test_each_cli_runs_as_its_user(fx):
     procs = cli_processes(fx.daemon.pid)
     by_uid = {int(s["Uid"].split()[0]): s for s in procs.values()}
     gid = {n: pwd.getpwnam(n).pw_gid for n in USERS}
-    import grp
     extra = grp.getgrnam(GROUP).gr_gid
     for name in ("cpdtest-alice", "cpdtest-bob"):
         uid = fx.uid[name]
@@ -468,7 +399,7 @@ def test_each_cli_runs_as_its_user(fx):
         home = pwd.getpwnam(name).pw_dir
         assert status["environ"].get(b"HOME") == home.encode(), status["environ"].get(b"HOME")
         assert status["cwd"] == home, status["cwd"]
-        state = os.path.join(fx.tmp, "state", str(uid))
+        state = fx.tmp("state", str(uid))
         st = os.stat(state)
         assert st.st_uid == uid and (st.st_mode & 0o777) == 0o700, (st.st_uid, oct(st.st_mode))
     assert 0 not in by_uid, "a CLI runs as root though root never called"
@@ -551,35 +482,21 @@ def main():
     tests = [test_users_are_isolated, test_prompts_reach_only_their_user, test_each_cli_runs_as_its_user,
              test_polkit_refusal, test_user_without_home, test_locked_account,
              test_fake_daemon_exits_cleanly, test_approved_command_runs_as_user]
-    print(f"1..{len(tests) + 1}")
+    tap = h.Tap(len(tests) + 1)
     if os.geteuid() != 0:
-        for i, t in enumerate(tests, 1):
-            print(f"not ok {i} - {t.__name__} # needs root to create users and act as them")
-        print(f"not ok {len(tests) + 1} - daemon exits cleanly")
-        return 1
-    failed = 0
+        for t in tests:
+            tap.ok(f"{t.__name__}: needs root to create users and act as them", False)
+        tap.ok("daemon exits cleanly", False)
+        return tap.finish()
     fx = Fixture()
     try:
-        for i, t in enumerate(tests, 1):
-            try:
-                t(fx)
-                print(f"ok {i} - {t.__name__}")
-            except Exception:
-                failed += 1
-                print(f"not ok {i} - {t.__name__}")
-                for line in traceback.format_exc().splitlines():
-                    print(f"# {line}")
+        for t in tests:
+            tap.case(t.__name__, t, fx,
+                     diagnostics=lambda: ["--- copilotd log (tail) ---", fx.daemon.tail(60) if fx.daemon else ""])
     finally:
         status, log = fx.close()
-    if status == 0:
-        print(f"ok {len(tests) + 1} - daemon exits cleanly")
-    else:
-        failed += 1
-        print(f"not ok {len(tests) + 1} - daemon exits cleanly (status {status})")
-    if failed:
-        for line in log.splitlines()[-60:]:
-            print(f"# {line}")
-    return 1 if failed else 0
+    tap.ok("daemon exits cleanly", status == 0, f"exit status {status}\n{log}")
+    return tap.finish()
 
 
 if __name__ == "__main__":
