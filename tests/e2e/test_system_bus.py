@@ -37,14 +37,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY = os.environ.get("COPILOTD_BUS_POLICY",
                         os.path.join(HERE, "..", "..", "data", "io.github.copilotd.Copilot1.conf"))
 
-GROUP = "cpdtest"
+# Names of this run's own: two runs on one machine must not share users.
+GROUP = f"cpd{os.getpid() % 100000}"
+ALICE, BOB, CAROL, DAVE, ERIN = (f"{GROUP}-{n}" for n in ("alice", "bob", "carol", "dave", "erin"))
 USERS = {
     # name: (refused by polkit, has a home, locked)
-    "cpdtest-alice": (False, True, False),
-    "cpdtest-bob": (False, True, False),
-    "cpdtest-carol": (True, True, False),
-    "cpdtest-dave": (False, False, False),
-    "cpdtest-erin": (False, True, True),
+    ALICE: (False, True, False),
+    BOB: (False, True, False),
+    CAROL: (True, True, False),
+    DAVE: (False, False, False),
+    ERIN: (False, True, True),
 }
 
 # The stand-in polkit may own its name and be called, as the real one.
@@ -96,7 +98,7 @@ def call(path, iface, method, params):
             result["error"] = Gio.DBusError.get_remote_error(e)
             result["message"] = e.message
     full = iface if iface.startswith("org.") else "io.github.copilotd.Copilot1." + iface
-    bus.call("io.github.copilotd.Copilot1", path, full, method, params, None, 0, 30000, None, done)
+    bus.call("io.github.copilotd.Copilot1", path, full, method, params, None, 0, 180000, None, done)
     ctx = GLib.MainContext.default()
     while not result:
         ctx.iteration(True)
@@ -230,7 +232,7 @@ class Fixture:
         """Runs the steps of @script as user @name; returns what it saw."""
         cmd = ["setpriv", f"--reuid={name}", f"--regid={name}", "--init-groups",
                "/usr/bin/python3", self.script, self.address, json.dumps(script)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.tmp.path)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=self.tmp.path)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -282,7 +284,7 @@ def session_id(path):
 
 def test_users_are_isolated(fx):
     # persist: the session outlives alice's client process.
-    alice = fx.as_user("cpdtest-alice", [
+    alice = fx.as_user(ALICE, [
         ["create", ROOT, "Manager", "CreateSession", "(a{sv})", "({'persist': <true>},)"],
         ["send", "$create", "Session", "SendAndWait", "(sa{sv})", ["hello from alice", {}]],
     ])
@@ -290,7 +292,7 @@ def test_users_are_isolated(fx):
     sid = session_id(path)
     assert alice["calls"]["send"]["ok"][0] == "Echo: hello from alice", alice["calls"]["send"]
 
-    bob = fx.as_user("cpdtest-bob", [
+    bob = fx.as_user(BOB, [
         ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
         ["send", "$create", "Session", "SendAndWait", "(sa{sv})", ["hello from bob", {}]],
         ["list", ROOT, "Manager", "ListSessions", "(a{sv})", [{}]],
@@ -311,7 +313,7 @@ def test_users_are_isolated(fx):
     for key in ("subscribe_other", "send_other", "messages_other", "resume_other", "delete_other"):
         assert calls[key].get("error") == PREFIX + "Error.AccessDenied", (key, calls[key])
 
-    again = fx.as_user("cpdtest-alice", [
+    again = fx.as_user(ALICE, [
         ["list", ROOT, "Manager", "ListSessions", "(a{sv})", [{}]],
         ["resume", ROOT, "Manager", "ResumeSession", "(sa{sv})", [sid, {}]],
     ])
@@ -324,12 +326,12 @@ def test_prompts_reach_only_their_user(fx):
     """Alice's permission prompt goes to an agent of hers, never to Bob's,
     even when Bob's is the only agent there is."""
     bob_agent = subprocess.Popen(
-        ["setpriv", "--reuid=cpdtest-bob", "--regid=cpdtest-bob", "--init-groups",
+        ["setpriv", f"--reuid={BOB}", f"--regid={BOB}", "--init-groups",
          "/usr/bin/python3", "-c", AGENT_WAITER, fx.address],
         stdout=subprocess.PIPE, text=True, cwd=fx.tmp.path)
     try:
         assert bob_agent.stdout.readline().strip() == "registered"
-        alice = fx.as_user("cpdtest-alice", [
+        alice = fx.as_user(ALICE, [
             ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
             ["send", "$create", "Session", "SendAndWait", "(sa{sv})", ["PERMISSION: rm -rf /", {}]],
         ])
@@ -337,7 +339,7 @@ def test_prompts_reach_only_their_user(fx):
         answer = alice["calls"]["send"]["ok"][0]
         assert "denied" in answer.lower() or "user-not-available" in answer.lower() or "reject" in answer.lower(), answer
 
-        alice = fx.as_user("cpdtest-alice", [
+        alice = fx.as_user(ALICE, [
             ["agent", ROOT, "AgentManager", "RegisterAgent", "(oa{sv})", ["/agent", {}]],
             ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
             ["send", "$create", "Session", "SendAndWait", "(sa{sv})", ["PERMISSION: ls", {}]],
@@ -387,7 +389,7 @@ def test_each_cli_runs_as_its_user(fx):
     by_uid = {int(s["Uid"].split()[0]): s for s in procs.values()}
     gid = {n: pwd.getpwnam(n).pw_gid for n in USERS}
     extra = grp.getgrnam(GROUP).gr_gid
-    for name in ("cpdtest-alice", "cpdtest-bob"):
+    for name in (ALICE, BOB):
         uid = fx.uid[name]
         assert uid in by_uid, f"no CLI runs as {name} ({uid}): {sorted(by_uid)}"
         status = by_uid[uid]
@@ -403,12 +405,12 @@ def test_each_cli_runs_as_its_user(fx):
         st = os.stat(state)
         assert st.st_uid == uid and (st.st_mode & 0o777) == 0o700, (st.st_uid, oct(st.st_mode))
     assert 0 not in by_uid, "a CLI runs as root though root never called"
-    for name in ("cpdtest-carol", "cpdtest-dave", "cpdtest-erin"):
+    for name in (CAROL, DAVE, ERIN):
         assert fx.uid[name] not in by_uid, f"a CLI was started for {name}"
 
 
 def test_polkit_refusal(fx):
-    carol = fx.as_user("cpdtest-carol", [
+    carol = fx.as_user(CAROL, [
         ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
         ["resume", ROOT, "Manager", "ResumeSession", "(sa{sv})", ["6f1c2a4e-8d3b-4e5f-9a0b-1c2d3e4f5a6b", {}]],
         ["agent", ROOT, "AgentManager", "RegisterAgent", "(oa{sv})", ["/agent", {}]],
@@ -422,15 +424,15 @@ def test_polkit_refusal(fx):
     assert "ok" in carol["calls"]["status"], carol["calls"]["status"]
 
     checks = fx.polkit_checks()
-    carol_checks = [c for c in checks if c["uid"] == fx.uid["cpdtest-carol"]]
+    carol_checks = [c for c in checks if c["uid"] == fx.uid[CAROL]]
     assert len(carol_checks) == 3, carol_checks
     assert all(c["action"] == ACTION and c["kind"] == "system-bus-name" for c in checks), checks
-    alice_checks = [c for c in checks if c["uid"] == fx.uid["cpdtest-alice"]]
+    alice_checks = [c for c in checks if c["uid"] == fx.uid[ALICE]]
     assert alice_checks, "alice's CreateSession was never checked with polkit"
 
 
 def test_user_without_home(fx):
-    dave = fx.as_user("cpdtest-dave", [
+    dave = fx.as_user(DAVE, [
         ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
         ["list", ROOT, "Manager", "ListSessions", "(a{sv})", [{}]],
     ])
@@ -441,14 +443,14 @@ def test_user_without_home(fx):
 
 
 def test_locked_account(fx):
-    erin = fx.as_user("cpdtest-erin", [
+    erin = fx.as_user(ERIN, [
         ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
         ["models", ROOT, "Manager", "ListModels", "(a{sv})", [{}]],
     ])
     for key in ("create", "models"):
         r = erin["calls"][key]
         assert r.get("error") == PREFIX + "Error.AccessDenied", (key, r)
-        assert "cpdtest-erin" in r["message"] and "locked" in r["message"], r["message"]
+        assert ERIN in r["message"] and "locked" in r["message"], r["message"]
 
 
 def test_fake_daemon_exits_cleanly(fx):
@@ -460,7 +462,7 @@ def test_approved_command_runs_as_user(fx):
     """The real CLI of each user runs an approved shell command as that
     user: the file it writes belongs to the user, in the user's home."""
     fx.start_real_cli()
-    for name in ("cpdtest-alice", "cpdtest-bob"):
+    for name in (ALICE, BOB):
         home = pwd.getpwnam(name).pw_dir
         target = os.path.join(home, "written-by-command.txt")
         seen = fx.as_user(name, [
