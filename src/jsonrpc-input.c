@@ -187,6 +187,9 @@ handle_body (CopilotdJsonrpc *self,
           return;
         }
       root = json_parser_steal_root (self->parser);
+      /* json-glib turns malformed escapes into bytes that are not UTF-8. */
+      if (root != NULL)
+        copilotd_json_node_make_valid (root);
     }
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {

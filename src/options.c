@@ -5,6 +5,7 @@
 
 #include "copilotd-error.h"
 #include "options.h"
+#include "utf8.h"
 
 gboolean
 copilotd_option_lookup (GVariant            *options,
@@ -78,7 +79,7 @@ copilotd_option_get_json (GVariant    *options,
     return FALSE;
   if (text == NULL)
     return TRUE;
-  node = json_from_string (text, &local_error);
+  node = copilotd_json_from_string_valid (text, &local_error);
   if (node == NULL)
     {
       g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,

@@ -15,7 +15,10 @@
  *
  * So the frame text is repaired before parsing: invalid bytes become
  * U+FFFD (g_utf8_make_valid), and each escape of an unpaired surrogate
- * becomes the escape of U+FFFD, which has the same length.
+ * becomes the escape of U+FFFD, which has the same length. json-glib is
+ * lenient with malformed escapes too (`\ud` followed by non-hex digits
+ * becomes bytes that are not UTF-8), so the parsed tree is checked as
+ * well and any string still not UTF-8 is made valid.
  */
 #include "config.h"
 
@@ -121,4 +124,108 @@ copilotd_json_text_make_valid (const char *text,
     }
   *out_len = len;
   return copy;
+}
+
+static void
+string_node_make_valid (JsonNode *node)
+{
+  const char *text = json_node_get_string (node);
+
+  if (text != NULL && !g_utf8_validate (text, -1, NULL))
+    {
+      g_autofree char *fixed = g_utf8_make_valid (text, -1);
+
+      json_node_set_string (node, fixed);
+    }
+}
+
+static void
+object_make_valid (JsonObject *object)
+{
+  g_autoptr(GList) members = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  gboolean bad_name = FALSE;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  json_object_iter_init (&iter, object);
+  while (json_object_iter_next (&iter, &name, &member))
+    {
+      copilotd_json_node_make_valid (member);
+      bad_name = bad_name || !g_utf8_validate (name, -1, NULL);
+    }
+  if (!bad_name)
+    return;
+
+  /* Copies: renaming a member may free another member's name. */
+  members = json_object_get_members (object);
+  names = g_ptr_array_new_with_free_func (g_free);
+  for (GList *l = members; l != NULL; l = l->next)
+    g_ptr_array_add (names, g_strdup (l->data));
+  for (guint i = 0; i < names->len; i++)
+    {
+      name = g_ptr_array_index (names, i);
+      member = json_object_get_member (object, name);
+      if (member != NULL && !g_utf8_validate (name, -1, NULL))
+        {
+          g_autofree char *fixed = g_utf8_make_valid (name, -1);
+
+          json_object_set_member (object, fixed, json_node_ref (member));
+          json_object_remove_member (object, name);
+        }
+    }
+}
+
+/**
+ * copilotd_json_node_make_valid:
+ *
+ * Replaces every string in @node (values and member names) that is not
+ * valid UTF-8 by its g_utf8_make_valid() form.
+ */
+void
+copilotd_json_node_make_valid (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      object_make_valid (json_node_get_object (node));
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          copilotd_json_node_make_valid (json_array_get_element (array, i));
+      }
+      break;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        string_node_make_valid (node);
+      break;
+    case JSON_NODE_NULL:
+    default:
+      break;
+    }
+}
+
+/**
+ * copilotd_json_from_string_valid:
+ *
+ * json_from_string() for text from a peer: every string of the result is
+ * valid UTF-8 (see above).
+ *
+ * Returns: (transfer full) (nullable): the node, or %NULL with @error set
+ */
+JsonNode *
+copilotd_json_from_string_valid (const char  *text,
+                                 GError     **error)
+{
+  gsize len = strlen (text);
+  g_autofree char *fixed = copilotd_json_text_make_valid (text, len, &len);
+  JsonNode *node = json_from_string (fixed ? fixed : text, error);
+
+  if (node != NULL)
+    copilotd_json_node_make_valid (node);
+  return node;
 }

@@ -34,11 +34,12 @@ packages=(
   python3 python3-gi gir1.2-glib-2.0
   procps util-linux bsdutils libxml2-utils man-db groff-base
   ca-certificates systemd passwd bash-completion libedit-dev libsoup-3.0-dev
+  clang libclang-rt-14-dev
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
   dbus-daemon dbus-run-session ps pkill setpriv script xmllint man groff
-  systemd-analyze useradd usermod
+  systemd-analyze useradd usermod clang
 )
 modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0 libedit)
 
@@ -78,6 +79,11 @@ if command -v pkg-config >/dev/null 2>&1; then
   for m in "${modules[@]}"; do
     pkg-config --exists "$m" || missing+=("pkg-config module $m")
   done
+fi
+# The fuzz targets (tests/fuzz/) link clang's libFuzzer runtime.
+if [ -z "$quickstart" ] && command -v clang >/dev/null 2>&1 &&
+   ! ls "$(clang --print-runtime-dir)"/libclang_rt.fuzzer*.a >/dev/null 2>&1; then
+  missing+=("clang's libFuzzer runtime (libclang-rt-14-dev)")
 fi
 # The tests' Python helpers use the system interpreter, which has PyGObject.
 if [ -z "$quickstart" ] && ! /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' >/dev/null 2>&1; then

@@ -90,7 +90,8 @@ test_encoding (Fixture       *fx,
   g_autofree char *tool = event_frame ("tool.execution_complete", "e-tool",
                                        "{\"toolCallId\":\"t-1\",\"success\":true,"
                                        "\"result\":{\"content\":\"x\\udc00\",\"pair\":\"\\ud83d\\ude00\","
-                                       "\"high-low\":\"\\ud800\\u0041\",\"escaped\":\"\\\\udc00\"}}");
+                                       "\"high-low\":\"\\ud800\\u0041\",\"escaped\":\"\\\\udc00\","
+                                       "\"malformed\":\"\\ud8zz\"}}");
   g_autofree char *bytes = event_frame ("session.info", "e-bytes",
                                         "{\"infoType\":\"x\",\"message\":\"bad \xff\xfe bytes \xed\xa0\x80.\"}");
   const char *lines[] = { delta, message, tool, bytes, NULL };
@@ -124,6 +125,8 @@ test_encoding (Fixture       *fx,
   g_assert_cmpstr (json_object_get_string_member (result, "pair"), ==, "\xf0\x9f\x98\x80");
   g_assert_cmpstr (json_object_get_string_member (result, "high-low"), ==, REPLACEMENT "A");
   g_assert_cmpstr (json_object_get_string_member (result, "escaped"), ==, "\\udc00");
+  /* json-glib reads a malformed escape into bytes that are not UTF-8. */
+  g_assert_true (g_utf8_validate (json_object_get_string_member (result, "malformed"), -1, NULL));
 
   /* Lost before: json-glib rejects a frame that is not UTF-8. */
   info_data = event_data_by_id (log, "session.info", "e-bytes");
