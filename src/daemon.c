@@ -11,6 +11,8 @@
 #include "callers.h"
 #include "copilotd-error.h"
 #include "daemon.h"
+#include "event-relay.h"
+#include "jsonrpc.h"
 #include "manager.h"
 #include "tool-router.h"
 
@@ -222,5 +224,7 @@ copilotd_daemon_new (CopilotdConfig *config)
   CopilotdDaemon *self = g_object_new (COPILOTD_TYPE_DAEMON, NULL);
 
   self->config = config;
+  /* Noise nobody subscribed to is dropped before it is parsed. */
+  copilotd_jsonrpc_set_drop_func (copilotd_event_relay_drop_frame);
   return self;
 }

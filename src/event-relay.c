@@ -26,6 +26,7 @@
 
 #include "bounded.h"
 #include "event-relay.h"
+#include "json-fast.h"
 
 #define SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
 
@@ -53,7 +54,12 @@ struct _Subscriber {
   guint last_stream;
   GString *held;               /* owned, nullable: merged text not sent yet */
   guint64 held_serial;
+  guint noise_names;           /* of @types, how many name noise */
 };
+
+/* Subscriptions, in every session, that name an internal noise type: while
+ * there are none, noise frames are dropped before they are parsed. */
+static guint noise_by_name;
 
 struct _CopilotdEventRelay
 {
@@ -70,9 +76,21 @@ struct _CopilotdEventRelay
   guint coalesce_backlog;      /* 0: never merge */
 };
 
+/* Internal noise: dropped before the bus unless asked for by name. */
+static gboolean
+is_noise (const char *type)
+{
+  return g_str_has_prefix (type, "model.") ||
+         strcmp (type, "host.event") == 0 ||
+         strcmp (type, "session.background_tasks_changed") == 0 ||
+         strcmp (type, "assistant.streaming_delta") == 0 ||
+         strcmp (type, "system.message") == 0;
+}
+
 static void
 subscriber_free (Subscriber *sub)
 {
+  noise_by_name -= sub->noise_names;
   if (sub->ping != NULL)
     sub->ping->sub = NULL;
   g_free (sub->last_message_id);
@@ -276,7 +294,12 @@ copilotd_event_relay_subscribe (CopilotdEventRelay *relay,
       sub->types = g_strdupv ((char **) types);
       sub->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
       for (guint i = 0; types[i] != NULL; i++)
-        g_ptr_array_add (sub->patterns, g_pattern_spec_new (types[i]));
+        {
+          g_ptr_array_add (sub->patterns, g_pattern_spec_new (types[i]));
+          if (is_noise (types[i]))
+            sub->noise_names++;
+        }
+      noise_by_name += sub->noise_names;
     }
   g_hash_table_replace (relay->subscribers, g_strdup (name), sub);
 }
@@ -307,16 +330,6 @@ copilotd_event_relay_get_next_serial (CopilotdEventRelay *relay)
   return relay->next_serial;
 }
 
-/* Internal noise: dropped before the bus unless asked for by name. */
-static gboolean
-is_noise (const char *type)
-{
-  return g_str_has_prefix (type, "model.") ||
-         strcmp (type, "host.event") == 0 ||
-         strcmp (type, "session.background_tasks_changed") == 0 ||
-         strcmp (type, "assistant.streaming_delta") == 0 ||
-         strcmp (type, "system.message") == 0;
-}
 
 static gboolean
 is_delta (const char *type)
@@ -576,4 +589,25 @@ copilotd_event_relay_get_events (CopilotdEventRelay *relay,
     next = MAX (since, relay->next_serial);
 
   return g_variant_new ("(a(tsa{sv}s)tb)", &builder, next, truncated);
+}
+
+/**
+ * copilotd_event_relay_drop_frame:
+ *
+ * The JSON-RPC drop filter (copilotd_jsonrpc_set_drop_func()): a
+ * `session.event` of internal noise that no subscriber anywhere named is
+ * dropped before json-fast.c or json-glib builds its tree. With the real
+ * CLI that is every `assistant.streaming_delta` (one per delta) and the
+ * `model.*` and `system.message` events of each model call (tens of KiB).
+ */
+gboolean
+copilotd_event_relay_drop_frame (const char *body,
+                                 gsize       len)
+{
+  g_autofree char *method = NULL;
+  g_autofree char *type = NULL;
+
+  if (noise_by_name > 0 || !copilotd_json_peek_event (body, len, &method, &type))
+    return FALSE;
+  return strcmp (method, "session.event") == 0 && is_noise (type);
 }

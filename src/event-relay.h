@@ -47,6 +47,10 @@ GVariant *copilotd_event_meta                   (JsonObject          *event);
 void      copilotd_event_meta_add               (GVariantBuilder     *builder,
                                                  JsonObject          *event);
 
+/* Drops internal noise nobody asked for before it is parsed. */
+gboolean  copilotd_event_relay_drop_frame       (const char          *body,
+                                                 gsize                len);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CopilotdEventRelay, copilotd_event_relay_free)
 
 G_END_DECLS

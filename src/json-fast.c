@@ -12,6 +12,10 @@
  *
  * The text must be valid UTF-8 without lone surrogate escapes (utf8.c
  * makes it so before either parser sees it).
+ *
+ * copilotd_json_peek_event() reads only the method and the event type of
+ * a frame, building nothing, so that internal noise nobody asked for is
+ * dropped before any tree is built (event-relay.c).
  */
 #include "config.h"
 
@@ -318,4 +322,236 @@ copilotd_json_parse_fast (const char *data,
   if (r.p != r.end)
     return NULL;
   return g_steal_pointer (&root);
+}
+
+/* ---- peeking ------------------------------------------------------------- */
+
+static gboolean skip_value (Reader *r, guint depth);
+
+/* Skips a string at its opening quote, without unescaping it. */
+static gboolean
+skip_string (Reader *r)
+{
+  const char *p = r->p + 1;
+
+  for (;;)
+    {
+      const char *quote = memchr (p, '"', r->end - p);
+      const char *b;
+
+      if (quote == NULL)
+        return FALSE;
+      /* Escaped when an odd number of backslashes precede it. */
+      for (b = quote; b > p && b[-1] == '\\'; b--)
+        ;
+      if ((quote - b) % 2 == 0)
+        {
+          r->p = quote + 1;
+          return TRUE;
+        }
+      p = quote + 1;
+    }
+}
+
+static gboolean
+skip_value (Reader *r,
+            guint   depth)
+{
+  char open;
+
+  skip_space (r);
+  if (r->p >= r->end || depth > MAX_DEPTH)
+    return FALSE;
+  if (*r->p == '"')
+    return skip_string (r);
+  if (*r->p != '{' && *r->p != '[')
+    {
+      /* A number or a word: up to the next delimiter. */
+      const char *start = r->p;
+
+      while (r->p < r->end && *r->p != ',' && *r->p != '}' && *r->p != ']' &&
+             *r->p != ' ' && *r->p != '\n' && *r->p != '\r' && *r->p != '\t')
+        r->p++;
+      return r->p > start;
+    }
+
+  open = *r->p++;
+  skip_space (r);
+  if (r->p < r->end && *r->p == (open == '{' ? '}' : ']'))
+    {
+      r->p++;
+      return TRUE;
+    }
+  for (;;)
+    {
+      if (open == '{')
+        {
+          skip_space (r);
+          if (r->p >= r->end || *r->p != '"' || !skip_string (r))
+            return FALSE;
+          skip_space (r);
+          if (r->p >= r->end || *r->p != ':')
+            return FALSE;
+          r->p++;
+        }
+      if (!skip_value (r, depth + 1))
+        return FALSE;
+      skip_space (r);
+      if (r->p < r->end && *r->p == ',')
+        {
+          r->p++;
+          continue;
+        }
+      if (r->p < r->end && *r->p == (open == '{' ? '}' : ']'))
+        {
+          r->p++;
+          return TRUE;
+        }
+      return FALSE;
+    }
+}
+
+/* Walks the object at r->p; for each member named in @names (NULL
+ * ended), calls @found, which reads the value and returns FALSE to stop. */
+typedef gboolean (*MemberFunc) (Reader *r, guint index, gpointer data);
+
+static gboolean
+walk_object (Reader             *r,
+             const char * const *names,
+             MemberFunc          found,
+             gpointer            data)
+{
+  skip_space (r);
+  if (r->p >= r->end || *r->p != '{')
+    return FALSE;
+  r->p++;
+  skip_space (r);
+  if (r->p < r->end && *r->p == '}')
+    {
+      r->p++;
+      return TRUE;
+    }
+  for (;;)
+    {
+      int index = -1;
+
+      skip_space (r);
+      if (r->p >= r->end || *r->p != '"' || !read_string (r))
+        return FALSE;
+      for (guint i = 0; names[i] != NULL; i++)
+        if (strcmp (r->scratch->str, names[i]) == 0)
+          index = (int) i;
+      skip_space (r);
+      if (r->p >= r->end || *r->p != ':')
+        return FALSE;
+      r->p++;
+      if (index >= 0)
+        {
+          if (!found (r, (guint) index, data))
+            return FALSE;
+        }
+      else if (!skip_value (r, 1))
+        return FALSE;
+      skip_space (r);
+      if (r->p < r->end && *r->p == ',')
+        {
+          r->p++;
+          continue;
+        }
+      if (r->p >= r->end || *r->p != '}')
+        return FALSE;
+      r->p++;
+      return TRUE;
+    }
+}
+
+typedef struct {
+  char *method;
+  char *type;
+} Peek;
+
+static gboolean
+found_string (Reader *r,
+              char  **out)
+{
+  skip_space (r);
+  if (r->p >= r->end || *r->p != '"' || !read_string (r))
+    return FALSE;
+  g_free (*out);
+  *out = g_strndup (r->scratch->str, r->scratch->len);
+  return TRUE;
+}
+
+/* Both found: stop walking (FALSE), the rest of the frame is not read. */
+static gboolean
+peek_go_on (Peek *peek)
+{
+  return peek->method == NULL || peek->type == NULL;
+}
+
+static gboolean
+found_in_event (Reader  *r,
+                guint    index,
+                gpointer data)
+{
+  return found_string (r, &((Peek *) data)->type) && peek_go_on (data);
+}
+
+static gboolean
+found_in_params (Reader  *r,
+                 guint    index,
+                 gpointer data)
+{
+  static const char * const names[] = { "type", NULL };
+
+  return walk_object (r, names, found_in_event, data);
+}
+
+static gboolean
+found_in_message (Reader  *r,
+                  guint    index,
+                  gpointer data)
+{
+  static const char * const names[] = { "event", NULL };
+
+  if (index == 0)
+    return found_string (r, &((Peek *) data)->method) && peek_go_on (data);
+  return walk_object (r, names, found_in_params, data);
+}
+
+/**
+ * copilotd_json_peek_event:
+ * @data: a JSON-RPC body, valid UTF-8
+ * @len: its length
+ * @out_method: (out): the message's method
+ * @out_type: (out): its params.event.type
+ *
+ * Reads the method and the event type of a `session.event` notification
+ * without building a tree.
+ *
+ * Returns: %TRUE when both were found (the rest of the frame is not
+ *   read: a frame cut short after them is the full parser's to reject).
+ */
+gboolean
+copilotd_json_peek_event (const char  *data,
+                          gsize        len,
+                          char       **out_method,
+                          char       **out_type)
+{
+  static const char * const names[] = { "method", "params", NULL };
+  g_autoptr(GString) scratch = g_string_sized_new (64);
+  Reader r = { data, data + len, scratch };
+  Peek peek = { NULL, NULL };
+
+  /* The walk stops as soon as both are found (it says FALSE then). */
+  walk_object (&r, names, found_in_message, &peek);
+  if (peek.method == NULL || peek.type == NULL)
+    {
+      g_free (peek.method);
+      g_free (peek.type);
+      return FALSE;
+    }
+  *out_method = peek.method;
+  *out_type = peek.type;
+  return TRUE;
 }

@@ -8,4 +8,9 @@ G_BEGIN_DECLS
 JsonNode *copilotd_json_parse_fast (const char *data,
                                     gsize       len);
 
+gboolean  copilotd_json_peek_event (const char  *data,
+                                    gsize        len,
+                                    char       **out_method,
+                                    char       **out_type);
+
 G_END_DECLS

@@ -18,6 +18,14 @@
 
 static void jsonrpc_read_async (CopilotdJsonrpc *self);
 
+static CopilotdJsonrpcDropFunc drop_func;
+
+void
+copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func)
+{
+  drop_func = func;
+}
+
 /* Dispatching incoming messages */
 
 /* Reads a JSON-RPC error object without trusting its member types. */
@@ -175,6 +183,9 @@ handle_body (CopilotdJsonrpc *self,
       g_debug ("Replaced text that is not UTF-8 in a frame from the CLI");
       body = (const guint8 *) repaired;
     }
+
+  if (drop_func != NULL && drop_func ((const char *) body, len))
+    return;
 
   /* json-fast.c reads the common frames; json-glib has the last word. */
   root = copilotd_json_parse_fast ((const char *) body, len);

@@ -42,6 +42,13 @@ void             copilotd_jsonrpc_close        (CopilotdJsonrpc     *self,
                                                 const GError        *reason);
 gboolean         copilotd_jsonrpc_is_closed    (CopilotdJsonrpc     *self);
 
+/* Called with every body before it is parsed (after the UTF-8 repair);
+ * TRUE drops it unread. One for the process: the daemon sets the event
+ * relay's noise filter. */
+typedef gboolean (*CopilotdJsonrpcDropFunc) (const char *body,
+                                             gsize       len);
+void             copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func);
+
 /* Exposed for the unit tests and the benchmark: feeds raw bytes as if
  * they had been read from the input stream. */
 void             copilotd_jsonrpc_feed         (CopilotdJsonrpc     *self,

@@ -79,6 +79,29 @@ assert_same (const char *text)
   assert_same_tree (fast, slow);
 }
 
+/* copilotd_json_peek_event() finds what the parse finds. */
+static void
+assert_peek (const char *body)
+{
+  g_autoptr(JsonNode) root = parse_glib (body, strlen (body));
+  JsonObject *message = json_node_get_object (root);
+  const char *method = json_object_get_string_member_with_default (message, "method", NULL);
+  JsonObject *params = json_object_has_member (message, "params") ? json_object_get_object_member (message, "params") : NULL;
+  JsonObject *event = params && json_object_has_member (params, "event") ? json_object_get_object_member (params, "event") : NULL;
+  const char *type = event ? json_object_get_string_member_with_default (event, "type", NULL) : NULL;
+  g_autofree char *got_method = NULL;
+  g_autofree char *got_type = NULL;
+
+  if (method != NULL && type != NULL)
+    {
+      g_assert_true (copilotd_json_peek_event (body, strlen (body), &got_method, &got_type));
+      g_assert_cmpstr (got_method, ==, method);
+      g_assert_cmpstr (got_type, ==, type);
+    }
+  else
+    g_assert_false (copilotd_json_peek_event (body, strlen (body), &got_method, &got_type));
+}
+
 /* Every frame of the two recorded CLI transcripts. */
 static void
 test_transcripts (void)
@@ -104,6 +127,7 @@ test_transcripts (void)
           line = parse_glib (lines[j], strlen (lines[j]));
           body = json_to_string (json_object_get_member (json_node_get_object (line), "msg"), FALSE);
           assert_same (body);
+          assert_peek (body);
           n++;
         }
     }
@@ -162,6 +186,24 @@ test_declined (void)
   g_assert_null (copilotd_json_parse_fast (deep->str, deep->len));
 }
 
+/* Escapes, nesting and arrays before the members sought are skipped. */
+static void
+test_peek (void)
+{
+  const char *text =
+    "{\"jsonrpc\":\"2.0\",\"x\":[1,{\"method\":\"no\"},\"a\\\"b\"],\"params\":{\"sessionId\":\"s\","
+    "\"event\":{\"data\":{\"type\":\"inner\",\"t\":[true,null,-1.5e3]},\"type\":\"model.x\\u00e9\"}},"
+    "\"method\":\"session.event\"}";
+  g_autofree char *method = NULL;
+  g_autofree char *type = NULL;
+
+  g_assert_true (copilotd_json_peek_event (text, strlen (text), &method, &type));
+  g_assert_cmpstr (method, ==, "session.event");
+  g_assert_cmpstr (type, ==, "model.xé");
+  g_assert_false (copilotd_json_peek_event ("{\"method\":\"session.event\"", 27, &method, &type));
+  g_assert_false (copilotd_json_peek_event ("[]", 2, &method, &type));
+}
+
 /* The length is honoured: bytes after it are not read. */
 static void
 test_length (void)
@@ -182,5 +224,6 @@ main (int    argc,
   g_test_add_func ("/json-fast/values", test_values);
   g_test_add_func ("/json-fast/declined", test_declined);
   g_test_add_func ("/json-fast/length", test_length);
+  g_test_add_func ("/json-fast/peek", test_peek);
   return g_test_run ();
 }
