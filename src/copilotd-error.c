@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "copilotd-error.h"
 
@@ -83,4 +84,21 @@ copilotd_error_code_for_cli (const char   *message,
   if (contains_any (message, limit_texts))
     return COPILOTD_ERROR_RATE_LIMITED;
   return fallback;
+}
+
+GError *
+copilotd_error_new_for_session_error (gpointer data)
+{
+  JsonObject *object = data;
+  const char *message = json_object_get_string_member_with_default (object, "message", "The turn failed");
+  JsonNode *status = json_object_get_member (object, "statusCode");
+  gint64 code = 0;
+
+  if (status != NULL && JSON_NODE_HOLDS_VALUE (status) && json_node_get_value_type (status) == G_TYPE_INT64)
+    code = json_node_get_int (status);
+  return g_error_new (COPILOTD_ERROR,
+                      copilotd_error_code_for_cli (message,
+                                                   json_object_get_string_member_with_default (object, "errorType", NULL),
+                                                   code, COPILOTD_ERROR_FAILED),
+                      "%s", message);
 }

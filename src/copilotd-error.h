@@ -38,4 +38,7 @@ CopilotdError copilotd_error_code_for_cli (const char   *message,
                                            gint64        status_code,
                                            CopilotdError fallback);
 
+/* The error a session.error event's @data (a JsonObject) stands for. */
+GError       *copilotd_error_new_for_session_error (gpointer data);
+
 G_END_DECLS

@@ -16,6 +16,8 @@
 #include "copilotd-error.h"
 #include "backend-pool.h"
 #include "manager.h"
+#include "manager-account.h"
+#include "ask.h"
 #include "options.h"
 #include "polkit.h"
 #include "session-control.h"
@@ -851,6 +853,8 @@ copilotd_manager_iface_init (CopilotdDbusManagerIface *iface)
   iface->handle_create_session = handle_create_session;
   iface->handle_resume_session = handle_resume_session;
   iface->handle_list_sessions = handle_list_sessions;
+  copilotd_manager_account_iface_init (iface);
+  iface->handle_ask = copilotd_manager_handle_ask;
   iface->handle_get_session_metadata = handle_get_session_metadata;
   iface->handle_get_last_session_id = handle_get_last_session_id;
   iface->handle_delete_session = handle_delete_session;
@@ -1251,6 +1255,24 @@ copilotd_manager_export (CopilotdManager  *self,
     return FALSE;
   g_dbus_object_manager_server_set_connection (self->objects, self->connection);
   return TRUE;
+}
+
+const CopilotdConfig *
+copilotd_manager_get_config (CopilotdManager *self)
+{
+  return self->config;
+}
+
+CopilotdBackendPool *
+copilotd_manager_get_pool (CopilotdManager *self)
+{
+  return self->pool;
+}
+
+GPtrArray *
+copilotd_manager_list_sessions (CopilotdManager *self)
+{
+  return list_sessions (self);
 }
 
 guint

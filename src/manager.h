@@ -27,6 +27,10 @@ CopilotdManager *copilotd_manager_new            (GDBusConnection       *connect
 gboolean         copilotd_manager_export         (CopilotdManager       *self,
                                                   GError               **error);
 guint            copilotd_manager_get_n_sessions (CopilotdManager       *self);
+CopilotdBackendPool *copilotd_manager_get_pool   (CopilotdManager       *self);
+const CopilotdConfig *copilotd_manager_get_config (CopilotdManager      *self);
+/* The live sessions (transfer container). */
+GPtrArray       *copilotd_manager_list_sessions  (CopilotdManager       *self);
 /* Destroys every live session in its CLI, then stops the CLIs. */
 void             copilotd_manager_shutdown_async (CopilotdManager       *self,
                                                   GAsyncReadyCallback    callback,

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "auth-store.h"
 #include "copilotd-error.h"
 #include "options.h"
 #include "session-call.h"
@@ -1076,6 +1077,8 @@ copilotd_session_resume_live_async (CopilotdSession     *self,
   if (joined->len > 0)
     json_object_set_member (object, "tools", copilotd_tools_to_json (joined));
   copilotd_session_set_params (self, merged, joined);
+  /* After set_params copied it: the kept token is sent, never stored. */
+  copilotd_auth_store_apply (self->ctx.backend, object);
 
   resume = g_new0 (LiveResume, 1);
   resume->sender = g_strdup (sender);

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "auth-store.h"
 #include "bounded.h"
 #include "copilotd-error.h"
 #include "options.h"
@@ -26,7 +27,7 @@ static void copilotd_session_iface_init (CopilotdDbusSessionIface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdSession, copilotd_session, COPILOTD_DBUS_TYPE_SESSION_SKELETON,
                                G_IMPLEMENT_INTERFACE (COPILOTD_DBUS_TYPE_SESSION, copilotd_session_iface_init))
 
-enum { SIGNAL_CLOSED, N_SIGNALS };
+enum { SIGNAL_CLOSED, SIGNAL_CLI_EVENT, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void
@@ -234,19 +235,8 @@ process_event (CopilotdSession *self,
    * the whole turn before SendAndWait returns. */
   if (strcmp (type, "session.error") == 0)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) error = copilotd_error_new_for_session_error (data);
 
-      const char *message = json_object_get_string_member_with_default (data, "message", "The turn failed");
-      JsonNode *status = json_object_get_member (data, "statusCode");
-
-      error = g_error_new (COPILOTD_ERROR,
-                           copilotd_error_code_for_cli (message,
-                                                        json_object_get_string_member_with_default (data, "errorType", NULL),
-                                                        status && JSON_NODE_HOLDS_VALUE (status) &&
-                                                        json_node_get_value_type (status) == G_TYPE_INT64 ?
-                                                        json_node_get_int (status) : 0,
-                                                        COPILOTD_ERROR_FAILED),
-                           "%s", message);
       finish_waiters (self, error, FALSE);
     }
   else if (strcmp (type, "session.idle") == 0)
@@ -255,6 +245,7 @@ process_event (CopilotdSession *self,
       update_state (self);
       finish_waiters (self, NULL, json_object_get_boolean_member_with_default (data, "aborted", FALSE));
     }
+  g_signal_emit (self, signals[SIGNAL_CLI_EVENT], 0, type, data);
 }
 
 void
@@ -386,8 +377,8 @@ call_cli (CopilotdSession       *self,
   copilotd_session_call_async (self, method, params, callback, call_context_new (self, invocation));
 }
 
-static gboolean
-parse_send (CopilotdSession        *self,
+gboolean
+copilotd_session_parse_send (CopilotdSession        *self,
             GDBusMethodInvocation  *invocation,
             const char             *prompt,
             GVariant               *options,
@@ -516,7 +507,7 @@ start_send (CopilotdSession       *self,
 
   if (!copilotd_session_check_caller (self, invocation))
     return;
-  if (!parse_send (self, invocation, prompt, options, &params, &error))
+  if (!copilotd_session_parse_send (self, invocation, prompt, options, &params, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
@@ -960,6 +951,8 @@ copilotd_session_dup_resume_params (CopilotdSession *self)
   node = self->params ? json_node_copy (self->params) : copilotd_json_node_take_object (json_object_new ());
   object = json_node_get_object (node);
   json_object_set_string_member (object, "sessionId", self->id);
+  /* A token kept by SignIn where no keychain serves the CLI (auth-store.c). */
+  copilotd_auth_store_apply (self->ctx.backend, object);
   /* A restart is not a new conversation: no resume event in the history. */
   return node;
 }
@@ -1051,6 +1044,9 @@ copilotd_session_class_init (CopilotdSessionClass *klass)
   signals[SIGNAL_CLOSED] =
     g_signal_new ("session-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_CLI_EVENT] =
+    g_signal_new ("cli-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
 }
 
 static void

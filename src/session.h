@@ -19,6 +19,9 @@ G_BEGIN_DECLS
 #define COPILOTD_TYPE_SESSION (copilotd_session_get_type ())
 G_DECLARE_FINAL_TYPE (CopilotdSession, copilotd_session, COPILOTD, SESSION, CopilotdDbusSessionSkeleton)
 
+/* Signal "cli-event" (const char *type, JsonObject *data): a CLI event of
+ * the session, after it was relayed (and SendAndWait answered). */
+
 /* Signal "session-closed" (const char *reason): emitted once by
  * copilotd_session_close(), after Closed went out and before the manager
  * drops the object. Not "closed": the generated interface already has that
@@ -119,5 +122,14 @@ void             copilotd_session_destroy_async (CopilotdSession     *self,
 gboolean         copilotd_session_destroy_finish (CopilotdSession    *self,
                                                   GAsyncResult       *result,
                                                   GError            **error);
+
+/* session.send params (with sessionId) for @prompt and Send's @options;
+ * @invocation carries passed file descriptors. */
+gboolean         copilotd_session_parse_send    (CopilotdSession       *self,
+                                                 GDBusMethodInvocation *invocation,
+                                                 const char            *prompt,
+                                                 GVariant              *options,
+                                                 JsonObject           **out_params,
+                                                 GError               **error);
 
 G_END_DECLS

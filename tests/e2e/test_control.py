@@ -6,6 +6,9 @@ Copilot CLI and the offline model."""
 import base64
 import json
 import os
+import re
+import shlex
+import subprocess
 import sys
 import tempfile
 
@@ -420,6 +423,73 @@ def test_live_resume_joins_tools(fx):
     finally:
         second.close()
         case.close()
+
+
+def readme_ask_commands():
+    with open(os.path.join(h.SOURCE_DIR, "README.md")) as f:
+        readme = f.read()
+    block = re.search(r"One question, one answer.*?```sh\n(.*?)```", readme, re.S)
+    check(block, "README.md has no Ask example")
+    commands = [c.replace("\\\n", " ") for c in re.split(r"\n(?=gdbus )", block.group(1).strip())]
+    check(len(commands) == 2, f"the README Ask example has {len(commands)} commands")
+    return commands
+
+
+def test_readme_ask_continues(fx):
+    first, second = readme_ask_commands()
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=fx.bus_address)
+    out = subprocess.run(shlex.split(first), env=env, capture_output=True, text=True, timeout=120)
+    check(out.returncode == 0, f"the first README command failed: {out.stderr}")
+    check("You said: Remember the word walnut" in out.stdout, f"first answer: {out.stdout!r}")
+    match = re.search(r"'session-id': <'([0-9a-f-]{36})'>", out.stdout)
+    check(match, f"no session-id in {out.stdout!r}")
+    sid = match.group(1)
+    path = "/io/github/copilotd/Copilot1/session/" + sid.replace("-", "_")
+    # persist: the session outlives the gdbus process.
+    (sessions,) = fx.client.manager("ListSessions", ({},), "(a{sv})")
+    live = [e for e in sessions if e.get("session-id") == sid]
+    check(live and live[0].get("object") == path, f"the persistent session is not live: {live}")
+
+    n = len(fx.model_requests())
+    out = subprocess.run(shlex.split(second.replace("ID", sid)), env=env, capture_output=True,
+                         text=True, timeout=120)
+    check(out.returncode == 0, f"the second README command failed: {out.stderr}")
+    check("Which word did I ask you to remember?" in out.stdout, f"second answer: {out.stdout!r}")
+    check(f"'session-id': <'{sid}'>" in out.stdout, f"the second call used another session: {out.stdout!r}")
+    request = fx.model_requests()[n:][-1]
+    texts = h.user_texts(request)
+    check(any("Remember the word walnut" in t for t in texts),
+          f"the model did not receive the first turn: {texts}")
+    fx.client.call(path, "Session", "Subscribe", ({},), "(a{sv})")
+    fx.client.destroy(path)
+
+
+def test_ask_ends_its_session(fx):
+    c = fx.client
+    content, details = c.manager("Ask", ("One-off question", {
+        "working-directory": V("s", fx.workdir)}), "(sa{sv})")
+    check("One-off question" in content, f"Ask answered {content!r}")
+    check(details["message-id"] and details["aborted"] is False, f"details: {details}")
+    sid = details["session-id"]
+    (sessions,) = c.manager("ListSessions", ({},), "(a{sv})")
+    entry = [e for e in sessions if e.get("session-id") == sid]
+    check(entry and "object" not in entry[0], f"the session of a non-persist Ask is still live: {entry}")
+    # session-id of a session that is not live resumes it for the question.
+    n = len(fx.model_requests())
+    content, details = c.manager("Ask", ("Second question", {"session-id": V("s", sid)}), "(sa{sv})")
+    check(details["session-id"] == sid and "Second question" in content, f"{content!r} {details}")
+    texts = h.user_texts(fx.model_requests()[n:][-1])
+    check(any("One-off question" in t for t in texts), f"the resumed session lost its history: {texts}")
+    # Structured output through Ask.
+    content, _ = c.manager("Ask", ("Numbers please", {
+        "response-format": V("s", json.dumps({"type": "object", "properties": {"n": {"type": "integer"}},
+                                              "required": ["n"]}))}), "(sa{sv})")
+    check(json.loads(content) == {"n": 42}, f"Ask with response-format: {content!r}")
+    for options, name in (({}, "prompt"), ({"session-id": V("s", "nope")}, "nope"),
+                          ({"timeout-ms": V("s", "1")}, "timeout-ms")):
+        prompt = "" if name == "prompt" else "x"
+        err = c.call_error(h.ROOT, "Manager", "Ask", (prompt, options), "(sa{sv})")
+        check_error(err, "InvalidArgs", name)
 
 
 NEVER = [
