@@ -618,6 +618,36 @@ test_list_models (Fixture       *fx,
   g_assert_cmpuint (record_count (fx, "models.list"), ==, 1);
 }
 
+/* With the CLI running, what status.get would say is known from the
+ * handshake: GetStatus answers without a round trip to the CLI. */
+static void
+test_status_local (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) status = NULL;
+  guint before = record_count (fx, "status.get");
+  const char *s;
+  guint32 u;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_clear_pointer (&reply, g_variant_unref);
+      reply = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "GetStatus", NULL, "(a{sv})");
+    }
+  status = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (status, "version", "&s", &s));
+  g_assert_cmpstr (s, ==, "1.0.102-fake");
+  g_assert_true (g_variant_lookup (status, "protocol-version", "u", &u));
+  g_assert_cmpuint (u, ==, 3);
+  g_assert_true (g_variant_lookup (status, "backend-state", "&s", &s));
+  g_assert_cmpstr (s, ==, "running");
+  /* A round trip through the fake CLI would have been recorded before
+   * its reply. */
+  g_assert_cmpuint (record_count (fx, "status.get"), ==, before);
+}
+
 static void
 test_status (Fixture       *fx,
              gconstpointer  data)
@@ -837,6 +867,7 @@ main (int   argc,
   ADD ("/manager/delete-session", test_delete_session);
   ADD ("/manager/list-models", test_list_models);
   ADD ("/manager/status", test_status);
+  ADD ("/manager/status/local", test_status_local);
   ADD ("/manager/foreground", test_foreground);
   ADD ("/manager/properties", test_properties);
   ADD ("/manager/lifecycle", test_lifecycle);
