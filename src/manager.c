@@ -14,8 +14,8 @@
 
 #include "cli-schema.h"
 #include "copilotd-error.h"
-#include "backend-pool.h"
-#include "manager.h"
+#include "lifecycle.h"
+#include "manager-private.h"
 #include "manager-account.h"
 #include "ask.h"
 #include "options.h"
@@ -26,7 +26,6 @@
 #include "users.h"
 
 #define API_VERSION 1
-#define LIFECYCLE_UPDATE_INTERVAL_MS 1000
 
 struct _CopilotdManager
 {
@@ -41,9 +40,7 @@ struct _CopilotdManager
   GDBusObjectManagerServer *objects;    /* owned */
 
   GHashTable *sessions;                 /* owned: id → CopilotdSession* (owned) */
-  GHashTable *lifecycle_last;           /* owned: id → gint64* last "updated" (µs) */
-  GHashTable *lifecycle_pending;        /* owned: id → GVariant* metadata to send */
-  guint lifecycle_flush_id;
+  CopilotdLifecycle *lifecycle;         /* owned: SessionLifecycle, coalesced */
 };
 
 static void copilotd_manager_iface_init (CopilotdDbusManagerIface *iface);
@@ -51,100 +48,32 @@ static void copilotd_manager_iface_init (CopilotdDbusManagerIface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotdManager, copilotd_manager, COPILOTD_DBUS_TYPE_MANAGER_SKELETON,
                                G_IMPLEMENT_INTERFACE (COPILOTD_DBUS_TYPE_MANAGER, copilotd_manager_iface_init))
 
-typedef struct _CallContext CallContext;
-
-/* Builds a method's reply (floating) from the CLI's result, which is NULL
- * when not an object; NULL with @error set when the result is a failure. */
-typedef GVariant *(*ReplyBuilder) (CallContext *ctx,
-                                   JsonObject  *result,
-                                   GError     **error);
-
-struct _CallContext {
-  CopilotdManager *manager;             /* owned */
-  GDBusMethodInvocation *invocation;    /* owned, nullable */
-  CopilotdSession *session;             /* owned, nullable */
-  CopilotdBackend *backend;             /* owned, nullable: the CLI asked */
-  char *session_id;                     /* owned, nullable */
-  ReplyBuilder build;
-};
-
-static CallContext *
-call_context_new (CopilotdManager       *self,
-                  GDBusMethodInvocation *invocation)
-{
-  CallContext *ctx = g_new0 (CallContext, 1);
-
-  ctx->manager = g_object_ref (self);
-  ctx->invocation = invocation ? g_object_ref (invocation) : NULL;
-  return ctx;
-}
-
-static void
-call_context_free (CallContext *ctx)
-{
-  g_object_unref (ctx->manager);
-  g_clear_object (&ctx->invocation);
-  g_clear_object (&ctx->session);
-  g_clear_object (&ctx->backend);
-  g_free (ctx->session_id);
-  g_free (ctx);
-}
-
 static JsonObject *
 result_object (JsonNode *node)
 {
   return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
 
-static void
-on_reply_built (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  CallContext *ctx = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  GVariant *reply = NULL;
-
-  node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
-  if (node != NULL)
-    reply = ctx->build (ctx, JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL, &error);
-  if (reply != NULL)
-    g_dbus_method_invocation_return_value (ctx->invocation, reply);
-  else
-    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
-  call_context_free (ctx);
-}
-
-/* Asks the caller's CLI; @build makes the reply. Takes @params (nullable). */
-static void
-call_backend (CopilotdManager       *self,
-              GDBusMethodInvocation *invocation,
-              const char            *method,
-              JsonObject            *params,
-              ReplyBuilder           build)
-{
-  g_autoptr(JsonNode) node = params ? copilotd_json_node_take_object (params) : copilotd_json_node_take_object (json_object_new ());
-  g_autoptr(GError) error = NULL;
-  CopilotdBackend *backend = copilotd_backend_pool_for_caller (self->pool, invocation, &error);
-  CallContext *ctx;
-
-  if (backend == NULL)
-    {
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return;
-    }
-  ctx = call_context_new (self, invocation);
-  ctx->backend = g_object_ref (backend);
-  ctx->build = build;
-  copilotd_backend_call_async (backend, method, node, NULL, on_reply_built, ctx);
-}
 
 /* ---- sessions ------------------------------------------------------------ */
 
-static gboolean
-check_session_id (GDBusMethodInvocation *invocation,
-                  const char            *session_id)
+
+CopilotdCallers *
+manager_get_callers (CopilotdManager *self)
+{
+  return self->callers;
+}
+
+CopilotdSession *
+manager_lookup_session (CopilotdManager *self,
+                        const char      *session_id)
+{
+  return g_hash_table_lookup (self->sessions, session_id);
+}
+
+gboolean
+manager_check_session_id (GDBusMethodInvocation *invocation,
+                          const char            *session_id)
 {
   if (g_uuid_string_is_valid (session_id))
     return TRUE;
@@ -454,187 +383,6 @@ handle_resume_session (CopilotdDbusManager   *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* ---- listing ------------------------------------------------------------ */
-
-static void
-add_string (GVariantBuilder *builder,
-            const char      *key,
-            JsonObject      *object,
-            const char      *member)
-{
-  const char *value;
-
-  if (object == NULL)
-    return;
-  value = json_object_get_string_member_with_default (object, member, NULL);
-  if (value != NULL)
-    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
-}
-
-static JsonObject *
-object_member (JsonObject *object,
-               const char *member)
-{
-  JsonNode *node = object ? json_object_get_member (object, member) : NULL;
-
-  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-}
-
-static GVariant *
-session_entry (JsonObject *entry,
-               gpointer    user_data)
-{
-  CopilotdManager *self = user_data;
-  GVariantBuilder builder;
-  JsonObject *context = object_member (entry, "context");
-  const char *id = json_object_get_string_member_with_default (entry, "sessionId", NULL);
-  CopilotdSession *live = id ? g_hash_table_lookup (self->sessions, id) : NULL;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  add_string (&builder, "session-id", entry, "sessionId");
-  if (live != NULL)
-    g_variant_builder_add (&builder, "{sv}", "object",
-                           g_variant_new_object_path (copilotd_session_get_path (live)));
-  add_string (&builder, "start-time", entry, "startTime");
-  add_string (&builder, "modified-time", entry, "modifiedTime");
-  add_string (&builder, "summary", entry, "summary");
-  add_string (&builder, "name", entry, "name");
-  add_string (&builder, "client-name", entry, "clientName");
-  add_string (&builder, "cwd", context, "cwd");
-  add_string (&builder, "git-root", context, "gitRoot");
-  add_string (&builder, "repository", context, "repository");
-  add_string (&builder, "branch", context, "branch");
-  if (json_object_has_member (entry, "isRemote"))
-    g_variant_builder_add (&builder, "{sv}", "is-remote",
-                           g_variant_new_boolean (json_object_get_boolean_member_with_default (entry, "isRemote", FALSE)));
-  return g_variant_builder_end (&builder);
-}
-
-static GVariant *
-build_session_list (CallContext  *ctx,
-                    JsonObject   *result,
-                    GError      **error)
-{
-  return g_variant_new_tuple ((GVariant *[]) {
-    copilotd_json_map_objects (result, "sessions", "aa{sv}", session_entry, ctx->manager) }, 1);
-}
-
-static gboolean
-handle_list_sessions (CopilotdDbusManager   *iface,
-                      GDBusMethodInvocation *invocation,
-                      GVariant              *filter)
-{
-  static const char * const keys[] = { "cwd", "git-root", "repository", "branch", NULL };
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) filter_object = json_object_new ();
-  JsonObject *params;
-
-  for (guint i = 0; keys[i] != NULL; i++)
-    {
-      g_autofree char *value = NULL;
-      g_autofree char *camel = NULL;
-
-      if (!copilotd_option_get_string (filter, keys[i], &value, &error))
-        {
-          g_dbus_method_invocation_return_gerror (invocation, error);
-          return G_DBUS_METHOD_INVOCATION_HANDLED;
-        }
-      camel = copilotd_dashed_to_camel (keys[i]);
-      if (value != NULL)
-        json_object_set_string_member (filter_object, camel, value);
-    }
-  params = json_object_new ();
-  if (json_object_get_size (filter_object) > 0)
-    json_object_set_object_member (params, "filter", g_steal_pointer (&filter_object));
-
-  call_backend (COPILOTD_MANAGER (iface), invocation, "session.list", params, build_session_list);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-/* The session id a method was called with. */
-static const char *
-invocation_session_id (CallContext *ctx)
-{
-  const char *id = NULL;
-
-  g_variant_get_child (g_dbus_method_invocation_get_parameters (ctx->invocation), 0, "&s", &id);
-  return id;
-}
-
-static GVariant *
-build_metadata (CallContext  *ctx,
-                JsonObject   *result,
-                GError      **error)
-{
-  JsonObject *session = object_member (result, "session");
-
-  /* The CLI answers {} for a session it does not know. */
-  if (session == NULL)
-    {
-      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND,
-                   "No session %s", invocation_session_id (ctx));
-      return NULL;
-    }
-  return g_variant_new_tuple ((GVariant *[]) { session_entry (session, ctx->manager) }, 1);
-}
-
-static gboolean
-handle_get_session_metadata (CopilotdDbusManager   *iface,
-                             GDBusMethodInvocation *invocation,
-                             const char            *session_id)
-{
-  if (check_session_id (invocation, session_id))
-    call_backend (COPILOTD_MANAGER (iface), invocation, "session.getMetadata",
-                  copilotd_session_params (session_id), build_metadata);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-/* {"sessionId": …} or {} → (s) */
-static GVariant *
-build_session_id (CallContext  *ctx,
-                  JsonObject   *result,
-                  GError      **error)
-{
-  const char *id = result ? json_object_get_string_member_with_default (result, "sessionId", NULL) : NULL;
-
-  return g_variant_new ("(s)", id ? id : "");
-}
-
-static gboolean
-handle_get_last_session_id (CopilotdDbusManager   *iface,
-                            GDBusMethodInvocation *invocation)
-{
-  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getLastId", NULL, build_session_id);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-handle_get_foreground_session (CopilotdDbusManager   *iface,
-                               GDBusMethodInvocation *invocation)
-{
-  call_backend (COPILOTD_MANAGER (iface), invocation, "session.getForeground", NULL, build_session_id);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-/* For methods that report failure as {"success":false,"error":…}. */
-static GVariant *
-build_success (CallContext  *ctx,
-               JsonObject   *result,
-               GError      **error)
-{
-  const char *message;
-
-  if (result == NULL || json_object_get_boolean_member_with_default (result, "success", TRUE))
-    return g_variant_new ("()");
-
-  message = json_object_get_string_member_with_default (result, "error", NULL);
-  g_set_error (error, COPILOTD_ERROR,
-               message == NULL || strstr (message, "not found") != NULL
-                 ? COPILOTD_ERROR_NOT_FOUND : COPILOTD_ERROR_FAILED,
-               "%s", message ? message : "No such session");
-  return NULL;
-}
-
 static gboolean
 handle_delete_session (CopilotdDbusManager   *iface,
                        GDBusMethodInvocation *invocation,
@@ -643,7 +391,7 @@ handle_delete_session (CopilotdDbusManager   *iface,
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   CopilotdSession *live;
 
-  if (!check_session_id (invocation, session_id))
+  if (!manager_check_session_id (invocation, session_id))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   live = g_hash_table_lookup (self->sessions, session_id);
@@ -655,220 +403,7 @@ handle_delete_session (CopilotdDbusManager   *iface,
       copilotd_session_close (live, "deleted");
     }
 
-  call_backend (self, invocation, "session.delete", copilotd_session_params (session_id), build_success);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-handle_set_foreground_session (CopilotdDbusManager   *iface,
-                               GDBusMethodInvocation *invocation,
-                               const char            *session_id)
-{
-  if (check_session_id (invocation, session_id))
-    call_backend (COPILOTD_MANAGER (iface), invocation, "session.setForeground",
-                  copilotd_session_params (session_id), build_success);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-/* ---- models, status, auth, ping ---------------------------------------- */
-
-static GVariant *
-model_entry (JsonObject *model,
-             gpointer    user_data)
-{
-  GVariantBuilder builder;
-  JsonNode *caps_node = json_object_get_member (model, "capabilities");
-  JsonObject *caps = object_member (model, "capabilities");
-  JsonObject *supports = object_member (caps, "supports");
-  JsonObject *limits = object_member (caps, "limits");
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  add_string (&builder, "id", model, "id");
-  add_string (&builder, "name", model, "name");
-  add_string (&builder, "vendor", model, "vendor");
-  if (supports != NULL)
-    {
-      gboolean effort = json_object_get_boolean_member_with_default (supports, "reasoningEffort", FALSE);
-
-      if (json_object_has_member (model, "supportedReasoningEfforts"))
-        effort = TRUE;
-      g_variant_builder_add (&builder, "{sv}", "supports-vision",
-                             g_variant_new_boolean (json_object_get_boolean_member_with_default (supports, "vision", FALSE)));
-      g_variant_builder_add (&builder, "{sv}", "supports-reasoning-effort", g_variant_new_boolean (effort));
-    }
-  if (limits != NULL && json_object_has_member (limits, "max_context_window_tokens"))
-    g_variant_builder_add (&builder, "{sv}", "max-context-tokens",
-                           g_variant_new_uint32 ((guint32) json_object_get_int_member (limits, "max_context_window_tokens")));
-  if (caps_node != NULL)
-    g_variant_builder_add (&builder, "{sv}", "capabilities-json",
-                           g_variant_new_take_string (json_to_string (caps_node, FALSE)));
-  return g_variant_builder_end (&builder);
-}
-
-static GVariant *
-build_models (CallContext  *ctx,
-              JsonObject   *result,
-              GError      **error)
-{
-  GVariant *models = copilotd_json_map_objects (result, "models", "aa{sv}", model_entry, NULL);
-
-  copilotd_backend_pool_set_models (ctx->manager->pool, ctx->backend, models);
-  return g_variant_new_tuple (&models, 1);
-}
-
-static gboolean
-handle_list_models (CopilotdDbusManager   *iface,
-                    GDBusMethodInvocation *invocation,
-                    GVariant              *options)
-{
-  CopilotdManager *self = COPILOTD_MANAGER (iface);
-  g_autoptr(GError) error = NULL;
-  CopilotdBackend *backend = copilotd_backend_pool_for_caller (self->pool, invocation, &error);
-  GVariant *cache;
-
-  if (backend == NULL)
-    g_dbus_method_invocation_return_gerror (invocation, error);
-  else if ((cache = copilotd_backend_pool_get_models (self->pool, backend)) != NULL)
-    g_dbus_method_invocation_return_value (invocation, g_variant_new_tuple (&cache, 1));
-  else
-    call_backend (self, invocation, "models.list", NULL, build_models);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static void
-add_protocol_version (GVariantBuilder *builder,
-                      JsonObject      *object)
-{
-  if (object != NULL && json_object_has_member (object, "protocolVersion"))
-    g_variant_builder_add (builder, "{sv}", "protocol-version",
-                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
-}
-
-/* The (a{sv}) of GetStatus: from status.get's @object when there is one,
- * else from what the handshake told the backend. */
-static GVariant *
-build_status (CopilotdManager       *self,
-              GDBusMethodInvocation *invocation,
-              CopilotdBackend       *backend,
-              JsonObject            *object,
-              const GError          *error)
-{
-  GVariantBuilder builder;
-  uid_t uid = getuid ();
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  if (object != NULL)
-    {
-      add_string (&builder, "version", object, "version");
-      add_protocol_version (&builder, object);
-    }
-  else
-    {
-      g_variant_builder_add (&builder, "{sv}", "version", g_variant_new_string (copilotd_backend_get_version (backend)));
-      g_variant_builder_add (&builder, "{sv}", "protocol-version",
-                             g_variant_new_uint32 (copilotd_backend_get_protocol_version (backend)));
-    }
-  g_variant_builder_add (&builder, "{sv}", "daemon-version", g_variant_new_string (PACKAGE_VERSION));
-  g_variant_builder_add (&builder, "{sv}", "backend-state",
-                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (backend))));
-  if (error != NULL)
-    g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (error->message));
-  copilotd_callers_get_uid (self->callers, g_dbus_method_invocation_get_sender (invocation), &uid, NULL);
-  copilotd_cli_schema_add_status (&builder, copilotd_backend_get_version (backend), uid);
-  return g_variant_new ("(a{sv})", &builder);
-}
-
-/* Status must answer even when the CLI cannot start: it says why instead,
- * so it does not go through on_reply_built. */
-static void
-on_status_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  CallContext *ctx = user_data;
-  CopilotdBackend *backend = COPILOTD_BACKEND (source);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(JsonObject) empty = json_object_new ();
-  JsonObject *object;
-
-  node = copilotd_backend_call_finish (backend, result, &error);
-  object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : empty;
-  g_dbus_method_invocation_return_value (ctx->invocation,
-                                         build_status (ctx->manager, ctx->invocation, backend, object, error));
-  call_context_free (ctx);
-}
-
-static gboolean
-handle_get_status (CopilotdDbusManager   *iface,
-                   GDBusMethodInvocation *invocation)
-{
-  CopilotdManager *self = COPILOTD_MANAGER (iface);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) params = copilotd_json_node_take_object (json_object_new ());
-  CopilotdBackend *backend = copilotd_backend_pool_for_caller (self->pool, invocation, &error);
-
-  if (backend == NULL)
-    g_dbus_method_invocation_return_gerror (invocation, error);
-  else if (copilotd_backend_get_state (backend) == COPILOTD_BACKEND_RUNNING &&
-           copilotd_backend_get_version (backend) != NULL)
-    /* A running CLI told its version and protocol in the handshake:
-     * answered here, without a round trip through the CLI's pipe. */
-    g_dbus_method_invocation_return_value (invocation, build_status (self, invocation, backend, NULL, NULL));
-  else
-    copilotd_backend_call_async (backend, "status.get", params, NULL, on_status_done,
-                                 call_context_new (self, invocation));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static GVariant *
-build_auth (CallContext  *ctx,
-            JsonObject   *result,
-            GError      **error)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "authenticated",
-                         g_variant_new_boolean (result && json_object_get_boolean_member_with_default (result, "isAuthenticated", FALSE)));
-  add_string (&builder, "auth-type", result, "authType");
-  add_string (&builder, "login", result, "login");
-  add_string (&builder, "host", result, "host");
-  add_string (&builder, "status-message", result, "statusMessage");
-  return g_variant_new ("(a{sv})", &builder);
-}
-
-static gboolean
-handle_get_auth_status (CopilotdDbusManager   *iface,
-                        GDBusMethodInvocation *invocation)
-{
-  call_backend (COPILOTD_MANAGER (iface), invocation, "auth.getStatus", NULL, build_auth);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static GVariant *
-build_ping (CallContext  *ctx,
-            JsonObject   *result,
-            GError      **error)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  add_string (&builder, "message", result, "message");
-  add_string (&builder, "timestamp", result, "timestamp");
-  add_protocol_version (&builder, result);
-  return g_variant_new ("(a{sv})", &builder);
-}
-
-static gboolean
-handle_ping (CopilotdDbusManager   *iface,
-             GDBusMethodInvocation *invocation,
-             const char            *message)
-{
-  JsonObject *params = json_object_new ();
-
-  json_object_set_string_member (params, "message", message);
-  call_backend (COPILOTD_MANAGER (iface), invocation, "ping", params, build_ping);
+  manager_delete_in_cli (self, invocation, session_id);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -877,126 +412,13 @@ copilotd_manager_iface_init (CopilotdDbusManagerIface *iface)
 {
   iface->handle_create_session = handle_create_session;
   iface->handle_resume_session = handle_resume_session;
-  iface->handle_list_sessions = handle_list_sessions;
+  iface->handle_delete_session = handle_delete_session;
+  manager_queries_iface_init (iface);
   copilotd_manager_account_iface_init (iface);
   iface->handle_ask = copilotd_manager_handle_ask;
-  iface->handle_get_session_metadata = handle_get_session_metadata;
-  iface->handle_get_last_session_id = handle_get_last_session_id;
-  iface->handle_delete_session = handle_delete_session;
-  iface->handle_list_models = handle_list_models;
-  iface->handle_get_status = handle_get_status;
-  iface->handle_get_auth_status = handle_get_auth_status;
-  iface->handle_ping = handle_ping;
-  iface->handle_get_foreground_session = handle_get_foreground_session;
-  iface->handle_set_foreground_session = handle_set_foreground_session;
 }
 
 /* ---- CLI traffic --------------------------------------------------------- */
-
-static void
-emit_lifecycle (CopilotdManager *self,
-                const char      *type,
-                const char      *session_id,
-                GVariant        *metadata)
-{
-  copilotd_dbus_manager_emit_session_lifecycle (COPILOTD_DBUS_MANAGER (self), type, session_id, metadata);
-}
-
-static gboolean
-is_recent (gint64 *time)
-{
-  return g_get_monotonic_time () - *time < LIFECYCLE_UPDATE_INTERVAL_MS * 1000;
-}
-
-static gboolean
-is_stale (gpointer key,
-          gpointer value,
-          gpointer user_data)
-{
-  return !is_recent (value);
-}
-
-static void
-emit_updated (CopilotdManager *self,
-              const char      *id,
-              GVariant        *metadata)
-{
-  gint64 *now = g_new (gint64, 1);
-
-  /* An old time says no more than no time: forget them, so that the
-   * table holds only sessions updated within the interval. */
-  g_hash_table_foreach_remove (self->lifecycle_last, is_stale, NULL);
-  *now = g_get_monotonic_time ();
-  g_hash_table_replace (self->lifecycle_last, g_strdup (id), now);
-  emit_lifecycle (self, "updated", id, metadata);
-}
-
-static gboolean
-flush_lifecycle_updates (gpointer user_data)
-{
-  CopilotdManager *self = user_data;
-  GHashTableIter iter;
-  const char *id;
-  GVariant *metadata;
-
-  self->lifecycle_flush_id = 0;
-  g_hash_table_iter_init (&iter, self->lifecycle_pending);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &metadata))
-    {
-      emit_updated (self, id, metadata);
-      g_hash_table_iter_remove (&iter);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-handle_lifecycle (CopilotdManager *self,
-                  JsonObject      *params)
-{
-  const char *type = json_object_get_string_member_with_default (params, "type", NULL);
-  const char *id = json_object_get_string_member_with_default (params, "sessionId", NULL);
-  JsonNode *meta_node = json_object_get_member (params, "metadata");
-  JsonObject *meta = meta_node && JSON_NODE_HOLDS_OBJECT (meta_node) ? json_node_get_object (meta_node) : NULL;
-  GVariantBuilder builder;
-  g_autoptr(GVariant) metadata = NULL;
-  gint64 *last;
-
-  if (type == NULL || id == NULL)
-    return;
-  if (g_str_has_prefix (type, "session."))
-    type += strlen ("session.");
-
-  /* Only times: the summary is chat content and properties/broadcasts
-   * reach every peer. */
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  add_string (&builder, "start-time", meta, "startTime");
-  add_string (&builder, "modified-time", meta, "modifiedTime");
-  metadata = g_variant_ref_sink (g_variant_builder_end (&builder));
-
-  if (strcmp (type, "updated") != 0)
-    {
-      if (strcmp (type, "deleted") == 0)
-        {
-          g_hash_table_remove (self->lifecycle_last, id);
-          g_hash_table_remove (self->lifecycle_pending, id);
-        }
-      emit_lifecycle (self, type, id, metadata);
-      return;
-    }
-
-  /* "updated" comes after almost every persisted event: at most one per
-   * session per interval, the latest metadata winning. */
-  last = g_hash_table_lookup (self->lifecycle_last, id);
-  if (last == NULL || !is_recent (last))
-    {
-      g_hash_table_remove (self->lifecycle_pending, id);
-      emit_updated (self, id, metadata);
-      return;
-    }
-  g_hash_table_replace (self->lifecycle_pending, g_strdup (id), g_variant_ref (metadata));
-  if (self->lifecycle_flush_id == 0)
-    self->lifecycle_flush_id = g_timeout_add (LIFECYCLE_UPDATE_INTERVAL_MS, flush_lifecycle_updates, self);
-}
 
 static void
 on_backend_notification (CopilotdBackend *backend,
@@ -1020,7 +442,7 @@ on_backend_notification (CopilotdBackend *backend,
         copilotd_session_handle_event (session, json_node_get_object (event));
     }
   else if (strcmp (method, "session.lifecycle") == 0)
-    handle_lifecycle (self, object);
+    copilotd_lifecycle_handle (self->lifecycle, object);
 }
 
 static gboolean
@@ -1311,7 +733,7 @@ copilotd_manager_dispose (GObject *object)
 {
   CopilotdManager *self = COPILOTD_MANAGER (object);
 
-  g_clear_handle_id (&self->lifecycle_flush_id, g_source_remove);
+  g_clear_pointer (&self->lifecycle, copilotd_lifecycle_free);
   if (self->pool != NULL)
     {
       g_autoptr(GPtrArray) backends = copilotd_backend_pool_list (self->pool);
@@ -1347,8 +769,6 @@ copilotd_manager_finalize (GObject *object)
   CopilotdManager *self = COPILOTD_MANAGER (object);
 
   g_hash_table_unref (self->sessions);
-  g_hash_table_unref (self->lifecycle_last);
-  g_hash_table_unref (self->lifecycle_pending);
 
   G_OBJECT_CLASS (copilotd_manager_parent_class)->finalize (object);
 }
@@ -1366,9 +786,6 @@ static void
 copilotd_manager_init (CopilotdManager *self)
 {
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->lifecycle_last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->lifecycle_pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                   (GDestroyNotify) g_variant_unref);
 }
 
 CopilotdManager *
@@ -1389,6 +806,7 @@ copilotd_manager_new (GDBusConnection       *connection,
   self->agents = agents ? g_object_ref (agents) : NULL;
   self->tools = tools ? g_object_ref (tools) : NULL;
   self->objects = g_dbus_object_manager_server_new (COPILOTD_ROOT_PATH);
+  self->lifecycle = copilotd_lifecycle_new (iface);
 
   copilotd_dbus_manager_set_version (iface, PACKAGE_VERSION);
   copilotd_dbus_manager_set_api_version (iface, API_VERSION);

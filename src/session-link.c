@@ -9,8 +9,10 @@
  */
 #include "config.h"
 
+#include "auth-store.h"
 #include "copilotd-error.h"
 #include "options.h"
+#include "session-control.h"
 #include "session-private.h"
 
 typedef struct {
@@ -373,6 +375,98 @@ copilotd_session_backend_ready (CopilotdSession *self)
   copilotd_session_hold (self);
   copilotd_backend_call_async (self->ctx.backend, "session.resume", params, self->cancellable,
                                on_resumed, g_object_ref (self));
+}
+
+/* ---- the CLI lost and back ---------------------------------------------- */
+
+/* A waiter whose session.send was answered: its turn ran in the CLI. */
+static gboolean
+has_running_turn (CopilotdSession *self)
+{
+  for (GList *l = self->waiters; l != NULL; l = l->next)
+    if (((Waiter *) l->data)->message_id != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+void
+copilotd_session_backend_lost (CopilotdSession *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->closed)
+    return;
+  error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                               "The Copilot CLI was lost; the running turn cannot continue");
+  copilotd_prompts_cancel_all (self->prompts);
+  if (self->busy || copilotd_prompts_get_n_waiting (self->prompts) > 0 || has_running_turn (self))
+    {
+      JsonObject *data = json_object_new ();
+      JsonObject *idle = json_object_new ();
+
+      json_object_set_string_member (data, "errorType", "backend_lost");
+      json_object_set_string_member (data, "message", error->message);
+      session_relay_synthetic (self, "session.error", data);
+      json_object_set_boolean_member (idle, "aborted", TRUE);
+      session_relay_synthetic (self, "session.idle", idle);
+    }
+  session_finish_waiters (self, error, TRUE);
+  self->busy = FALSE;
+  session_update_state (self);
+  session_link_lost (self);
+}
+
+void
+copilotd_session_backend_restarted (CopilotdSession *self)
+{
+  if (self->closed)
+    return;
+  session_relay_synthetic (self, "copilotd.backend_restarted", json_object_new ());
+}
+
+void
+copilotd_session_set_params (CopilotdSession *self,
+                             JsonNode        *params,
+                             GPtrArray       *tools)
+{
+  g_clear_pointer (&self->params, json_node_unref);
+  self->params = params ? json_node_copy (params) : NULL;
+  g_clear_pointer (&self->tools, g_ptr_array_unref);
+  self->tools = tools;
+}
+
+JsonNode *
+copilotd_session_dup_resume_params (CopilotdSession *self)
+{
+  JsonNode *node;
+  JsonObject *object;
+
+  node = self->params ? json_node_copy (self->params) : copilotd_json_node_take_object (json_object_new ());
+  object = json_node_get_object (node);
+  json_object_set_string_member (object, "sessionId", self->id);
+  /* A token kept by SignIn where no keychain serves the CLI (auth-store.c). */
+  copilotd_auth_store_apply (self->ctx.backend, object);
+  /* A restart is not a new conversation: no resume event in the history. */
+  return node;
+}
+
+void
+copilotd_session_set_started (CopilotdSession *self,
+                              JsonObject      *result)
+{
+  JsonNode *model_state = json_object_get_member (result, "modelState");
+  const char *start = json_object_get_string_member_with_default (result, "startTime", NULL);
+
+  if (start != NULL)
+    copilotd_dbus_session_set_start_time (COPILOTD_DBUS_SESSION (self), start);
+  copilotd_session_control_started (self, result);
+  if (model_state != NULL && JSON_NODE_HOLDS_OBJECT (model_state))
+    {
+      const char *model = json_object_get_string_member_with_default (json_node_get_object (model_state),
+                                                                      "modelId", NULL);
+      if (model != NULL)
+        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+    }
 }
 
 /* ---- ending -------------------------------------------------------------- */

@@ -62,6 +62,17 @@ struct _CopilotdSession
   gboolean closed;
 };
 
+/* session.c */
+void session_update_state    (CopilotdSession *self);
+/* Relays an event copilotd itself adds to the session's stream; takes @data. */
+void session_relay_synthetic (CopilotdSession *self,
+                              const char      *type,
+                              JsonObject      *data);
+/* Answers the SendAndWait callers with @error, or with the turn's answer. */
+void session_finish_waiters  (CopilotdSession *self,
+                              const GError    *error,
+                              gboolean         aborted);
+
 /* session-link.c */
 void session_link_init     (CopilotdSession *self);
 void session_link_dispose  (CopilotdSession *self);

@@ -50,8 +50,8 @@ copilotd_session_path_for_id (const char *session_id)
 
 /* ---- state ------------------------------------------------------------ */
 
-static void
-update_state (CopilotdSession *self)
+void
+session_update_state (CopilotdSession *self)
 {
   CopilotdDbusSession *iface = COPILOTD_DBUS_SESSION (self);
   const char *state;
@@ -83,10 +83,10 @@ now_iso8601 (void)
 }
 
 /* Events that copilotd itself adds to a session's stream. */
-static void
-relay_synthetic (CopilotdSession *self,
-                 const char      *type,
-                 JsonObject      *data)
+void
+session_relay_synthetic (CopilotdSession *self,
+                         const char      *type,
+                         JsonObject      *data)
 {
   g_autoptr(JsonObject) event = json_object_new ();
   g_autofree char *id = g_uuid_string_random ();
@@ -102,10 +102,10 @@ relay_synthetic (CopilotdSession *self,
 
 /* ---- waiters (SendAndWait) --------------------------------------------- */
 
-static void
-finish_waiters (CopilotdSession *self,
-                const GError    *error,
-                gboolean         aborted)
+void
+session_finish_waiters (CopilotdSession *self,
+                        const GError    *error,
+                        gboolean         aborted)
 {
   GList *waiters = self->waiters;
   GList *keep = NULL;
@@ -174,7 +174,7 @@ fill_prompt_target (gpointer              user_data,
 static void
 on_prompts_changed (gpointer user_data)
 {
-  update_state (user_data);
+  session_update_state (user_data);
 }
 
 /* ---- CLI events -------------------------------------------------------- */
@@ -194,7 +194,7 @@ process_event (CopilotdSession *self,
   if (strcmp (type, "user.message") == 0 || strcmp (type, "assistant.turn_start") == 0)
     {
       self->busy = TRUE;
-      update_state (self);
+      session_update_state (self);
     }
   else if (strcmp (type, "assistant.message") == 0)
     {
@@ -237,13 +237,13 @@ process_event (CopilotdSession *self,
     {
       g_autoptr(GError) error = copilotd_error_new_for_session_error (data);
 
-      finish_waiters (self, error, FALSE);
+      session_finish_waiters (self, error, FALSE);
     }
   else if (strcmp (type, "session.idle") == 0)
     {
       self->busy = FALSE;
-      update_state (self);
-      finish_waiters (self, NULL, json_object_get_boolean_member_with_default (data, "aborted", FALSE));
+      session_update_state (self);
+      session_finish_waiters (self, NULL, json_object_get_boolean_member_with_default (data, "aborted", FALSE));
     }
   g_signal_emit (self, signals[SIGNAL_CLI_EVENT], 0, type, data);
 }
@@ -853,51 +853,6 @@ copilotd_session_peer_vanished (CopilotdSession *self,
     g_debug ("Owner of persistent session '%s' left; waiting for a subscriber", self->id);
 }
 
-/* A waiter whose session.send was answered: its turn ran in the CLI. */
-static gboolean
-has_running_turn (CopilotdSession *self)
-{
-  for (GList *l = self->waiters; l != NULL; l = l->next)
-    if (((Waiter *) l->data)->message_id != NULL)
-      return TRUE;
-  return FALSE;
-}
-
-void
-copilotd_session_backend_lost (CopilotdSession *self)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (self->closed)
-    return;
-  error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
-                               "The Copilot CLI was lost; the running turn cannot continue");
-  copilotd_prompts_cancel_all (self->prompts);
-  if (self->busy || copilotd_prompts_get_n_waiting (self->prompts) > 0 || has_running_turn (self))
-    {
-      JsonObject *data = json_object_new ();
-      JsonObject *idle = json_object_new ();
-
-      json_object_set_string_member (data, "errorType", "backend_lost");
-      json_object_set_string_member (data, "message", error->message);
-      relay_synthetic (self, "session.error", data);
-      json_object_set_boolean_member (idle, "aborted", TRUE);
-      relay_synthetic (self, "session.idle", idle);
-    }
-  finish_waiters (self, error, TRUE);
-  self->busy = FALSE;
-  update_state (self);
-  session_link_lost (self);
-}
-
-void
-copilotd_session_backend_restarted (CopilotdSession *self)
-{
-  if (self->closed)
-    return;
-  relay_synthetic (self, "copilotd.backend_restarted", json_object_new ());
-}
-
 void
 copilotd_session_close (CopilotdSession *self,
                         const char      *reason)
@@ -916,11 +871,11 @@ copilotd_session_close (CopilotdSession *self,
 
   error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s was closed (%s)", self->id, reason);
   session_link_close (self, error);
-  finish_waiters (self, error, TRUE);
+  session_finish_waiters (self, error, TRUE);
 
   copilotd_event_relay_emit_closed (self->relay, reason);
 
-  update_state (self);
+  session_update_state (self);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
   g_object_unref (self);
 }
@@ -929,51 +884,6 @@ gboolean
 copilotd_session_is_closed (CopilotdSession *self)
 {
   return self->closed;
-}
-
-void
-copilotd_session_set_params (CopilotdSession *self,
-                             JsonNode        *params,
-                             GPtrArray       *tools)
-{
-  g_clear_pointer (&self->params, json_node_unref);
-  self->params = params ? json_node_copy (params) : NULL;
-  g_clear_pointer (&self->tools, g_ptr_array_unref);
-  self->tools = tools;
-}
-
-JsonNode *
-copilotd_session_dup_resume_params (CopilotdSession *self)
-{
-  JsonNode *node;
-  JsonObject *object;
-
-  node = self->params ? json_node_copy (self->params) : copilotd_json_node_take_object (json_object_new ());
-  object = json_node_get_object (node);
-  json_object_set_string_member (object, "sessionId", self->id);
-  /* A token kept by SignIn where no keychain serves the CLI (auth-store.c). */
-  copilotd_auth_store_apply (self->ctx.backend, object);
-  /* A restart is not a new conversation: no resume event in the history. */
-  return node;
-}
-
-void
-copilotd_session_set_started (CopilotdSession *self,
-                              JsonObject      *result)
-{
-  JsonNode *model_state = json_object_get_member (result, "modelState");
-  const char *start = json_object_get_string_member_with_default (result, "startTime", NULL);
-
-  if (start != NULL)
-    copilotd_dbus_session_set_start_time (COPILOTD_DBUS_SESSION (self), start);
-  copilotd_session_control_started (self, result);
-  if (model_state != NULL && JSON_NODE_HOLDS_OBJECT (model_state))
-    {
-      const char *model = json_object_get_string_member_with_default (json_node_get_object (model_state),
-                                                                      "modelId", NULL);
-      if (model != NULL)
-        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
-    }
 }
 
 const char *
