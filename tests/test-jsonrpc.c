@@ -207,6 +207,7 @@ typedef struct
   GError *error;            /* owned */
   GPtrArray *order;         /* unowned; completion order, if set */
   guint tag;
+  gboolean written;         /* copilotd_jsonrpc_call_was_written() */
 } CallResult;
 
 static void
@@ -226,6 +227,7 @@ call_done_cb (GObject      *source,
   g_assert_false (res->done);
   res->result = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &res->error);
   g_assert_true ((res->result == NULL) != (res->error == NULL));
+  res->written = copilotd_jsonrpc_call_was_written (result);
   res->done = TRUE;
   if (res->order != NULL)
     g_ptr_array_add (res->order, GUINT_TO_POINTER (res->tag));
@@ -1026,8 +1028,49 @@ test_close_write_error (void)
   g_assert_error (rec.closed, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
   g_assert_true (g_str_has_prefix (rec.closed->message, "Writing to the CLI failed: "));
   g_assert_error (res.error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
+  /* Its request never reached anyone: it may go to the next CLI. */
+  g_assert_false (res.written);
 
   call_result_clear (&res);
+  recorder_clear (&rec);
+  pipe_pair_clear (&pp);
+}
+
+/* A request the peer could read before it went away may have been
+ * received: it must not be sent again. */
+static void
+test_close_after_write (void)
+{
+  PipePair pp;
+  CallResult sent = { 0 };
+  CallResult queued = { 0 };
+  Recorder rec;
+  char buf[256];
+
+  pipe_pair_init (&pp);
+  recorder_init (&rec);
+  recorder_connect (&rec, pp.rpc);
+  copilotd_jsonrpc_start (pp.rpc);
+
+  copilotd_jsonrpc_call_async (pp.rpc, "sent", NULL, NULL, call_done_cb, &sent);
+  /* The request is in the pipe once it can be read. */
+  while (read (pp.out_read_fd, buf, sizeof buf) <= 0)
+    g_main_context_iteration (NULL, FALSE);
+  /* The peer's output ends: the connection is lost. */
+  close (pp.in_write_fd);
+  pp.in_write_fd = -1;
+  wait_call (&sent);
+  g_assert_error (sent.error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
+  g_assert_true (sent.written);
+
+  /* Once closed, a call fails at once, unwritten. */
+  copilotd_jsonrpc_call_async (pp.rpc, "late", NULL, NULL, call_done_cb, &queued);
+  wait_call (&queued);
+  g_assert_error (queued.error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
+  g_assert_false (queued.written);
+
+  call_result_clear (&sent);
+  call_result_clear (&queued);
   recorder_clear (&rec);
   pipe_pair_clear (&pp);
 }
@@ -1390,6 +1433,7 @@ main (int    argc,
   g_test_add_func ("/jsonrpc/close/after-close", test_close_after_close);
   g_test_add_func ("/jsonrpc/close/handler-drops-last-ref", test_close_handler_drops_last_ref);
   g_test_add_func ("/jsonrpc/close/write-error", test_close_write_error);
+  g_test_add_func ("/jsonrpc/close/after-write", test_close_after_write);
   g_test_add_func ("/jsonrpc/pipe/roundtrip", test_pipe_roundtrip);
   g_test_add_func ("/jsonrpc/pipe/dispose-while-reading", test_dispose_while_reading);
   g_test_add_func ("/jsonrpc/non-pollable/read", test_read_non_pollable);
