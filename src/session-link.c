@@ -555,6 +555,48 @@ copilotd_session_destroy_finish (CopilotdSession  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+static void
+on_destroy_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (copilotd_session_destroy_finish (COPILOTD_SESSION (source), result, &error))
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
+/* Session.Destroy */
+gboolean
+session_handle_destroy (CopilotdDbusSession   *iface,
+                        GDBusMethodInvocation *invocation,
+                        GVariant              *options)
+{
+  CopilotdSession *self = COPILOTD_SESSION (iface);
+
+  if (copilotd_session_check_caller (self, invocation))
+    copilotd_session_destroy_async (self, on_destroy_done, g_object_ref (invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+void
+copilotd_session_peer_vanished (CopilotdSession *self,
+                                const char      *name)
+{
+  copilotd_event_relay_unsubscribe (self->relay, name);
+  if (g_strcmp0 (self->owner, name) != 0)
+    return;
+
+  g_clear_pointer (&self->owner, g_free);
+  if (!self->persist)
+    copilotd_session_close (self, "owner-vanished");
+  else
+    g_debug ("Owner of persistent session '%s' left; waiting for a subscriber", self->id);
+}
+
 void
 session_link_close (CopilotdSession *self,
                     const GError    *error)

@@ -81,6 +81,10 @@ void session_link_lost     (CopilotdSession *self);
 /* session.destroy for a session closed on the daemon's side, when the
  * CLI still has it. */
 void session_link_forget   (CopilotdSession *self);
+/* Session.Destroy */
+gboolean session_handle_destroy (CopilotdDbusSession   *iface,
+                                 GDBusMethodInvocation *invocation,
+                                 GVariant              *options);
 /* Fails every queued call with @error and cancels the calls in flight. */
 void session_link_close    (CopilotdSession *self,
                             const GError    *error);

@@ -600,33 +600,6 @@ handle_abort (CopilotdDbusSession   *iface,
 }
 
 static void
-on_destroy_done (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  CallContext *ctx = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (copilotd_session_destroy_finish (ctx->session, result, &error))
-    g_dbus_method_invocation_return_value (ctx->invocation, NULL);
-  else
-    g_dbus_method_invocation_return_gerror (ctx->invocation, error);
-  call_context_free (ctx);
-}
-
-static gboolean
-handle_destroy (CopilotdDbusSession   *iface,
-                GDBusMethodInvocation *invocation,
-                GVariant              *options)
-{
-  CopilotdSession *self = COPILOTD_SESSION (iface);
-
-  if (copilotd_session_check_caller (self, invocation))
-    copilotd_session_destroy_async (self, on_destroy_done, call_context_new (self, invocation));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static void
 on_get_messages_done (GObject      *source,
                       GAsyncResult *result,
                       gpointer      user_data)
@@ -827,7 +800,7 @@ copilotd_session_iface_init (CopilotdDbusSessionIface *iface)
   iface->handle_send = handle_send;
   iface->handle_send_and_wait = handle_send_and_wait;
   iface->handle_abort = handle_abort;
-  iface->handle_destroy = handle_destroy;
+  iface->handle_destroy = session_handle_destroy;
   iface->handle_get_messages = handle_get_messages;
   iface->handle_set_model = handle_set_model;
   iface->handle_subscribe = handle_subscribe;
@@ -837,21 +810,6 @@ copilotd_session_iface_init (CopilotdDbusSessionIface *iface)
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
-
-void
-copilotd_session_peer_vanished (CopilotdSession *self,
-                                const char      *name)
-{
-  copilotd_event_relay_unsubscribe (self->relay, name);
-  if (g_strcmp0 (self->owner, name) != 0)
-    return;
-
-  g_clear_pointer (&self->owner, g_free);
-  if (!self->persist)
-    copilotd_session_close (self, "owner-vanished");
-  else
-    g_debug ("Owner of persistent session '%s' left; waiting for a subscriber", self->id);
-}
 
 void
 copilotd_session_close (CopilotdSession *self,
