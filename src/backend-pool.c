@@ -110,6 +110,21 @@ copilotd_backend_pool_list (CopilotdBackendPool *self)
   return backends;
 }
 
+gboolean
+copilotd_backend_pool_is_starting (CopilotdBackendPool *self)
+{
+  g_autoptr(GPtrArray) backends = copilotd_backend_pool_list (self);
+
+  for (guint i = 0; i < backends->len; i++)
+    {
+      CopilotdBackendState state = copilotd_backend_get_state (g_ptr_array_index (backends, i));
+
+      if (state == COPILOTD_BACKEND_STARTING || state == COPILOTD_BACKEND_RESTARTING)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 GVariant *
 copilotd_backend_pool_get_models (CopilotdBackendPool *self,
                                   CopilotdBackend     *backend)

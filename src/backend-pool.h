@@ -26,6 +26,8 @@ CopilotdBackend     *copilotd_backend_pool_get         (CopilotdBackendPool  *se
 CopilotdBackend     *copilotd_backend_pool_for_caller  (CopilotdBackendPool   *self,
                                                         GDBusMethodInvocation *invocation,
                                                         GError               **error);
+/* Whether a CLI of the pool is being started: a call waits for it. */
+gboolean             copilotd_backend_pool_is_starting (CopilotdBackendPool *self);
 /* Every CLI in the pool (transfer container). */
 GPtrArray           *copilotd_backend_pool_list        (CopilotdBackendPool  *self);
 

@@ -49,8 +49,10 @@ check_idle (gpointer user_data)
   CopilotdDaemon *self = user_data;
   gboolean idle;
 
+  /* A CLI being started has a caller waiting for it. */
   idle = copilotd_manager_get_n_sessions (self->manager) == 0 &&
-         copilotd_agent_registry_get_n_agents (self->agents) == 0;
+         copilotd_agent_registry_get_n_agents (self->agents) == 0 &&
+         !copilotd_backend_pool_is_starting (self->pool);
   if (!idle)
     {
       self->idle_since = 0;

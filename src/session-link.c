@@ -240,7 +240,15 @@ on_started (GObject      *source,
                              "The session closed while starting");
   else if (node == NULL)
     {
+      GTask *waiting;
+
+      /* Not in any CLI: nothing that waited for it can go out. */
       set_link (self, SESSION_LINK_NEW);
+      while ((waiting = g_queue_pop_head (&self->calls)) != NULL)
+        {
+          g_task_return_error (waiting, g_error_copy (error));
+          g_object_unref (waiting);
+        }
       g_task_return_error (task, g_steal_pointer (&error));
     }
   else
