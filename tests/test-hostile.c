@@ -104,7 +104,12 @@ test_encoding (Fixture       *fx,
   LoggedSignal *sig;
   const char *text;
 
-  spin (300);
+  {
+    /* The events of CreateSession are in before the reply to a
+     * GetMessages (the CLI wrote them first; copilotd relays in order). */
+    g_autoptr(GVariant) messages = call_ok (fx->client, path, SESSION_IFACE, "GetMessages",
+                                            g_variant_new ("(a{sv})", NULL), NULL);
+  }
   signal_log_clear (log);
   content = send_and_wait (fx->client, path, prompt);
   g_assert_cmpstr (content, ==, "A" REPLACEMENT "B" REPLACEMENT);
@@ -188,7 +193,12 @@ test_size (Fixture       *fx,
   g_clear_pointer (&message_data, g_free);
   g_clear_pointer (&big, g_free);
 
-  spin (300);
+  {
+    /* The events of CreateSession are in before the reply to a
+     * GetMessages (the CLI wrote them first; copilotd relays in order). */
+    g_autoptr(GVariant) messages = call_ok (fx->client, path, SESSION_IFACE, "GetMessages",
+                                            g_variant_new ("(a{sv})", NULL), NULL);
+  }
   signal_log_clear (log);
   content = send_and_wait (fx->client, path, prompt);
   g_assert_cmpuint (strlen (content), >, 1024 * 1024);

@@ -62,11 +62,15 @@ send_and_wait_ok (GDBusConnection *conn,
 }
 
 /* Waits until the events of CreateSession have been relayed, so a log
- * cleared after this holds the next turn only. */
+ * cleared after this holds the next turn only: the CLI wrote them before
+ * it read the session.getMessages of a GetMessages, and copilotd relays
+ * the CLI's frames in order, so they reach the client before its reply. */
 static void
-settle (void)
+settle (Fixture    *fx,
+        const char *path)
 {
-  spin (300);
+  g_autoptr(GVariant) reply = call_ok (fx->client, path, SESSION_IFACE, "GetMessages",
+                                       g_variant_new ("(a{sv})", NULL), NULL);
 }
 
 static guint64
@@ -137,7 +141,7 @@ test_send_order (Fixture       *fx,
   guint idle, index;
   guint n_deltas = 0;
 
-  settle ();
+  settle (fx, path);
   signal_log_clear (log);
   call = call_start (fx->client, path, SESSION_IFACE, "Send",
                      g_variant_new ("(sa{sv})", "ordered", NULL), "(s)");
@@ -219,7 +223,10 @@ test_subscriber_types (Fixture       *fx,
   g_assert_cmpstr (content, ==, "Echo: filtered");
   signal_log_wait (owner_log, 0, "Event", "session.idle", 5);
   signal_log_wait (asst_log, 0, "Event", "assistant.message", 5);
-  spin (200);
+  /* Whatever copilotd sent these clients before a round trip is in. */
+  test_sync (sys_conn, BUS_NAME);
+  test_sync (asst_conn, BUS_NAME);
+  test_sync (delta_conn, BUS_NAME);
 
   /* system.message is noise, but asked for by name it comes as an Event. */
   g_assert_cmpuint (signal_log_count (sys_log, "Event", "system.message"), ==, 1);
@@ -322,7 +329,7 @@ test_abort (Fixture       *fx,
   gboolean aborted = FALSE;
   guint index;
 
-  settle ();
+  settle (fx, path);
   signal_log_clear (log);
   wait = call_start (fx->client, path, SESSION_IFACE, "SendAndWait",
                      g_variant_new ("(sa{sv})", "SLOW: 30", NULL), "(sa{sv})");
@@ -468,7 +475,7 @@ test_subscribe (Fixture       *fx,
   g_clear_error (&error);
   g_assert_cmpuint (record_count (fx, "session.send"), ==, 0);
 
-  settle ();
+  settle (fx, path);
   reply = call_ok (other, path, SESSION_IFACE, "Subscribe", g_variant_new ("(a{sv})", NULL), "(t)");
   g_variant_get (reply, "(t)", &next_serial);
   g_assert_cmpuint (next_serial, >, 1);
@@ -661,7 +668,8 @@ test_privacy (Fixture       *fx,
   g_autofree char *content = send_and_wait_ok (fx->client, path, "secret", NULL);
 
   signal_log_wait (owner_log, 0, "Event", "session.idle", 5);
-  spin (200);
+  /* Anything copilotd sent the snoop before a round trip is in. */
+  test_sync (snoop, BUS_NAME);
   g_assert_cmpuint (signal_log_count (owner_log, "Event", NULL), >, 3);
   g_assert_cmpuint (snoop_log->signals->len, ==, 0);
   for (guint i = 0; i < snoop_any->signals->len; i++)
@@ -782,13 +790,11 @@ test_state (Fixture       *fx,
   g_autofree char *state = NULL;
   g_autofree char *content = NULL;
   guint busy_at, idle_at, waiting_at;
-  gint64 deadline;
 
   /* A turn long enough that busy is not coalesced with idle. */
   content = send_and_wait_ok (fx->client, path, "SLOW: 3", NULL);
-  spin (100);
   g_assert_true (state_seen (props, "busy", 0, &busy_at));
-  g_assert_true (state_seen (props, "idle", busy_at + 1, &idle_at));
+  WAIT_FOR (state_seen (props, "idle", busy_at + 1, &idle_at), 5);
   state = get_string_property (fx->client, path, SESSION_IFACE, "State");
   g_assert_cmpstr (state, ==, "idle");
 
@@ -798,9 +804,7 @@ test_state (Fixture       *fx,
   signal_log_clear (props);
   wait = call_start (fx->client, path, SESSION_IFACE, "SendAndWait",
                      g_variant_new ("(sa{sv})", "PERMISSION: ls", NULL), "(sa{sv})");
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (agent->n_permission == 0 && g_get_monotonic_time () < deadline)
-    spin (20);
+  WAIT_FOR (agent->n_permission > 0, 10);
   g_assert_cmpuint (agent->n_permission, ==, 1);
   g_free (state);
   state = get_string_property (fx->client, path, SESSION_IFACE, "State");
@@ -809,9 +813,8 @@ test_state (Fixture       *fx,
   test_agent_answer_held (agent);
   pending_wait (wait, 10);
   g_assert_no_error (wait->error);
-  spin (100);
   g_assert_true (state_seen (props, "waiting", 0, &waiting_at));
-  g_assert_true (state_seen (props, "idle", waiting_at + 1, &idle_at));
+  WAIT_FOR (state_seen (props, "idle", waiting_at + 1, &idle_at), 5);
   g_free (state);
   state = get_string_property (fx->client, path, SESSION_IFACE, "State");
   g_assert_cmpstr (state, ==, "idle");
@@ -938,22 +941,17 @@ test_permission_abort_cancels (Fixture       *fx,
   g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
   g_autoptr(GVariant) reply = NULL;
   g_autofree char *id = NULL;
-  gint64 deadline;
 
   agent->mode = TEST_AGENT_HOLD;
   test_agent_register (agent);
-  settle ();
+  settle (fx, path);
   signal_log_clear (log);
   id = send_ok (fx->client, path, "PERMISSION: ls");
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (agent->n_permission == 0 && g_get_monotonic_time () < deadline)
-    spin (20);
+  WAIT_FOR (agent->n_permission > 0, 10);
   g_assert_cmpuint (agent->n_permission, ==, 1);
 
   reply = call_ok (fx->client, path, SESSION_IFACE, "Abort", g_variant_new ("(a{sv})", NULL), "()");
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (agent->cancels->len == 0 && g_get_monotonic_time () < deadline)
-    spin (20);
+  WAIT_FOR (agent->cancels->len > 0, 5);
   g_assert_cmpuint (agent->cancels->len, ==, 1);
   g_assert_cmpstr (g_ptr_array_index (agent->cancels, 0), ==, agent->last_request_id);
   signal_log_wait (log, 0, "Event", "session.idle", 10);
@@ -1093,10 +1091,7 @@ test_tool_timeout (Fixture       *fx,
   g_assert_cmpstr (json_object_get_string_member (result, "resultType"), ==, "timeout");
   /* The provider hears that the call was given up. */
   {
-    gint64 deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
-
-    while (tool->cancels->len == 0 && g_get_monotonic_time () < deadline)
-      spin (20);
+    WAIT_FOR (tool->cancels->len > 0, 3);
   }
   g_assert_cmpuint (tool->cancels->len, ==, 1);
 }
@@ -1176,7 +1171,7 @@ test_backend_crash (Fixture       *fx,
   fixture_allow_warnings (fx);
   path = create_session (fx->client, g_variant_new_parsed ("{'model': <'gpt-5-mini'>, 'streaming': <false>}"));
   log = signal_log_new (fx->client, SESSION_IFACE, path);
-  settle ();
+  settle (fx, path);
   signal_log_clear (log);
 
   reply = session_call (fx->client, path, "SendAndWait", g_variant_new ("(sa{sv})", "CRASH", NULL),

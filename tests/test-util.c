@@ -80,6 +80,12 @@ on_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+guint
+test_tick_start (void)
+{
+  return g_timeout_add (50, on_tick, NULL);
+}
+
 void
 wait_until (gboolean  (*done) (gpointer data),
             gpointer    data,

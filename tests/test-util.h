@@ -52,6 +52,25 @@ void     wait_until (gboolean      (*done) (gpointer data),
                      guint           timeout_s,
                      const char     *what);
 
+/* Iterates until the expression @cond holds: it is checked after every
+ * event (and at least every 50 ms, for conditions no event announces);
+ * after @timeout_s the test fails, naming @cond. */
+#define WAIT_FOR(cond, timeout_s) \
+  G_STMT_START { \
+    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (timeout_s) * G_USEC_PER_SEC; \
+    guint wait_tick_ = test_tick_start (); \
+    while (!(cond)) \
+      { \
+        if (g_get_monotonic_time () > wait_deadline_) \
+          g_error ("%s: timed out after %u s waiting for %s", G_STRLOC, \
+                   (guint) (timeout_s), #cond); \
+        g_main_context_iteration (NULL, TRUE); \
+      } \
+    g_source_remove (wait_tick_); \
+  } G_STMT_END
+/* A source that wakes the main context every 50 ms (for WAIT_FOR). */
+guint test_tick_start (void);
+
 /* ---- calls ---- */
 
 typedef struct {
