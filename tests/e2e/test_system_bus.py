@@ -414,9 +414,10 @@ def test_polkit_refusal(fx):
         ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
         ["resume", ROOT, "Manager", "ResumeSession", "(sa{sv})", ["6f1c2a4e-8d3b-4e5f-9a0b-1c2d3e4f5a6b", {}]],
         ["agent", ROOT, "AgentManager", "RegisterAgent", "(oa{sv})", ["/agent", {}]],
+        ["ask", ROOT, "Manager", "Ask", "(sa{sv})", ["hello", {}]],
         ["status", ROOT, "Manager", "GetStatus", "", []],
     ])
-    for key in ("create", "resume", "agent"):
+    for key in ("create", "resume", "agent", "ask"):
         r = carol["calls"][key]
         assert r.get("error") == PREFIX + "Error.AccessDenied", (key, r)
         assert ACTION in r["message"], (key, r["message"])
@@ -425,7 +426,7 @@ def test_polkit_refusal(fx):
 
     checks = fx.polkit_checks()
     carol_checks = [c for c in checks if c["uid"] == fx.uid[CAROL]]
-    assert len(carol_checks) == 3, carol_checks
+    assert len(carol_checks) == 4, carol_checks
     assert all(c["action"] == ACTION and c["kind"] == "system-bus-name" for c in checks), checks
     alice_checks = [c for c in checks if c["uid"] == fx.uid[ALICE]]
     assert alice_checks, "alice's CreateSession was never checked with polkit"
