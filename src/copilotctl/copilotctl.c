@@ -268,16 +268,16 @@ ctl_session_proxy_new (Ctl        *ctl,
   return session;
 }
 
-static GVariant *
-empty_options (void)
+GVariant *
+ctl_empty_options (void)
 {
   return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
 }
 
 /* Parses the options of a command without options of its own; 0 when the
  * arguments are fine and the bus is connected, else the exit status. */
-static int
-parse_simple (Ctl         *ctl,
+int
+ctl_parse_simple (Ctl         *ctl,
               const char  *parameters,
               const char  *summary,
               int         *argc,
@@ -344,10 +344,10 @@ cmd_sessions (Ctl   *ctl,
   GVariant *entry;
   int status;
 
-  status = parse_simple (ctl, "", _("List the sessions Copilot keeps, newest first."), &argc, &argv, 0, 0);
+  status = ctl_parse_simple (ctl, "", _("List the sessions Copilot keeps, newest first."), &argc, &argv, 0, 0);
   if (status != 0)
     return status;
-  if (!copilotd_dbus_manager_call_list_sessions_sync (ctl->manager, empty_options (),
+  if (!copilotd_dbus_manager_call_list_sessions_sync (ctl->manager, ctl_empty_options (),
                                                       &sessions, NULL, &error))
     {
       ctl_print_error (error);
@@ -504,7 +504,7 @@ cmd_show (Ctl   *ctl,
   gboolean first = TRUE;
   int status;
 
-  status = parse_simple (ctl, _("ID"), _("Print the conversation of a session."), &argc, &argv, 1, 1);
+  status = ctl_parse_simple (ctl, _("ID"), _("Print the conversation of a session."), &argc, &argv, 1, 1);
   if (status != 0)
     return status;
   resolved = ctl_resolve_session_id (ctl, argv[1], &error);
@@ -529,9 +529,9 @@ cmd_show (Ctl   *ctl,
     {
       session = ctl_session_proxy_new (ctl, path, &error);
       if (session != NULL &&
-          copilotd_dbus_session_call_subscribe_sync (session, empty_options (), NULL, NULL, &error))
+          copilotd_dbus_session_call_subscribe_sync (session, ctl_empty_options (), NULL, NULL, &error))
         {
-          if (!copilotd_dbus_session_call_get_messages_sync (session, empty_options (), &events,
+          if (!copilotd_dbus_session_call_get_messages_sync (session, ctl_empty_options (), &events,
                                                              NULL, &error))
             status = CTL_EXIT_FAILURE;
           copilotd_dbus_session_call_unsubscribe_sync (session, NULL, NULL);
@@ -563,11 +563,11 @@ cmd_show (Ctl   *ctl,
         }
       session = ctl_session_proxy_new (ctl, resumed_path, &error);
       if (session == NULL ||
-          !copilotd_dbus_session_call_get_messages_sync (session, empty_options (), &events, NULL, &error))
+          !copilotd_dbus_session_call_get_messages_sync (session, ctl_empty_options (), &events, NULL, &error))
         status = CTL_EXIT_FAILURE;
       /* Leave it as it was: not live. */
       if (session != NULL)
-        copilotd_dbus_session_call_destroy_sync (session, empty_options (), NULL, NULL);
+        copilotd_dbus_session_call_destroy_sync (session, ctl_empty_options (), NULL, NULL);
     }
 
   if (status != CTL_EXIT_OK)
@@ -601,7 +601,7 @@ cmd_delete (Ctl   *ctl,
   g_autoptr(GError) error = NULL;
   int status;
 
-  status = parse_simple (ctl, _("ID…"), _("Delete sessions for good."), &argc, &argv, 1, -1);
+  status = ctl_parse_simple (ctl, _("ID…"), _("Delete sessions for good."), &argc, &argv, 1, -1);
   if (status != 0)
     return status;
 
@@ -631,10 +631,10 @@ cmd_models (Ctl   *ctl,
   GVariant *model;
   int status;
 
-  status = parse_simple (ctl, "", _("List the models Copilot offers."), &argc, &argv, 0, 0);
+  status = ctl_parse_simple (ctl, "", _("List the models Copilot offers."), &argc, &argv, 0, 0);
   if (status != 0)
     return status;
-  if (!copilotd_dbus_manager_call_list_models_sync (ctl->manager, empty_options (), &models, NULL, &error))
+  if (!copilotd_dbus_manager_call_list_models_sync (ctl->manager, ctl_empty_options (), &models, NULL, &error))
     {
       ctl_print_error (error);
       return CTL_EXIT_FAILURE;
@@ -713,7 +713,7 @@ cmd_status (Ctl   *ctl,
   g_autoptr(CtlTable) table = NULL;
   int status;
 
-  status = parse_simple (ctl, "", _("Show the state of copilotd, the Copilot CLI and the login."),
+  status = ctl_parse_simple (ctl, "", _("Show the state of copilotd, the Copilot CLI and the login."),
                          &argc, &argv, 0, 0);
   if (status != 0)
     return status;
@@ -785,6 +785,17 @@ static const Command commands[] = {
   { "status", cmd_status, N_("Show the state of copilotd and the Copilot CLI") },
   { "monitor", ctl_cmd_monitor, N_("Print the events of live sessions as they happen") },
   { "agent", ctl_cmd_agent, N_("Answer the permission prompts of all sessions here") },
+  { "mode", ctl_cmd_mode, N_("Show or set the mode of a session (interactive, plan, autopilot)") },
+  { "plan", ctl_cmd_plan, N_("Show, edit or delete the plan of a session") },
+  { "rename", ctl_cmd_rename, N_("Give a session a name") },
+  { "info", ctl_cmd_info, N_("Show a session's name, mode, model, context and usage") },
+  { "compact", ctl_cmd_compact, N_("Replace a session's history by a summary") },
+  { "rewind", ctl_cmd_rewind, N_("List a session's turns, or undo turns (and their file changes)") },
+  { "commands", ctl_cmd_commands, N_("List the slash commands of a session") },
+  { "run", ctl_cmd_run, N_("Run a slash command in a session") },
+  { "login", ctl_cmd_login, N_("Sign in with a GitHub token (from standard input or gh auth token)") },
+  { "logout", ctl_cmd_logout, N_("Sign out") },
+  { "whoami", ctl_cmd_whoami, N_("Show who is signed in") },
 };
 
 static char *

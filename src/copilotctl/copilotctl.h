@@ -59,6 +59,16 @@ char       *ctl_resolve_session_id   (Ctl        *ctl,
 CopilotdDbusSession *ctl_session_proxy_new (Ctl        *ctl,
                                             const char *object_path,
                                             GError    **error);
+/* Options of a command without options of its own; 0 when the arguments
+ * are fine and the bus is connected, else the exit status. */
+int         ctl_parse_simple       (Ctl          *ctl,
+                                    const char   *parameters,
+                                    const char   *summary,
+                                    int          *argc,
+                                    char       ***argv,
+                                    int           min_args,
+                                    int           max_args);
+GVariant   *ctl_empty_options      (void);
 void        ctl_usage_error        (const char   *command,
                                     const char   *format,
                                     ...) G_GNUC_PRINTF (2, 3);
@@ -163,6 +173,23 @@ int ctl_cmd_ask     (Ctl *ctl, int argc, char **argv);
 int ctl_cmd_chat    (Ctl *ctl, int argc, char **argv);
 int ctl_cmd_monitor (Ctl *ctl, int argc, char **argv);
 int ctl_cmd_agent   (Ctl *ctl, int argc, char **argv);
+/* control.c: the session control surface and the account */
+int ctl_cmd_mode     (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_plan     (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_rename   (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_info     (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_compact  (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_rewind   (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_commands (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_run      (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_login    (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_logout   (Ctl *ctl, int argc, char **argv);
+int ctl_cmd_whoami   (Ctl *ctl, int argc, char **argv);
+/* A chat line starting with "/": TRUE when it started a turn. */
+gboolean ctl_chat_command (Ctl                 *ctl,
+                           CopilotdDbusSession *session,
+                           const char          *line,
+                           GError             **error);
 
 /* Global options, also accepted after the command name. */
 extern gboolean ctl_opt_json;

@@ -462,9 +462,9 @@ send_cb (GObject      *source,
     quit (self, CTL_EXIT_FAILURE);
 }
 
+/* The turn's state, before its events arrive. */
 static void
-start_turn (Turn       *self,
-            const char *prompt)
+begin_turn (Turn *self)
 {
   g_hash_table_remove_all (self->streamed);
   g_clear_pointer (&self->content, g_free);
@@ -474,7 +474,13 @@ start_turn (Turn       *self,
   self->in_turn = TRUE;
   self->last_stream = NO_STREAM;
   spinner_show (self, _("thinking…"));
+}
 
+static void
+start_turn (Turn       *self,
+            const char *prompt)
+{
+  begin_turn (self);
   copilotd_dbus_session_call_send (self->session, prompt,
                                    g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0),
                                    NULL, send_cb, self);
@@ -503,6 +509,21 @@ chat_line_cb (const char *line,
   if (g_strcmp0 (prompt, "/quit") == 0 || g_strcmp0 (prompt, "/exit") == 0)
     {
       quit (self, CTL_EXIT_OK);
+      return;
+    }
+  if (prompt[0] == '/')
+    {
+      g_autoptr(GError) error = NULL;
+
+      /* A slash command (control.c); one whose work is a turn starts it. */
+      if (ctl_chat_command (self->ctl, self->session, prompt, &error))
+        begin_turn (self);
+      else
+        {
+          if (error != NULL)
+            ctl_print_error (error);
+          chat_prompt (self);
+        }
       return;
     }
   start_turn (self, prompt);
@@ -798,11 +819,13 @@ ctl_cmd_ask (Ctl   *ctl,
   g_autofree char *cwd = NULL;
   g_autofree char *directory = NULL;
   g_autofree char *prompt = NULL;
+  g_autofree char *resume = NULL;
   gboolean yes = FALSE, no = FALSE;
   CtlAnswerMode mode;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
+    { "session", 's', 0, G_OPTION_ARG_STRING, &resume, N_("Continue the session with this ID"), N_("ID") },
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model, N_("Use this model"), N_("MODEL") },
     { "cwd", 'C', 0, G_OPTION_ARG_FILENAME, &cwd, N_("Working directory of the session (default: the current one)"), N_("DIR") },
     { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Approve every permission request without asking"), NULL },
@@ -857,12 +880,15 @@ ctl_cmd_ask (Ctl   *ctl,
       return CTL_EXIT_USAGE;
     }
 
-  directory = absolute_directory ("ask", cwd);
-  if (directory == NULL)
-    return CTL_EXIT_USAGE;
+  if (resume == NULL || cwd != NULL)
+    {
+      directory = absolute_directory ("ask", cwd);
+      if (directory == NULL)
+        return CTL_EXIT_USAGE;
+    }
   if (!ctl_connect (ctl))
     return CTL_EXIT_FAILURE;
-  return run_session (ctl, FALSE, NULL, model, directory, mode, prompt);
+  return run_session (ctl, FALSE, resume, model, directory, mode, prompt);
 }
 
 int
