@@ -1,0 +1,1781 @@
+/* copilot-client.c: a connection to copilotd
+ *
+ * One CopilotClient per bus connection. It follows the daemon's unique name
+ * (agents and tools answer only to it), mirrors the Manager's properties,
+ * and receives every Session signal of the connection with one
+ * subscription, handing each to its CopilotSession by path. Signals of a
+ * session that is being created or resumed are queued until its object
+ * exists, so that nothing between CreateSession's reply and the session's
+ * first event is missed.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "copilot-private.h"
+
+struct _CopilotClient
+{
+  GObject parent_instance;
+
+  GBusType bus_type;
+  GDBusConnection *connection;   /* owned */
+  char *daemon_name;             /* owned, nullable: the daemon's unique name */
+  char *backend_state;           /* owned */
+  char *version;                 /* owned */
+  guint api_version;
+
+  guint owner_sub;
+  guint manager_props_sub;
+  guint lifecycle_sub;
+  guint session_sub;
+  guint session_props_sub;
+
+  GHashTable *sessions;          /* owned: path → CopilotSession* (unowned, weak) */
+  guint n_attaching;             /* CreateSession/ResumeSession calls in flight */
+  GHashTable *early_signals;     /* owned: path → GPtrArray of (member, params) */
+
+  GPtrArray *tools;              /* owned: CopilotTool* */
+  guint tool_provider_id;
+  GHashTable *tool_calls;        /* owned: tool call id → CopilotToolCall* (unowned, weak) */
+};
+
+static void copilot_client_initable_iface_init (GInitableIface *iface);
+static void forget_tool_call (gpointer data, GObject *where_the_object_was);
+static void copilot_client_async_initable_iface_init (GAsyncInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotClient, copilot_client, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, copilot_client_initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE, copilot_client_async_initable_iface_init))
+
+enum {
+  PROP_0,
+  PROP_BUS_TYPE,
+  PROP_CONNECTION,
+  PROP_DAEMON_NAME,
+  PROP_BACKEND_STATE,
+  PROP_VERSION,
+  PROP_API_VERSION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_SESSION_LIFECYCLE,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+#define TOOL_PROVIDER_PATH COPILOT_LOCAL_PATH "/ToolProvider"
+#define MAX_EARLY_SIGNALS 4096
+
+/* ---- embedded interface XML ---- */
+
+GDBusInterfaceInfo *
+copilot_interface_info (const char *name)
+{
+  static GHashTable *infos;  /* owned for ever: interface name → info */
+
+  if (g_once_init_enter (&infos))
+    {
+      static const char * const files[] = {
+        "io.github.copilotd.Copilot1.Agent.xml",
+        "io.github.copilotd.Copilot1.ToolProvider.xml",
+      };
+      GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                 (GDestroyNotify) g_dbus_interface_info_unref);
+
+      for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+        {
+          g_autofree char *path = g_strconcat ("/io/github/copilotd/libcopilot/", files[i], NULL);
+          g_autoptr(GBytes) bytes = NULL;
+          g_autoptr(GDBusNodeInfo) node = NULL;
+          g_autoptr(GError) error = NULL;
+
+          bytes = g_resources_lookup_data (path, G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
+          if (bytes != NULL)
+            node = g_dbus_node_info_new_for_xml (g_bytes_get_data (bytes, NULL), &error);
+          if (node == NULL)
+            g_error ("libcopilot: embedded %s: %s", files[i], error->message);
+          for (guint j = 0; node->interfaces[j] != NULL; j++)
+            {
+              g_dbus_interface_info_cache_build (node->interfaces[j]);
+              g_hash_table_insert (table, g_strdup (node->interfaces[j]->name),
+                                   g_dbus_interface_info_ref (node->interfaces[j]));
+            }
+        }
+      g_once_init_leave (&infos, table);
+    }
+  return g_hash_table_lookup (infos, name);
+}
+
+/* ---- calls ---- */
+
+void
+copilot_client_call (CopilotClient       *self,
+                     const char          *path,
+                     const char          *iface,
+                     const char          *method,
+                     GVariant            *params,
+                     const GVariantType  *reply_type,
+                     int                  timeout_ms,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  g_dbus_connection_call (self->connection, COPILOT_BUS_NAME, path, iface, method,
+                          params, reply_type, G_DBUS_CALL_FLAGS_NONE, timeout_ms,
+                          cancellable, callback, user_data);
+}
+
+GVariant *
+copilot_client_call_finish (CopilotClient  *self,
+                            GAsyncResult   *result,
+                            GError        **error)
+{
+  GError *local_error = NULL;
+  GVariant *reply;
+
+  reply = g_dbus_connection_call_finish (self->connection, result, &local_error);
+  if (reply == NULL)
+    {
+      copilot_error_normalize (local_error);
+      g_propagate_error (error, local_error);
+    }
+  return reply;
+}
+
+gboolean
+copilot_client_check_sender (CopilotClient  *self,
+                             const char     *sender,
+                             GError        **error)
+{
+  if (self->daemon_name != NULL && g_strcmp0 (sender, self->daemon_name) == 0)
+    return TRUE;
+  g_set_error (error, COPILOT_ERROR, COPILOT_ERROR_ACCESS_DENIED,
+               "Only %s may call this object", COPILOT_BUS_NAME);
+  return FALSE;
+}
+
+static GVariant *
+sink_options (GVariant *options)
+{
+  if (options == NULL)
+    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+  g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), NULL);
+  return g_variant_ref_sink (options);
+}
+
+/* A task whose result is the reply's first child (or TRUE for "()"). */
+static void
+on_simple_call_done (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotClient *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+
+  reply = copilot_client_call_finish (self, result, &error);
+  if (reply == NULL)
+    g_task_return_error (task, error);
+  else if (g_variant_n_children (reply) == 0)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_pointer (task, g_variant_get_child_value (reply, 0), (GDestroyNotify) g_variant_unref);
+}
+
+static void
+simple_call (CopilotClient       *self,
+             gpointer             source_tag,
+             const char          *method,
+             GVariant            *params,
+             const char          *reply_type,
+             int                  timeout_ms,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, method, params,
+                       G_VARIANT_TYPE (reply_type), timeout_ms, cancellable,
+                       on_simple_call_done, task);
+}
+
+static GVariant *
+simple_call_finish_variant (CopilotClient  *self,
+                            GAsyncResult   *result,
+                            gpointer        source_tag,
+                            GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gboolean
+simple_call_finish_boolean (CopilotClient  *self,
+                            GAsyncResult   *result,
+                            gpointer        source_tag,
+                            GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- signals from the daemon ---- */
+
+static void
+set_string (CopilotClient *self,
+            char         **field,
+            const char    *value,
+            guint          prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+apply_manager_properties (CopilotClient *self,
+                          GVariant      *dict)
+{
+  const char *s;
+  guint32 u;
+
+  if (g_variant_lookup (dict, "BackendState", "&s", &s))
+    set_string (self, &self->backend_state, s, PROP_BACKEND_STATE);
+  if (g_variant_lookup (dict, "Version", "&s", &s))
+    set_string (self, &self->version, s, PROP_VERSION);
+  if (g_variant_lookup (dict, "ApiVersion", "u", &u) && u != self->api_version)
+    {
+      self->api_version = u;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_API_VERSION]);
+    }
+}
+
+static void
+on_name_owner_changed (GDBusConnection *connection,
+                       const char      *sender,
+                       const char      *path,
+                       const char      *iface,
+                       const char      *member,
+                       GVariant        *params,
+                       gpointer         user_data)
+{
+  CopilotClient *self = user_data;
+  const char *name, *old_owner, *new_owner;
+
+  g_variant_get (params, "(&s&s&s)", &name, &old_owner, &new_owner);
+  if (g_strcmp0 (name, COPILOT_BUS_NAME) != 0)
+    return;
+  g_debug ("copilotd owner '%s' → '%s'", old_owner, new_owner);
+  set_string (self, &self->daemon_name, *new_owner ? new_owner : NULL, PROP_DAEMON_NAME);
+  if (*new_owner == '\0')
+    set_string (self, &self->backend_state, "stopped", PROP_BACKEND_STATE);
+}
+
+static void
+on_manager_properties_changed (GDBusConnection *connection,
+                               const char      *sender,
+                               const char      *path,
+                               const char      *iface,
+                               const char      *member,
+                               GVariant        *params,
+                               gpointer         user_data)
+{
+  CopilotClient *self = user_data;
+  const char *changed_iface;
+  g_autoptr(GVariant) changed = NULL;
+
+  if (g_strcmp0 (sender, self->daemon_name) != 0 ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    return;
+  g_variant_get (params, "(&s@a{sv}as)", &changed_iface, &changed, NULL);
+  if (g_strcmp0 (changed_iface, COPILOT_IFACE_MANAGER) == 0)
+    apply_manager_properties (self, changed);
+}
+
+static void
+on_lifecycle (GDBusConnection *connection,
+              const char      *sender,
+              const char      *path,
+              const char      *iface,
+              const char      *member,
+              GVariant        *params,
+              gpointer         user_data)
+{
+  CopilotClient *self = user_data;
+  const char *type, *session_id;
+  g_autoptr(GVariant) metadata = NULL;
+
+  if (g_strcmp0 (sender, self->daemon_name) != 0 ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(ssa{sv})")))
+    return;
+  g_variant_get (params, "(&s&s@a{sv})", &type, &session_id, &metadata);
+  g_signal_emit (self, signals[SIGNAL_SESSION_LIFECYCLE], g_quark_try_string (type),
+                 type, session_id, metadata);
+}
+
+static void
+on_session_signal (GDBusConnection *connection,
+                   const char      *sender,
+                   const char      *path,
+                   const char      *iface,
+                   const char      *member,
+                   GVariant        *params,
+                   gpointer         user_data)
+{
+  CopilotClient *self = user_data;
+  CopilotSession *session;
+
+  if (g_strcmp0 (sender, self->daemon_name) != 0)
+    return;
+  session = g_hash_table_lookup (self->sessions, path);
+  if (session != NULL)
+    {
+      copilot_session_handle_signal (session, member, params);
+      return;
+    }
+  /* Signals of a session whose CreateSession/ResumeSession reply has not
+   * been handled yet: keep them for its object. */
+  if (self->n_attaching > 0)
+    {
+      GPtrArray *queue = g_hash_table_lookup (self->early_signals, path);
+
+      if (queue == NULL)
+        {
+          queue = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+          g_hash_table_insert (self->early_signals, g_strdup (path), queue);
+        }
+      /* Past the bound the session backfills with GetEvents. */
+      if (queue->len < MAX_EARLY_SIGNALS)
+        g_ptr_array_add (queue, g_variant_ref_sink (g_variant_new ("(s@*)", member, params)));
+    }
+}
+
+static void
+on_session_properties_changed (GDBusConnection *connection,
+                               const char      *sender,
+                               const char      *path,
+                               const char      *iface,
+                               const char      *member,
+                               GVariant        *params,
+                               gpointer         user_data)
+{
+  CopilotClient *self = user_data;
+  CopilotSession *session;
+  const char *changed_iface;
+  g_autoptr(GVariant) changed = NULL;
+
+  if (g_strcmp0 (sender, self->daemon_name) != 0 ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    return;
+  session = g_hash_table_lookup (self->sessions, path);
+  g_variant_get (params, "(&s@a{sv}as)", &changed_iface, &changed, NULL);
+  if (session != NULL && g_strcmp0 (changed_iface, COPILOT_IFACE_SESSION) == 0)
+    copilot_session_handle_properties (session, changed);
+}
+
+static void
+subscribe_signals (CopilotClient *self)
+{
+  self->owner_sub =
+    g_dbus_connection_signal_subscribe (self->connection, "org.freedesktop.DBus",
+                                        "org.freedesktop.DBus", "NameOwnerChanged",
+                                        "/org/freedesktop/DBus", COPILOT_BUS_NAME,
+                                        G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_name_owner_changed, self, NULL);
+  /* Senders are checked against the daemon's unique name in the handlers. */
+  self->manager_props_sub =
+    g_dbus_connection_signal_subscribe (self->connection, NULL,
+                                        "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                        COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER,
+                                        G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_manager_properties_changed, self, NULL);
+  self->lifecycle_sub =
+    g_dbus_connection_signal_subscribe (self->connection, NULL,
+                                        COPILOT_IFACE_MANAGER, "SessionLifecycle",
+                                        COPILOT_OBJECT_PATH, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_lifecycle, self, NULL);
+  self->session_sub =
+    g_dbus_connection_signal_subscribe (self->connection, NULL,
+                                        COPILOT_IFACE_SESSION, NULL, NULL, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_session_signal, self, NULL);
+  self->session_props_sub =
+    g_dbus_connection_signal_subscribe (self->connection, NULL,
+                                        "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                        NULL, COPILOT_IFACE_SESSION,
+                                        G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_session_properties_changed, self, NULL);
+}
+
+/* ---- initialisation ---- */
+
+static gboolean
+copilot_client_initable_init (GInitable     *initable,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  CopilotClient *self = COPILOT_CLIENT (initable);
+  g_autoptr(GVariant) props = NULL;
+  g_autoptr(GVariant) owner = NULL;
+  g_autoptr(GVariant) dict = NULL;
+
+  if (self->connection == NULL)
+    {
+      self->connection = g_bus_get_sync (self->bus_type, cancellable, error);
+      if (self->connection == NULL)
+        return FALSE;
+    }
+  subscribe_signals (self);
+  /* Reading the properties starts the daemon through D-Bus activation. */
+  props = g_dbus_connection_call_sync (self->connection, COPILOT_BUS_NAME, COPILOT_OBJECT_PATH,
+                                       "org.freedesktop.DBus.Properties", "GetAll",
+                                       g_variant_new ("(s)", COPILOT_IFACE_MANAGER),
+                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                       -1, cancellable, error);
+  if (props == NULL)
+    return FALSE;
+  dict = g_variant_get_child_value (props, 0);
+  apply_manager_properties (self, dict);
+  owner = g_dbus_connection_call_sync (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetNameOwner",
+                                       g_variant_new ("(s)", COPILOT_BUS_NAME),
+                                       G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE,
+                                       -1, cancellable, error);
+  if (owner == NULL)
+    return FALSE;
+  g_free (self->daemon_name);
+  g_variant_get (owner, "(s)", &self->daemon_name);
+  return TRUE;
+}
+
+static void
+copilot_client_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = copilot_client_initable_init;
+}
+
+static void
+on_init_owner (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotClient *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) owner = NULL;
+  GError *error = NULL;
+
+  owner = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (owner == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_free (self->daemon_name);
+  g_variant_get (owner, "(s)", &self->daemon_name);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_init_properties (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotClient *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) props = NULL;
+  g_autoptr(GVariant) dict = NULL;
+  GError *error = NULL;
+
+  props = copilot_client_call_finish (self, result, &error);
+  if (props == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  dict = g_variant_get_child_value (props, 0);
+  apply_manager_properties (self, dict);
+  g_dbus_connection_call (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetNameOwner",
+                          g_variant_new ("(s)", COPILOT_BUS_NAME),
+                          G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          g_task_get_cancellable (task), on_init_owner, g_object_ref (task));
+}
+
+static void
+init_with_connection (GTask *task)
+{
+  CopilotClient *self = g_task_get_source_object (task);
+
+  subscribe_signals (self);
+  copilot_client_call (self, COPILOT_OBJECT_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                       g_variant_new ("(s)", COPILOT_IFACE_MANAGER), G_VARIANT_TYPE ("(a{sv})"),
+                       -1, g_task_get_cancellable (task), on_init_properties, g_object_ref (task));
+}
+
+static void
+on_init_bus (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotClient *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  self->connection = g_bus_get_finish (result, &error);
+  if (self->connection == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  init_with_connection (task);
+}
+
+static void
+copilot_client_init_async (GAsyncInitable      *initable,
+                           int                  io_priority,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  CopilotClient *self = COPILOT_CLIENT (initable);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, copilot_client_init_async);
+  g_task_set_priority (task, io_priority);
+  if (self->connection == NULL)
+    g_bus_get (self->bus_type, cancellable, on_init_bus, g_steal_pointer (&task));
+  else
+    init_with_connection (task);
+}
+
+static gboolean
+copilot_client_init_finish (GAsyncInitable  *initable,
+                            GAsyncResult    *result,
+                            GError         **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+copilot_client_async_initable_iface_init (GAsyncInitableIface *iface)
+{
+  iface->init_async = copilot_client_init_async;
+  iface->init_finish = copilot_client_init_finish;
+}
+
+/* ---- GObject ---- */
+
+static void
+copilot_client_dispose (GObject *object)
+{
+  CopilotClient *self = COPILOT_CLIENT (object);
+
+  if (self->connection != NULL)
+    {
+      guint *subs[] = { &self->owner_sub, &self->manager_props_sub, &self->lifecycle_sub,
+                        &self->session_sub, &self->session_props_sub };
+
+      for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
+        if (*subs[i] != 0)
+          {
+            g_dbus_connection_signal_unsubscribe (self->connection, *subs[i]);
+            *subs[i] = 0;
+          }
+      if (self->tool_provider_id != 0)
+        {
+          g_dbus_connection_unregister_object (self->connection, self->tool_provider_id);
+          self->tool_provider_id = 0;
+        }
+    }
+  if (self->tools != NULL)
+    g_ptr_array_set_size (self->tools, 0);
+  if (self->tool_calls != NULL)
+    {
+      GHashTableIter iter;
+      gpointer call;
+
+      g_hash_table_iter_init (&iter, self->tool_calls);
+      while (g_hash_table_iter_next (&iter, NULL, &call))
+        g_object_weak_unref (call, forget_tool_call, self);
+      g_hash_table_remove_all (self->tool_calls);
+    }
+
+  G_OBJECT_CLASS (copilot_client_parent_class)->dispose (object);
+}
+
+static void
+copilot_client_finalize (GObject *object)
+{
+  CopilotClient *self = COPILOT_CLIENT (object);
+
+  g_clear_object (&self->connection);
+  g_clear_pointer (&self->daemon_name, g_free);
+  g_clear_pointer (&self->backend_state, g_free);
+  g_clear_pointer (&self->version, g_free);
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->early_signals, g_hash_table_unref);
+  g_clear_pointer (&self->tools, g_ptr_array_unref);
+  g_clear_pointer (&self->tool_calls, g_hash_table_unref);
+
+  G_OBJECT_CLASS (copilot_client_parent_class)->finalize (object);
+}
+
+static void
+copilot_client_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  CopilotClient *self = COPILOT_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUS_TYPE:
+      g_value_set_enum (value, self->bus_type);
+      break;
+    case PROP_CONNECTION:
+      g_value_set_object (value, self->connection);
+      break;
+    case PROP_DAEMON_NAME:
+      g_value_set_string (value, self->daemon_name);
+      break;
+    case PROP_BACKEND_STATE:
+      g_value_set_string (value, self->backend_state);
+      break;
+    case PROP_VERSION:
+      g_value_set_string (value, self->version);
+      break;
+    case PROP_API_VERSION:
+      g_value_set_uint (value, self->api_version);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+copilot_client_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  CopilotClient *self = COPILOT_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_BUS_TYPE:
+      self->bus_type = g_value_get_enum (value);
+      break;
+    case PROP_CONNECTION:
+      self->connection = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+copilot_client_class_init (CopilotClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = copilot_client_dispose;
+  object_class->finalize = copilot_client_finalize;
+  object_class->get_property = copilot_client_get_property;
+  object_class->set_property = copilot_client_set_property;
+
+  /* Replies name io.github.copilotd.Copilot1.Error.*: map them. */
+  (void) copilot_error_quark ();
+
+  /**
+   * CopilotClient:bus-type:
+   *
+   * The bus the daemon is on, when the client was made with
+   * copilot_client_new().
+   */
+  properties[PROP_BUS_TYPE] =
+    g_param_spec_enum ("bus-type", NULL, NULL, G_TYPE_BUS_TYPE, G_BUS_TYPE_SESSION,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotClient:connection:
+   *
+   * The bus connection the client talks to the daemon on.
+   */
+  properties[PROP_CONNECTION] =
+    g_param_spec_object ("connection", NULL, NULL, G_TYPE_DBUS_CONNECTION,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotClient:daemon-name:
+   *
+   * The unique bus name of the running daemon, or %NULL while none runs.
+   * Agents and tools of this client answer calls from this name only.
+   */
+  properties[PROP_DAEMON_NAME] =
+    g_param_spec_string ("daemon-name", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotClient:backend-state:
+   *
+   * The Manager's `BackendState`: `stopped`, `starting`, `running`,
+   * `restarting` or `failed`. Notified when it changes.
+   */
+  properties[PROP_BACKEND_STATE] =
+    g_param_spec_string ("backend-state", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotClient:version:
+   *
+   * The daemon's version.
+   */
+  properties[PROP_VERSION] =
+    g_param_spec_string ("version", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotClient:api-version:
+   *
+   * The daemon's `ApiVersion`: 1 for the contract of DESIGN.md §1–§7, 2
+   * once Contract 2 is served.
+   */
+  properties[PROP_API_VERSION] =
+    g_param_spec_uint ("api-version", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * CopilotClient::session-lifecycle:
+   * @self: the client
+   * @type: `created`, `deleted`, `updated`, `foreground` or `background`
+   *   (also the signal's detail)
+   * @session_id: the CLI session id
+   * @metadata: (type GVariant): an `a{sv}` with `start-time` and
+   *   `modified-time`
+   *
+   * The Manager's `SessionLifecycle` signal: a session of this user was
+   * created, deleted or changed, by this app or another.
+   */
+  signals[SIGNAL_SESSION_LIFECYCLE] =
+    g_signal_new ("session-lifecycle", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_VARIANT);
+}
+
+static void
+copilot_client_init (CopilotClient *self)
+{
+  self->bus_type = G_BUS_TYPE_SESSION;
+  self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->early_signals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) g_ptr_array_unref);
+  self->tools = g_ptr_array_new_with_free_func (g_object_unref);
+  self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->backend_state = g_strdup ("stopped");
+}
+
+/* ---- construction ---- */
+
+/**
+ * copilot_client_new:
+ * @bus_type: the bus copilotd is on: %G_BUS_TYPE_SESSION (the usual) or
+ *   %G_BUS_TYPE_SYSTEM
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the client is ready
+ * @user_data: data for @callback
+ *
+ * Connects to copilotd on @bus_type (starting it through D-Bus activation
+ * when it is installed) and reads its state. Finish with
+ * copilot_client_new_finish().
+ */
+void
+copilot_client_new (GBusType             bus_type,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_async_initable_new_async (COPILOT_TYPE_CLIENT, G_PRIORITY_DEFAULT, cancellable,
+                              callback, user_data, "bus-type", bus_type, NULL);
+}
+
+/**
+ * copilot_client_new_for_connection:
+ * @connection: a message bus connection copilotd is reachable on
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the client is ready
+ * @user_data: data for @callback
+ *
+ * Like copilot_client_new(), on a connection the caller already has (a
+ * private bus, a connection with its own main context). Finish with
+ * copilot_client_new_finish().
+ */
+void
+copilot_client_new_for_connection (GDBusConnection     *connection,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_return_if_fail (G_IS_DBUS_CONNECTION (connection));
+
+  g_async_initable_new_async (COPILOT_TYPE_CLIENT, G_PRIORITY_DEFAULT, cancellable,
+                              callback, user_data, "connection", connection, NULL);
+}
+
+/**
+ * copilot_client_new_finish:
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Finishes copilot_client_new() or copilot_client_new_for_connection().
+ *
+ * Returns: (transfer full): the client, or %NULL with @error set
+ */
+CopilotClient *
+copilot_client_new_finish (GAsyncResult  *result,
+                           GError       **error)
+{
+  g_autoptr(GObject) source = g_async_result_get_source_object (result);
+  GObject *object;
+
+  object = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, error);
+  return object != NULL ? COPILOT_CLIENT (object) : NULL;
+}
+
+/**
+ * copilot_client_new_sync:
+ * @bus_type: the bus copilotd is on
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error
+ *
+ * Connects to copilotd and blocks until it answered. Meant for scripts and
+ * command-line tools; an app with a main loop uses copilot_client_new().
+ *
+ * Returns: (transfer full): the client, or %NULL with @error set
+ */
+CopilotClient *
+copilot_client_new_sync (GBusType       bus_type,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  return g_initable_new (COPILOT_TYPE_CLIENT, cancellable, error, "bus-type", bus_type, NULL);
+}
+
+/* ---- accessors ---- */
+
+/**
+ * copilot_client_get_connection:
+ * @self: a #CopilotClient
+ *
+ * Returns: (transfer none): the bus connection the client uses
+ */
+GDBusConnection *
+copilot_client_get_connection (CopilotClient *self)
+{
+  g_return_val_if_fail (COPILOT_IS_CLIENT (self), NULL);
+  return self->connection;
+}
+
+/**
+ * copilot_client_get_daemon_name:
+ * @self: a #CopilotClient
+ *
+ * Returns: (nullable): the unique bus name of the running daemon
+ */
+const char *
+copilot_client_get_daemon_name (CopilotClient *self)
+{
+  g_return_val_if_fail (COPILOT_IS_CLIENT (self), NULL);
+  return self->daemon_name;
+}
+
+/**
+ * copilot_client_get_backend_state:
+ * @self: a #CopilotClient
+ *
+ * Returns: the #CopilotClient:backend-state
+ */
+const char *
+copilot_client_get_backend_state (CopilotClient *self)
+{
+  g_return_val_if_fail (COPILOT_IS_CLIENT (self), NULL);
+  return self->backend_state;
+}
+
+/**
+ * copilot_client_get_version:
+ * @self: a #CopilotClient
+ *
+ * Returns: (nullable): the daemon's version
+ */
+const char *
+copilot_client_get_version (CopilotClient *self)
+{
+  g_return_val_if_fail (COPILOT_IS_CLIENT (self), NULL);
+  return self->version;
+}
+
+/**
+ * copilot_client_get_api_version:
+ * @self: a #CopilotClient
+ *
+ * Returns: the daemon's `ApiVersion`
+ */
+guint
+copilot_client_get_api_version (CopilotClient *self)
+{
+  g_return_val_if_fail (COPILOT_IS_CLIENT (self), 0);
+  return self->api_version;
+}
+
+void
+copilot_client_forget_session (CopilotClient *self,
+                               const char    *path)
+{
+  g_hash_table_remove (self->sessions, path);
+}
+
+/* ---- sessions ---- */
+
+typedef struct {
+  CopilotSession *session;  /* owned, nullable */
+  char *path;               /* owned, nullable */
+} AttachData;
+
+static void
+attach_data_free (AttachData *data)
+{
+  g_clear_object (&data->session);
+  g_free (data->path);
+  g_free (data);
+}
+
+static void
+attach_done (CopilotClient *self)
+{
+  g_assert (self->n_attaching > 0);
+  if (--self->n_attaching == 0)
+    g_hash_table_remove_all (self->early_signals);
+}
+
+static void
+on_session_ready (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotSession *session = COPILOT_SESSION (source);
+  GError *error = NULL;
+
+  if (!copilot_session_init_finish (session, result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, g_object_ref (session), g_object_unref);
+  /* Events queued so far go out once the caller had a chance to connect. */
+  copilot_session_start_delivery (session);
+}
+
+static void
+on_attach_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotClient *self = g_task_get_source_object (task);
+  AttachData *data = g_task_get_task_data (task);
+  gboolean resumed = g_task_get_source_tag (task) == copilot_client_resume_session;
+  g_autoptr(GVariant) reply = NULL;
+  CopilotSession *session;
+  GPtrArray *queue;
+  GError *error = NULL;
+
+  reply = copilot_client_call_finish (self, result, &error);
+  if (reply == NULL)
+    {
+      attach_done (self);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_variant_get (reply, "(o)", &data->path);
+
+  session = g_hash_table_lookup (self->sessions, data->path);
+  if (session != NULL)
+    data->session = g_object_ref (session);
+  else
+    {
+      /* A created session relays from serial 1 to its owner; a resumed
+       * one is joined where it stands (its history is GetMessages'). */
+      data->session = copilot_session_new_internal (self, data->path, resumed ? 0 : 1);
+      g_hash_table_insert (self->sessions, g_strdup (data->path), data->session);
+      queue = g_hash_table_lookup (self->early_signals, data->path);
+      for (guint i = 0; queue != NULL && i < queue->len; i++)
+        {
+          const char *member;
+          g_autoptr(GVariant) params = NULL;
+
+          g_variant_get (g_ptr_array_index (queue, i), "(&s@*)", &member, &params);
+          copilot_session_handle_signal (data->session, member, params);
+        }
+      g_hash_table_remove (self->early_signals, data->path);
+    }
+  attach_done (self);
+  copilot_session_init_async (data->session, g_task_get_cancellable (task),
+                              on_session_ready, g_object_ref (task));
+}
+
+static GVariant *
+add_tools (CopilotClient *self,
+           GVariant      *options)
+{
+  GVariantBuilder builder, tools;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+  gboolean had_tools = FALSE;
+
+  if (self->tools->len == 0)
+    return g_variant_ref (options);
+
+  g_variant_builder_init (&tools, G_VARIANT_TYPE ("aa{sv}"));
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      if (g_strcmp0 (key, "tools") == 0 && g_variant_is_of_type (value, G_VARIANT_TYPE ("aa{sv}")))
+        {
+          GVariantIter tools_iter;
+          GVariant *tool;
+
+          g_variant_iter_init (&tools_iter, value);
+          while ((tool = g_variant_iter_next_value (&tools_iter)) != NULL)
+            {
+              g_variant_builder_add_value (&tools, tool);
+              g_variant_unref (tool);
+            }
+          had_tools = TRUE;
+        }
+      else
+        g_variant_builder_add (&builder, "{sv}", key, value);
+      g_variant_unref (value);
+    }
+  for (guint i = 0; i < self->tools->len; i++)
+    g_variant_builder_add_value (&tools, copilot_tool_to_variant (g_ptr_array_index (self->tools, i),
+                                                                  TOOL_PROVIDER_PATH));
+  (void) had_tools;
+  g_variant_builder_add (&builder, "{sv}", "tools", g_variant_builder_end (&tools));
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+static void
+attach (CopilotClient       *self,
+        gpointer             source_tag,
+        const char          *session_id,
+        GVariant            *options,
+        GCancellable        *cancellable,
+        GAsyncReadyCallback  callback,
+        gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) with_tools = add_tools (self, sunk);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, g_new0 (AttachData, 1), (GDestroyNotify) attach_data_free);
+  self->n_attaching++;
+  /* Starting the CLI and creating the session can take a while. */
+  if (session_id == NULL)
+    copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "CreateSession",
+                         g_variant_new ("(@a{sv})", with_tools), G_VARIANT_TYPE ("(o)"),
+                         COPILOT_TURN_TIMEOUT, cancellable, on_attach_done, g_steal_pointer (&task));
+  else
+    copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "ResumeSession",
+                         g_variant_new ("(s@a{sv})", session_id, with_tools), G_VARIANT_TYPE ("(o)"),
+                         COPILOT_TURN_TIMEOUT, cancellable, on_attach_done, g_steal_pointer (&task));
+}
+
+/**
+ * copilot_client_create_session:
+ * @self: a #CopilotClient
+ * @options: (nullable): `CreateSession`'s `a{sv}` options (`model`,
+ *   `working-directory`, `system-message`, `persist`, …); a floating
+ *   reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the session
+ * @user_data: data for @callback
+ *
+ * Creates a session owned by this connection. The tools added with
+ * copilot_client_add_tool() are offered to it (after any in @options'
+ * `tools`). The session's events are delivered from the main loop
+ * iteration after @callback returns, so connect to its signals in
+ * @callback. Finish with copilot_client_create_session_finish().
+ */
+void
+copilot_client_create_session (CopilotClient       *self,
+                               GVariant            *options,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  attach (self, copilot_client_create_session, NULL, options, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_create_session_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the new session, or %NULL with @error set
+ */
+CopilotSession *
+copilot_client_create_session_finish (CopilotClient  *self,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * copilot_client_resume_session:
+ * @self: a #CopilotClient
+ * @session_id: a CLI session id (from copilot_client_list_sessions())
+ * @options: (nullable): `ResumeSession`'s `a{sv}` options; a floating
+ *   reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the session
+ * @user_data: data for @callback
+ *
+ * Brings a stored session back (or joins the live one) and subscribes to
+ * it. Events are delivered from the point it was joined; its history is
+ * copilot_session_get_messages(). Finish with
+ * copilot_client_resume_session_finish().
+ */
+void
+copilot_client_resume_session (CopilotClient       *self,
+                               const char          *session_id,
+                               GVariant            *options,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_return_if_fail (session_id != NULL);
+  attach (self, copilot_client_resume_session, session_id, options, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_resume_session_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the session, or %NULL with @error set
+ */
+CopilotSession *
+copilot_client_resume_session_finish (CopilotClient  *self,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * copilot_client_list_sessions:
+ * @self: a #CopilotClient
+ * @filter: (nullable): `ListSessions`' `a{sv}` filter (`cwd`, `git-root`,
+ *   `repository`, `branch`); a floating reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the list
+ * @user_data: data for @callback
+ *
+ * Lists the stored sessions of this user. Finish with
+ * copilot_client_list_sessions_finish().
+ */
+void
+copilot_client_list_sessions (CopilotClient       *self,
+                              GVariant            *filter,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (filter);
+
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_list_sessions, "ListSessions", g_variant_new ("(@a{sv})", sunk),
+               "(aa{sv})", -1, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_list_sessions_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): an `aa{sv}`, one dictionary per session
+ *   (`session-id`, `summary`, `modified-time`, `object` when live, …)
+ */
+GVariant *
+copilot_client_list_sessions_finish (CopilotClient  *self,
+                                     GAsyncResult   *result,
+                                     GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_list_sessions, error);
+}
+
+/**
+ * copilot_client_get_session_metadata:
+ * @self: a #CopilotClient
+ * @session_id: a CLI session id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the metadata
+ * @user_data: data for @callback
+ *
+ * `GetSessionMetadata`. Finish with
+ * copilot_client_get_session_metadata_finish().
+ */
+void
+copilot_client_get_session_metadata (CopilotClient       *self,
+                                     const char          *session_id,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_get_session_metadata, "GetSessionMetadata",
+               g_variant_new ("(s)", session_id), "(a{sv})", -1, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_get_session_metadata_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error (%COPILOT_ERROR_NOT_FOUND for an
+ *   unknown session)
+ *
+ * Returns: (transfer full): the session's `a{sv}` metadata
+ */
+GVariant *
+copilot_client_get_session_metadata_finish (CopilotClient  *self,
+                                            GAsyncResult   *result,
+                                            GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_get_session_metadata, error);
+}
+
+/**
+ * copilot_client_delete_session:
+ * @self: a #CopilotClient
+ * @session_id: a CLI session id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * Deletes a stored session for good (a live one is closed first). Finish
+ * with copilot_client_delete_session_finish().
+ */
+void
+copilot_client_delete_session (CopilotClient       *self,
+                               const char          *session_id,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_delete_session, "DeleteSession",
+               g_variant_new ("(s)", session_id), "()", -1, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_delete_session_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE when the session was deleted
+ */
+gboolean
+copilot_client_delete_session_finish (CopilotClient  *self,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  return simple_call_finish_boolean (self, result, copilot_client_delete_session, error);
+}
+
+/**
+ * copilot_client_list_models:
+ * @self: a #CopilotClient
+ * @options: (nullable): `ListModels`' `a{sv}` options; a floating
+ *   reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the list
+ * @user_data: data for @callback
+ *
+ * Lists the models the signed-in account may use. Finish with
+ * copilot_client_list_models_finish().
+ */
+void
+copilot_client_list_models (CopilotClient       *self,
+                            GVariant            *options,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  /* The first call starts the CLI. */
+  simple_call (self, copilot_client_list_models, "ListModels", g_variant_new ("(@a{sv})", sunk),
+               "(aa{sv})", COPILOT_TURN_TIMEOUT, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_list_models_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): an `aa{sv}`: `id`, `name`, `vendor`, … per model
+ */
+GVariant *
+copilot_client_list_models_finish (CopilotClient  *self,
+                                   GAsyncResult   *result,
+                                   GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_list_models, error);
+}
+
+/**
+ * copilot_client_get_status:
+ * @self: a #CopilotClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the status
+ * @user_data: data for @callback
+ *
+ * `GetStatus`. Finish with copilot_client_get_status_finish().
+ */
+void
+copilot_client_get_status (CopilotClient       *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_get_status, "GetStatus", NULL, "(a{sv})",
+               COPILOT_TURN_TIMEOUT, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_get_status_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): an `a{sv}`: `version`, `protocol-version`,
+ *   `daemon-version`, `backend-state`
+ */
+GVariant *
+copilot_client_get_status_finish (CopilotClient  *self,
+                                  GAsyncResult   *result,
+                                  GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_get_status, error);
+}
+
+/**
+ * copilot_client_get_auth_status:
+ * @self: a #CopilotClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the status
+ * @user_data: data for @callback
+ *
+ * `GetAuthStatus`. Finish with copilot_client_get_auth_status_finish().
+ */
+void
+copilot_client_get_auth_status (CopilotClient       *self,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_get_auth_status, "GetAuthStatus", NULL, "(a{sv})",
+               COPILOT_TURN_TIMEOUT, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_get_auth_status_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): an `a{sv}`: `authenticated`, `login`, `host`, …
+ */
+GVariant *
+copilot_client_get_auth_status_finish (CopilotClient  *self,
+                                       GAsyncResult   *result,
+                                       GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_get_auth_status, error);
+}
+
+static void
+on_ask_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotClient *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  GVariant *reply;
+
+  reply = copilot_client_call_finish (self, result, &error);
+  if (reply == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * copilot_client_ask:
+ * @self: a #CopilotClient
+ * @prompt: the question
+ * @options: (nullable): `Ask`'s `a{sv}` options (`CreateSession`'s and
+ *   `SendAndWait`'s, `session-id` to continue a session); a floating
+ *   reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * One question, one answer, in a session that ends with the call (unless
+ * `persist` is set): the Manager's `Ask`. The call carries no D-Bus
+ * timeout. Prompts of the turn reach agents as for any turn, so an app
+ * that serves its own #CopilotAgent must iterate its main loop meanwhile,
+ * which this asynchronous call allows. Finish with
+ * copilot_client_ask_finish().
+ */
+void
+copilot_client_ask (CopilotClient       *self,
+                    const char          *prompt,
+                    GVariant            *options,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+  GTask *task;
+
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_return_if_fail (prompt != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, copilot_client_ask);
+  copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "Ask",
+                       g_variant_new ("(s@a{sv})", prompt, sunk), G_VARIANT_TYPE ("(sa{sv})"),
+                       COPILOT_TURN_TIMEOUT, cancellable, on_ask_done, task);
+}
+
+/**
+ * copilot_client_ask_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @details: (out) (optional) (transfer full): the `a{sv}` details:
+ *   `session-id`, `message-id`, `aborted`
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the answer, or %NULL with @error set
+ */
+char *
+copilot_client_ask_finish (CopilotClient  *self,
+                           GAsyncResult   *result,
+                           GVariant      **details,
+                           GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  char *content = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  reply = g_task_propagate_pointer (G_TASK (result), error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(s@a{sv})", &content, details);
+  return content;
+}
+
+/**
+ * copilot_client_sign_in:
+ * @self: a #CopilotClient
+ * @host: the GitHub host, e.g. `https://github.com`
+ * @token: a token the app obtained (GNOME Online Accounts, its own OAuth
+ *   flow)
+ * @options: (nullable): `SignIn`'s `a{sv}` options; a floating reference
+ *   is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the account
+ * @user_data: data for @callback
+ *
+ * Signs the CLI in with @token (the Manager's `SignIn`; the daemon never
+ * logs the token). Finish with copilot_client_sign_in_finish().
+ */
+void
+copilot_client_sign_in (CopilotClient       *self,
+                        const char          *host,
+                        const char          *token,
+                        GVariant            *options,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_return_if_fail (host != NULL && token != NULL);
+  simple_call (self, copilot_client_sign_in, "SignIn", g_variant_new ("(ss@a{sv})", host, token, sunk),
+               "(a{sv})", COPILOT_TURN_TIMEOUT, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_sign_in_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the `a{sv}` account: `login`, `host`,
+ *   `stored-in-vault`
+ */
+GVariant *
+copilot_client_sign_in_finish (CopilotClient  *self,
+                               GAsyncResult   *result,
+                               GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_sign_in, error);
+}
+
+/**
+ * copilot_client_sign_out:
+ * @self: a #CopilotClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * The Manager's `SignOut`. Finish with copilot_client_sign_out_finish().
+ */
+void
+copilot_client_sign_out (CopilotClient       *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_sign_out, "SignOut",
+               g_variant_new_parsed ("(@a{sv} {},)"), "()", COPILOT_TURN_TIMEOUT,
+               cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_sign_out_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE when signed out
+ */
+gboolean
+copilot_client_sign_out_finish (CopilotClient  *self,
+                                GAsyncResult   *result,
+                                GError        **error)
+{
+  return simple_call_finish_boolean (self, result, copilot_client_sign_out, error);
+}
+
+/**
+ * copilot_client_get_account:
+ * @self: a #CopilotClient
+ * @options: (nullable): `GetAccount`'s `a{sv}` options (`quota`); a
+ *   floating reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the account
+ * @user_data: data for @callback
+ *
+ * The Manager's `GetAccount`. Finish with
+ * copilot_client_get_account_finish().
+ */
+void
+copilot_client_get_account (CopilotClient       *self,
+                            GVariant            *options,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  simple_call (self, copilot_client_get_account, "GetAccount", g_variant_new ("(@a{sv})", sunk),
+               "(a{sv})", COPILOT_TURN_TIMEOUT, cancellable, callback, user_data);
+}
+
+/**
+ * copilot_client_get_account_finish:
+ * @self: a #CopilotClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the `a{sv}` account: `login`, `host`,
+ *   `auth-type`, `quota-json`
+ */
+GVariant *
+copilot_client_get_account_finish (CopilotClient  *self,
+                                   GAsyncResult   *result,
+                                   GError        **error)
+{
+  return simple_call_finish_variant (self, result, copilot_client_get_account, error);
+}
+
+/* ---- tools ---- */
+
+static void
+forget_tool_call (gpointer  data,
+                  GObject  *where_the_object_was)
+{
+  CopilotClient *self = data;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->tool_calls);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (value == (gpointer) where_the_object_was)
+      g_hash_table_iter_remove (&iter);
+}
+
+static void
+tool_provider_method_call (GDBusConnection       *connection,
+                           const char            *sender,
+                           const char            *path,
+                           const char            *iface,
+                           const char            *method,
+                           GVariant              *params,
+                           GDBusMethodInvocation *invocation,
+                           gpointer               user_data)
+{
+  CopilotClient *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!copilot_client_check_sender (self, sender, &error))
+    {
+      /* By name: the domain may be another's in this process. */
+      g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
+                                                  error->message);
+      return;
+    }
+
+  if (g_strcmp0 (method, "Invoke") == 0)
+    {
+      const char *session, *call_id, *name, *args;
+      g_autoptr(GVariant) context = NULL;
+      g_autoptr(CopilotToolCall) call = NULL;
+      CopilotTool *tool = NULL;
+
+      g_variant_get (params, "(&o&s&s&s@a{sv})", &session, &call_id, &name, &args, &context);
+      for (guint i = 0; i < self->tools->len && tool == NULL; i++)
+        if (g_strcmp0 (copilot_tool_get_name (g_ptr_array_index (self->tools, i)), name) == 0)
+          tool = g_ptr_array_index (self->tools, i);
+      if (tool == NULL)
+        {
+          g_dbus_method_invocation_return_value (invocation,
+                                                 g_variant_new_parsed ("(@u 1, 'No such tool in this app', @a{sv} {})"));
+          return;
+        }
+      call = copilot_tool_call_new_internal (invocation, session, call_id, name, args, context);
+      g_hash_table_insert (self->tool_calls, g_strdup (call_id), call);
+      g_object_weak_ref (G_OBJECT (call), forget_tool_call, self);
+      if (!copilot_tool_emit_invoke (tool, call))
+        copilot_tool_call_return_failure (call, "The tool has no handler");
+      /* A handler that kept no reference and gave no answer: the call is
+       * answered with a failure as it is finalized here. */
+    }
+  else if (g_strcmp0 (method, "Cancel") == 0)
+    {
+      const char *call_id;
+      CopilotToolCall *call;
+
+      g_variant_get (params, "(&s)", &call_id);
+      call = g_hash_table_lookup (self->tool_calls, call_id);
+      if (call != NULL)
+        copilot_tool_call_withdraw (call);
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
+  else
+    g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                           "No such method %s", method);
+}
+
+static void
+client_weak_notify (gpointer data)
+{
+}
+
+static const GDBusInterfaceVTable tool_provider_vtable = {
+  .method_call = tool_provider_method_call,
+};
+
+/**
+ * copilot_client_add_tool:
+ * @self: a #CopilotClient
+ * @tool: a #CopilotTool
+ *
+ * Serves @tool on this client's connection (the ToolProvider interface)
+ * and offers it to every session the client creates or resumes from now
+ * on. Sessions created before keep the tools they had.
+ */
+void
+copilot_client_add_tool (CopilotClient *self,
+                         CopilotTool   *tool)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_return_if_fail (COPILOT_IS_TOOL (tool));
+
+  if (self->tool_provider_id == 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      self->tool_provider_id =
+        g_dbus_connection_register_object (self->connection, TOOL_PROVIDER_PATH,
+                                           copilot_interface_info (COPILOT_IFACE_TOOL_PROVIDER),
+                                           &tool_provider_vtable, self, client_weak_notify, &error);
+      if (self->tool_provider_id == 0)
+        {
+          g_warning ("libcopilot: cannot serve tools at %s: %s", TOOL_PROVIDER_PATH, error->message);
+          return;
+        }
+    }
+  if (!g_ptr_array_find (self->tools, tool, NULL))
+    g_ptr_array_add (self->tools, g_object_ref (tool));
+}
+
+/**
+ * copilot_client_remove_tool:
+ * @self: a #CopilotClient
+ * @tool: a #CopilotTool added with copilot_client_add_tool()
+ *
+ * Stops offering @tool to new sessions; later calls of it by sessions that
+ * have it fail.
+ */
+void
+copilot_client_remove_tool (CopilotClient *self,
+                            CopilotTool   *tool)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_ptr_array_remove (self->tools, tool);
+}

@@ -1,0 +1,97 @@
+/* copilot-private.h: what libcopilot's classes share, not installed */
+#pragma once
+
+#include "copilot.h"
+
+G_BEGIN_DECLS
+
+#define COPILOT_IFACE_MANAGER COPILOT_BUS_NAME ".Manager"
+#define COPILOT_IFACE_AGENT_MANAGER COPILOT_BUS_NAME ".AgentManager"
+#define COPILOT_IFACE_SESSION COPILOT_BUS_NAME ".Session"
+#define COPILOT_IFACE_AGENT COPILOT_BUS_NAME ".Agent"
+#define COPILOT_IFACE_TOOL_PROVIDER COPILOT_BUS_NAME ".ToolProvider"
+#define COPILOT_SESSION_PATH_PREFIX COPILOT_OBJECT_PATH "/session/"
+/* Where this process serves its agents and tools. */
+#define COPILOT_LOCAL_PATH "/io/github/copilotd/libcopilot"
+
+/* A turn may last as long as the model thinks: no D-Bus timeout. */
+#define COPILOT_TURN_TIMEOUT G_MAXINT
+
+void                copilot_error_normalize          (GError          *error);
+
+/* The embedded introspection data of the interfaces clients implement. */
+GDBusInterfaceInfo *copilot_interface_info           (const char      *name);
+
+/* Whether @sender is the daemon; otherwise fills @error (AccessDenied). */
+gboolean            copilot_client_check_sender      (CopilotClient   *self,
+                                                      const char      *sender,
+                                                      GError         **error);
+/* g_dbus_connection_call on the daemon's name; @params may be floating. */
+void                copilot_client_call              (CopilotClient       *self,
+                                                      const char          *path,
+                                                      const char          *iface,
+                                                      const char          *method,
+                                                      GVariant            *params,
+                                                      const GVariantType  *reply_type,
+                                                      int                  timeout_ms,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+GVariant           *copilot_client_call_finish       (CopilotClient       *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+void                copilot_client_forget_session    (CopilotClient   *self,
+                                                      const char      *path);
+
+/* @initial_serial: the serial of the first event it will deliver, or 0 to
+ * take whatever comes first. */
+CopilotSession     *copilot_session_new_internal     (CopilotClient   *client,
+                                                      const char      *path,
+                                                      guint64          initial_serial);
+void                copilot_session_init_async       (CopilotSession      *self,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+gboolean            copilot_session_init_finish      (CopilotSession  *self,
+                                                      GAsyncResult    *result,
+                                                      GError         **error);
+void                copilot_session_handle_signal    (CopilotSession  *self,
+                                                      const char      *member,
+                                                      GVariant        *params);
+void                copilot_session_handle_properties (CopilotSession *self,
+                                                       GVariant       *changed);
+/* Starts delivering what it queued since it was created. */
+void                copilot_session_start_delivery   (CopilotSession  *self);
+
+typedef enum {
+  COPILOT_PROMPT_KIND_PERMISSION,
+  COPILOT_PROMPT_KIND_USER_INPUT,
+  COPILOT_PROMPT_KIND_ELICITATION,
+  COPILOT_PROMPT_KIND_PLAN_APPROVAL,
+  COPILOT_PROMPT_KIND_MODE_SWITCH,
+} CopilotPromptKind;
+
+CopilotPrompt      *copilot_prompt_new_internal      (CopilotPromptKind      kind,
+                                                      GDBusMethodInvocation *invocation,
+                                                      const char            *session_path,
+                                                      const char            *request_id,
+                                                      GVariant              *request,
+                                                      const char            *request_json);
+/* The daemon withdrew it: emits ::cancelled, answers with the refusal. */
+void                copilot_prompt_withdraw          (CopilotPrompt   *self);
+
+CopilotToolCall    *copilot_tool_call_new_internal   (GDBusMethodInvocation *invocation,
+                                                      const char            *session_path,
+                                                      const char            *tool_call_id,
+                                                      const char            *tool_name,
+                                                      const char            *arguments_json,
+                                                      GVariant              *context);
+void                copilot_tool_call_withdraw       (CopilotToolCall *self);
+/* Emits ::invoke; FALSE when nobody handles it. */
+gboolean            copilot_tool_emit_invoke         (CopilotTool     *self,
+                                                      CopilotToolCall *call);
+/* The tools entry of CreateSession for this tool served at @provider_path. */
+GVariant           *copilot_tool_to_variant          (CopilotTool     *self,
+                                                      const char      *provider_path);
+
+G_END_DECLS

@@ -1,0 +1,1370 @@
+/* copilot-session.c: one conversation of copilotd
+ *
+ * The daemon relays a session's events as Event and Delta signals that
+ * share one serial counter. This object delivers each of them once, in
+ * serial order: a serial below the next expected one is a duplicate and
+ * dropped; a serial above it means signals were missed, and the gap is
+ * filled from the daemon's replay ring (GetEvents) before anything newer
+ * is delivered.
+ */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "copilot-private.h"
+
+struct _CopilotSession
+{
+  GObject parent_instance;
+
+  CopilotClient *client;         /* owned */
+  char *path;                    /* owned */
+  char *id;                      /* owned */
+  char *state;                   /* owned */
+  char *model;                   /* owned */
+  char *mode;                    /* owned */
+
+  guint64 next_serial;           /* 0: take whatever comes first */
+  gboolean delivering;           /* FALSE until the creator had the object */
+  GQueue early;                  /* owned: GVariant (member, params) before delivering */
+  gboolean backfilling;          /* a GetEvents call is in flight */
+  GPtrArray *held;               /* owned: GVariant (member, params) during backfill */
+  gboolean closed;
+  char *delta_message_id;        /* owned, nullable: of the last thing delivered, a Delta */
+
+  GPtrArray *turn_cancels;       /* owned: TurnCancel*: cancellables that abort the turn */
+  GCancellable *cancellable;     /* owned: cancelled in dispose */
+};
+
+G_DEFINE_FINAL_TYPE (CopilotSession, copilot_session, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_CLIENT,
+  PROP_OBJECT_PATH,
+  PROP_ID,
+  PROP_STATE,
+  PROP_MODEL,
+  PROP_MODE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_EVENT,
+  SIGNAL_DELTA,
+  SIGNAL_MESSAGE,
+  SIGNAL_TOOL_STARTED,
+  SIGNAL_TOOL_FINISHED,
+  SIGNAL_IDLE,
+  SIGNAL_ERROR,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+#define BACKFILL_MAX 0  /* GetEvents: everything the ring holds */
+
+/* A GCancellable of send() that aborts the turn it started. */
+typedef struct {
+  CopilotSession *session;       /* unowned */
+  GCancellable *cancellable;     /* owned */
+  gulong handler;
+} TurnCancel;
+
+static void
+turn_cancel_free (TurnCancel *tc)
+{
+  g_cancellable_disconnect (tc->cancellable, tc->handler);
+  g_object_unref (tc->cancellable);
+  g_free (tc);
+}
+
+/* ---- state ---- */
+
+static void
+set_string (CopilotSession *self,
+            char          **field,
+            const char     *value,
+            guint           prop)
+{
+  if (g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+void
+copilot_session_handle_properties (CopilotSession *self,
+                                   GVariant       *changed)
+{
+  const char *s;
+
+  if (g_variant_lookup (changed, "Id", "&s", &s))
+    set_string (self, &self->id, s, PROP_ID);
+  if (g_variant_lookup (changed, "State", "&s", &s))
+    set_string (self, &self->state, s, PROP_STATE);
+  if (g_variant_lookup (changed, "Model", "&s", &s))
+    set_string (self, &self->model, s, PROP_MODEL);
+  if (g_variant_lookup (changed, "Mode", "&s", &s))
+    set_string (self, &self->mode, s, PROP_MODE);
+}
+
+/* ---- delivery ---- */
+
+static JsonObject *
+parse_object (const char *json)
+{
+  g_autoptr(JsonNode) node = json_from_string (json, NULL);
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return json_object_ref (json_node_get_object (node));
+}
+
+static char *
+member_to_json (JsonObject *object,
+                const char *member)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, member) : NULL;
+
+  if (node == NULL)
+    return g_strdup ("null");
+  return json_to_string (node, FALSE);
+}
+
+static void
+end_turn (CopilotSession *self)
+{
+  g_ptr_array_set_size (self->turn_cancels, 0);
+}
+
+static void
+deliver_event (CopilotSession *self,
+               const char     *type,
+               const char     *data_json)
+{
+  g_autoptr(JsonObject) data = parse_object (data_json);
+  const char *s;
+
+  /* Deltas replayed from the ring travel as Delta when live. */
+  if (strcmp (type, "assistant.message_delta") == 0 ||
+      strcmp (type, "assistant.reasoning_delta") == 0)
+    {
+      const char *text = data ? json_object_get_string_member_with_default (data, "deltaContent", "") : "";
+
+      g_signal_emit (self, signals[SIGNAL_DELTA], 0,
+                     strcmp (type, "assistant.reasoning_delta") == 0 ? 1u : 0u, text);
+      return;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_EVENT], g_quark_try_string (type), type, data_json);
+
+  if (strcmp (type, "assistant.message") == 0)
+    {
+      /* A sub-agent's messages carry parentToolCallId: not the answer. */
+      if (data != NULL && !json_object_has_member (data, "parentToolCallId"))
+        g_signal_emit (self, signals[SIGNAL_MESSAGE], 0,
+                       json_object_get_string_member_with_default (data, "messageId", ""),
+                       json_object_get_string_member_with_default (data, "content", ""));
+    }
+  else if (strcmp (type, "tool.execution_start") == 0)
+    {
+      g_autofree char *args = member_to_json (data, "arguments");
+
+      g_signal_emit (self, signals[SIGNAL_TOOL_STARTED], 0,
+                     data ? json_object_get_string_member_with_default (data, "toolCallId", "") : "",
+                     data ? json_object_get_string_member_with_default (data, "toolName", "") : "",
+                     args);
+    }
+  else if (strcmp (type, "tool.execution_complete") == 0)
+    {
+      gboolean success = data ? json_object_get_boolean_member_with_default (data, "success", FALSE) : FALSE;
+      g_autofree char *result = member_to_json (data, success ? "result" : "error");
+
+      g_signal_emit (self, signals[SIGNAL_TOOL_FINISHED], 0,
+                     data ? json_object_get_string_member_with_default (data, "toolCallId", "") : "",
+                     success, result);
+    }
+  else if (strcmp (type, "session.idle") == 0)
+    {
+      end_turn (self);
+      g_signal_emit (self, signals[SIGNAL_IDLE], 0,
+                     data ? json_object_get_boolean_member_with_default (data, "aborted", FALSE) : FALSE);
+    }
+  else if (strcmp (type, "session.error") == 0)
+    {
+      g_signal_emit (self, signals[SIGNAL_ERROR], 0,
+                     data ? json_object_get_string_member_with_default (data, "errorType", "") : "",
+                     data ? json_object_get_string_member_with_default (data, "message", "") : "");
+    }
+  else if (strcmp (type, "session.mode_changed") == 0 && data != NULL &&
+           (s = json_object_get_string_member_with_default (data, "newMode", NULL)) != NULL)
+    set_string (self, &self->mode, s, PROP_MODE);
+}
+
+static void
+deliver_closed (CopilotSession *self,
+                GVariant       *details)
+{
+  const char *reason = "destroyed";
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  g_variant_lookup (details, "reason", "&s", &reason);
+  end_turn (self);
+  set_string (self, &self->state, "closed", PROP_STATE);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, reason);
+}
+
+static guint64
+record_serial (GVariant *record)
+{
+  g_autoptr(GVariant) params = g_variant_get_child_value (record, 1);
+  guint64 serial = G_MAXUINT64;  /* Closed comes after everything */
+
+  if (g_variant_is_of_type (params, G_VARIANT_TYPE ("(tsa{sv}s)")) ||
+      g_variant_is_of_type (params, G_VARIANT_TYPE ("(tsus)")))
+    g_variant_get_child (params, 0, "t", &serial);
+  return serial;
+}
+
+/* Delivers one signal whose serial is the next one (or, after a backfill,
+ * the next one known). */
+static void
+deliver_record (CopilotSession *self,
+                const char     *member,
+                GVariant       *params)
+{
+  if (strcmp (member, "Closed") == 0 && g_variant_is_of_type (params, G_VARIANT_TYPE ("(a{sv})")))
+    {
+      g_autoptr(GVariant) details = g_variant_get_child_value (params, 0);
+
+      deliver_closed (self, details);
+    }
+  else if (strcmp (member, "Event") == 0 && g_variant_is_of_type (params, G_VARIANT_TYPE ("(tsa{sv}s)")))
+    {
+      guint64 serial;
+      const char *type, *data_json;
+
+      g_variant_get (params, "(t&s@a{sv}&s)", &serial, &type, NULL, &data_json);
+      self->next_serial = serial + 1;
+      g_clear_pointer (&self->delta_message_id, g_free);
+      deliver_event (self, type, data_json);
+    }
+  else if (strcmp (member, "Delta") == 0 && g_variant_is_of_type (params, G_VARIANT_TYPE ("(tsus)")))
+    {
+      guint64 serial;
+      guint32 stream;
+      const char *message_id, *text;
+
+      g_variant_get (params, "(t&su&s)", &serial, &message_id, &stream, &text);
+      self->next_serial = serial + 1;
+      g_free (self->delta_message_id);
+      self->delta_message_id = g_strdup (message_id);
+      g_signal_emit (self, signals[SIGNAL_DELTA], 0, stream, text);
+    }
+}
+
+static int
+compare_records (gconstpointer a,
+                 gconstpointer b)
+{
+  guint64 sa = record_serial (*(GVariant **) a);
+  guint64 sb = record_serial (*(GVariant **) b);
+
+  return sa < sb ? -1 : sa > sb;
+}
+
+static void
+on_backfill_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(CopilotSession) self = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) held = NULL;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (reply != NULL)
+    {
+      g_autoptr(GVariantIter) iter = NULL;
+      guint64 serial;
+      const char *type, *data_json;
+
+      g_variant_get (reply, "(a(tsa{sv}s)tb)", &iter, NULL, NULL);
+      while (g_variant_iter_next (iter, "(t&sa{sv}&s)", &serial, &type, NULL, &data_json))
+        {
+          if (serial < self->next_serial)
+            continue;
+          self->next_serial = serial + 1;
+          g_clear_pointer (&self->delta_message_id, g_free);
+          deliver_event (self, type, data_json);
+        }
+    }
+  else
+    g_debug ("libcopilot: GetEvents on %s failed: %s", self->path, error->message);
+
+  /* What arrived meanwhile, in order; a gap left now is one the ring no
+   * longer holds (or noise relayed to another subscriber). */
+  self->backfilling = FALSE;
+  held = g_steal_pointer (&self->held);
+  self->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_ptr_array_sort (held, compare_records);
+  for (guint i = 0; i < held->len; i++)
+    {
+      GVariant *record = g_ptr_array_index (held, i);
+      const char *member;
+      g_autoptr(GVariant) params = NULL;
+
+      if (record_serial (record) != G_MAXUINT64 && record_serial (record) < self->next_serial)
+        continue;
+      g_variant_get (record, "(&s@*)", &member, &params);
+      deliver_record (self, member, params);
+    }
+}
+
+/* A slow subscriber gets the deltas of one message merged into one Delta
+ * that bears the serial of the last: not a gap. */
+static gboolean
+is_merged_delta (CopilotSession *self,
+                 GVariant       *record)
+{
+  g_autoptr(GVariant) params = g_variant_get_child_value (record, 1);
+  const char *member, *message_id;
+
+  g_variant_get_child (record, 0, "&s", &member);
+  if (self->delta_message_id == NULL || strcmp (member, "Delta") != 0 ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(tsus)")))
+    return FALSE;
+  g_variant_get_child (params, 1, "&s", &message_id);
+  return *message_id != '\0' && strcmp (message_id, self->delta_message_id) == 0;
+}
+
+static void
+process_record (CopilotSession *self,
+                GVariant       *record)
+{
+  guint64 serial = record_serial (record);
+  const char *member;
+  g_autoptr(GVariant) params = NULL;
+
+  if (self->backfilling)
+    {
+      g_ptr_array_add (self->held, g_variant_ref (record));
+      return;
+    }
+  if (serial != G_MAXUINT64 && self->next_serial != 0)
+    {
+      if (serial < self->next_serial)
+        return;  /* delivered already (from the ring) */
+      if (serial > self->next_serial && !is_merged_delta (self, record))
+        {
+          g_debug ("libcopilot: %s missed serials %" G_GUINT64_FORMAT "…%" G_GUINT64_FORMAT ", backfilling",
+                   self->path, self->next_serial, serial - 1);
+          self->backfilling = TRUE;
+          g_ptr_array_add (self->held, g_variant_ref (record));
+          copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "GetEvents",
+                               g_variant_new ("(tu)", self->next_serial, (guint32) BACKFILL_MAX),
+                               G_VARIANT_TYPE ("(a(tsa{sv}s)tb)"), -1, self->cancellable,
+                               on_backfill_done, g_object_ref (self));
+          return;
+        }
+    }
+  g_variant_get (record, "(&s@*)", &member, &params);
+  deliver_record (self, member, params);
+}
+
+void
+copilot_session_handle_signal (CopilotSession *self,
+                               const char     *member,
+                               GVariant       *params)
+{
+  g_autoptr(GVariant) record = g_variant_ref_sink (g_variant_new ("(s@*)", member, params));
+
+  if (!self->delivering)
+    {
+      g_queue_push_tail (&self->early, g_steal_pointer (&record));
+      return;
+    }
+  process_record (self, record);
+}
+
+static gboolean
+start_delivery_cb (gpointer user_data)
+{
+  CopilotSession *self = user_data;
+  GVariant *record;
+
+  self->delivering = TRUE;
+  while ((record = g_queue_pop_head (&self->early)) != NULL)
+    {
+      process_record (self, record);
+      g_variant_unref (record);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+copilot_session_start_delivery (CopilotSession *self)
+{
+  if (self->delivering)
+    return;
+  /* Below the priority of the GTask callback that hands the session out. */
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, start_delivery_cb, g_object_ref (self), g_object_unref);
+}
+
+/* ---- initialisation ---- */
+
+static void
+on_init_properties (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotSession *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) dict = NULL;
+  GError *error = NULL;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  dict = g_variant_get_child_value (reply, 0);
+  copilot_session_handle_properties (self, dict);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+get_properties (GTask *task)
+{
+  CopilotSession *self = g_task_get_source_object (task);
+
+  copilot_client_call (self->client, self->path, "org.freedesktop.DBus.Properties", "GetAll",
+                       g_variant_new ("(s)", COPILOT_IFACE_SESSION), G_VARIANT_TYPE ("(a{sv})"),
+                       -1, g_task_get_cancellable (task), on_init_properties, g_object_ref (task));
+}
+
+static void
+on_init_subscribed (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotSession *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (self->next_serial == 0)
+    g_variant_get (reply, "(t)", &self->next_serial);
+  get_properties (task);
+}
+
+void
+copilot_session_init_async (CopilotSession      *self,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, copilot_session_init_async);
+  /* A resumed session: subscribe (a no-op for its owner) and learn where
+   * its events stand. */
+  if (self->next_serial == 0)
+    copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "Subscribe",
+                         g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(t)"),
+                         -1, cancellable, on_init_subscribed, g_steal_pointer (&task));
+  else
+    get_properties (task);
+}
+
+gboolean
+copilot_session_init_finish (CopilotSession  *self,
+                             GAsyncResult    *result,
+                             GError         **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+CopilotSession *
+copilot_session_new_internal (CopilotClient *client,
+                              const char    *path,
+                              guint64        initial_serial)
+{
+  CopilotSession *self = g_object_new (COPILOT_TYPE_SESSION,
+                                       "client", client,
+                                       "object-path", path,
+                                       NULL);
+
+  self->next_serial = initial_serial;
+  return self;
+}
+
+/* ---- GObject ---- */
+
+static void
+copilot_session_dispose (GObject *object)
+{
+  CopilotSession *self = COPILOT_SESSION (object);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->client != NULL && self->path != NULL)
+    copilot_client_forget_session (self->client, self->path);
+  g_ptr_array_set_size (self->turn_cancels, 0);
+  g_queue_clear_full (&self->early, (GDestroyNotify) g_variant_unref);
+
+  G_OBJECT_CLASS (copilot_session_parent_class)->dispose (object);
+}
+
+static void
+copilot_session_finalize (GObject *object)
+{
+  CopilotSession *self = COPILOT_SESSION (object);
+
+  g_clear_object (&self->client);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->id, g_free);
+  g_clear_pointer (&self->state, g_free);
+  g_clear_pointer (&self->model, g_free);
+  g_clear_pointer (&self->mode, g_free);
+  g_clear_pointer (&self->delta_message_id, g_free);
+  g_clear_pointer (&self->held, g_ptr_array_unref);
+  g_clear_pointer (&self->turn_cancels, g_ptr_array_unref);
+
+  G_OBJECT_CLASS (copilot_session_parent_class)->finalize (object);
+}
+
+static void
+copilot_session_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  CopilotSession *self = COPILOT_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+    case PROP_OBJECT_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    case PROP_ID:
+      g_value_set_string (value, self->id);
+      break;
+    case PROP_STATE:
+      g_value_set_string (value, self->state);
+      break;
+    case PROP_MODEL:
+      g_value_set_string (value, self->model);
+      break;
+    case PROP_MODE:
+      g_value_set_string (value, self->mode);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+copilot_session_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  CopilotSession *self = COPILOT_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      self->client = g_value_dup_object (value);
+      break;
+    case PROP_OBJECT_PATH:
+      self->path = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+copilot_session_class_init (CopilotSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = copilot_session_dispose;
+  object_class->finalize = copilot_session_finalize;
+  object_class->get_property = copilot_session_get_property;
+  object_class->set_property = copilot_session_set_property;
+
+  /**
+   * CopilotSession:client:
+   *
+   * The client the session belongs to.
+   */
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, NULL, COPILOT_TYPE_CLIENT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotSession:object-path:
+   *
+   * The session's D-Bus object path.
+   */
+  properties[PROP_OBJECT_PATH] =
+    g_param_spec_string ("object-path", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotSession:id:
+   *
+   * The CLI session id (a UUID), for copilot_client_resume_session().
+   */
+  properties[PROP_ID] =
+    g_param_spec_string ("id", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotSession:state:
+   *
+   * `idle`, `busy`, `waiting` (a prompt is with an agent) or `closed`.
+   */
+  properties[PROP_STATE] =
+    g_param_spec_string ("state", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotSession:model:
+   *
+   * The model the session uses.
+   */
+  properties[PROP_MODEL] =
+    g_param_spec_string ("model", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CopilotSession:mode:
+   *
+   * `interactive`, `plan` or `autopilot` (the `Mode` property of Contract
+   * 2, and `session.mode_changed` events); %NULL when the daemon does not
+   * say.
+   */
+  properties[PROP_MODE] =
+    g_param_spec_string ("mode", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * CopilotSession::event:
+   * @self: the session
+   * @type: the CLI event type (`assistant.message`, `session.idle`, …),
+   *   also the signal's detail
+   * @data_json: the event's `data`, JSON text as the CLI sent it
+   *
+   * Every event the daemon relays, once and in order, missed ones
+   * backfilled. Streamed text comes as #CopilotSession::delta instead.
+   * The typed signals below follow this one for the events they cover.
+   */
+  signals[SIGNAL_EVENT] =
+    g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * CopilotSession::delta:
+   * @self: the session
+   * @stream: 0 for the answer, 1 for reasoning
+   * @text: the next piece of text
+   *
+   * Streamed text. The #CopilotSession::message that follows is
+   * authoritative.
+   */
+  signals[SIGNAL_DELTA] =
+    g_signal_new ("delta", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  /**
+   * CopilotSession::message:
+   * @self: the session
+   * @message_id: the message's id
+   * @content: the whole message
+   *
+   * A complete assistant message of the main agent (`assistant.message`
+   * without a parent tool call). A turn may have several, the last being
+   * the answer.
+   */
+  signals[SIGNAL_MESSAGE] =
+    g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * CopilotSession::tool-started:
+   * @self: the session
+   * @tool_call_id: the call's id
+   * @tool_name: the tool
+   * @arguments_json: its arguments, JSON text
+   *
+   * A tool began (`tool.execution_start`).
+   */
+  signals[SIGNAL_TOOL_STARTED] =
+    g_signal_new ("tool-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * CopilotSession::tool-finished:
+   * @self: the session
+   * @tool_call_id: the call's id
+   * @success: whether it succeeded
+   * @result_json: its `result` (or `error` when it failed), JSON text
+   *
+   * A tool ended (`tool.execution_complete`).
+   */
+  signals[SIGNAL_TOOL_FINISHED] =
+    g_signal_new ("tool-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING);
+  /**
+   * CopilotSession::idle:
+   * @self: the session
+   * @aborted: whether the turn was aborted
+   *
+   * The turn is over (`session.idle`).
+   */
+  signals[SIGNAL_IDLE] =
+    g_signal_new ("idle", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  /**
+   * CopilotSession::error:
+   * @self: the session
+   * @error_type: the CLI's `errorType` (`authorization`, `rate_limit`, …)
+   * @message: a message for people
+   *
+   * The turn failed (`session.error`); #CopilotSession::idle follows.
+   */
+  signals[SIGNAL_ERROR] =
+    g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * CopilotSession::closed:
+   * @self: the session
+   * @reason: `destroyed`, `deleted`, `owner-vanished`, `backend-failed`,
+   *   `idle-timeout`
+   *
+   * The daemon closed the session; it takes no more calls.
+   */
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+copilot_session_init (CopilotSession *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  self->turn_cancels = g_ptr_array_new_with_free_func ((GDestroyNotify) turn_cancel_free);
+  g_queue_init (&self->early);
+}
+
+/* ---- accessors ---- */
+
+/**
+ * copilot_session_get_client:
+ * @self: a #CopilotSession
+ *
+ * Returns: (transfer none): the session's client
+ */
+CopilotClient *
+copilot_session_get_client (CopilotSession *self)
+{
+  g_return_val_if_fail (COPILOT_IS_SESSION (self), NULL);
+  return self->client;
+}
+
+/**
+ * copilot_session_get_object_path:
+ * @self: a #CopilotSession
+ *
+ * Returns: the session's D-Bus object path
+ */
+const char *
+copilot_session_get_object_path (CopilotSession *self)
+{
+  g_return_val_if_fail (COPILOT_IS_SESSION (self), NULL);
+  return self->path;
+}
+
+/**
+ * copilot_session_get_id:
+ * @self: a #CopilotSession
+ *
+ * Returns: (nullable): the CLI session id
+ */
+const char *
+copilot_session_get_id (CopilotSession *self)
+{
+  g_return_val_if_fail (COPILOT_IS_SESSION (self), NULL);
+  return self->id;
+}
+
+/**
+ * copilot_session_get_state:
+ * @self: a #CopilotSession
+ *
+ * Returns: (nullable): the #CopilotSession:state
+ */
+const char *
+copilot_session_get_state (CopilotSession *self)
+{
+  g_return_val_if_fail (COPILOT_IS_SESSION (self), NULL);
+  return self->state;
+}
+
+/**
+ * copilot_session_get_model:
+ * @self: a #CopilotSession
+ *
+ * Returns: (nullable): the #CopilotSession:model
+ */
+const char *
+copilot_session_get_model (CopilotSession *self)
+{
+  g_return_val_if_fail (COPILOT_IS_SESSION (self), NULL);
+  return self->model;
+}
+
+/**
+ * copilot_session_get_mode:
+ * @self: a #CopilotSession
+ *
+ * Returns: (nullable): the #CopilotSession:mode
+ */
+const char *
+copilot_session_get_mode (CopilotSession *self)
+{
+  g_return_val_if_fail (COPILOT_IS_SESSION (self), NULL);
+  return self->mode;
+}
+
+/* ---- turns ---- */
+
+static GVariant *
+sink_options (GVariant *options)
+{
+  if (options == NULL)
+    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+  return g_variant_ref_sink (options);
+}
+
+static void
+on_abort_sent (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(CopilotSession) self = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (reply == NULL)
+    g_debug ("libcopilot: Abort on %s failed: %s", self->path, error->message);
+}
+
+static void
+send_abort (CopilotSession *self)
+{
+  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "Abort",
+                       g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("()"),
+                       -1, NULL, on_abort_sent, g_object_ref (self));
+}
+
+static gboolean
+abort_idle_cb (gpointer user_data)
+{
+  send_abort (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* May run in any thread (g_cancellable_cancel's): go back to the session's
+ * context to call. */
+static void
+on_turn_cancelled (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  CopilotSession *self = user_data;
+
+  g_idle_add_full (G_PRIORITY_DEFAULT, abort_idle_cb, g_object_ref (self), g_object_unref);
+}
+
+static void
+watch_turn_cancellable (CopilotSession *self,
+                        GCancellable   *cancellable)
+{
+  TurnCancel *tc;
+
+  if (cancellable == NULL)
+    return;
+  tc = g_new0 (TurnCancel, 1);
+  tc->session = self;
+  tc->cancellable = g_object_ref (cancellable);
+  /* Called at once if it is cancelled already. */
+  tc->handler = g_cancellable_connect (cancellable, G_CALLBACK (on_turn_cancelled), self, NULL);
+  g_ptr_array_add (self->turn_cancels, tc);
+}
+
+static void
+on_send_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotSession *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+  char *message_id;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      /* The turn was aborted (on_turn_cancelled). */
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The turn was cancelled");
+      return;
+    }
+  g_variant_get (reply, "(s)", &message_id);
+  g_task_return_pointer (task, message_id, g_free);
+}
+
+/**
+ * copilot_session_send:
+ * @self: a #CopilotSession
+ * @prompt: what to ask
+ * @options: (nullable): `Send`'s `a{sv}` options (`attachments`, `mode`,
+ *   `display-prompt`, …); a floating reference is consumed
+ * @cancellable: (nullable): cancelling it aborts the turn, until the
+ *   turn's #CopilotSession::idle
+ * @callback: (scope async): called once the turn started
+ * @user_data: data for @callback
+ *
+ * Starts a turn. The answer arrives through the #CopilotSession::delta,
+ * #CopilotSession::message and #CopilotSession::idle signals. Finish with
+ * copilot_session_send_finish().
+ */
+void
+copilot_session_send (CopilotSession      *self,
+                      const char          *prompt,
+                      GVariant            *options,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+  GTask *task;
+
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  g_return_if_fail (prompt != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, copilot_session_send);
+  g_task_set_check_cancellable (task, FALSE);
+  watch_turn_cancellable (self, cancellable);
+  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "Send",
+                       g_variant_new ("(s@a{sv})", prompt, sunk), G_VARIANT_TYPE ("(s)"),
+                       COPILOT_TURN_TIMEOUT, NULL, on_send_done, task);
+}
+
+/**
+ * copilot_session_send_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the id of the message sent, or %NULL with
+ *   @error set (%G_IO_ERROR_CANCELLED when it was cancelled)
+ */
+char *
+copilot_session_send_finish (CopilotSession  *self,
+                             GAsyncResult    *result,
+                             GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_send_and_wait_done (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotSession *self = g_task_get_source_object (task);
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+  char *content;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  /* Cancelled: the reply (an aborted turn, or an error) came after Abort. */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      g_clear_error (&error);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The turn was cancelled");
+      return;
+    }
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_variant_get (reply, "(s@a{sv})", &content, NULL);
+  g_task_return_pointer (task, content, g_free);
+}
+
+/**
+ * copilot_session_send_and_wait:
+ * @self: a #CopilotSession
+ * @prompt: what to ask
+ * @options: (nullable): `SendAndWait`'s `a{sv}` options; a floating
+ *   reference is consumed. Without `timeout-ms` the turn may take as long
+ *   as it takes (the daemon's default of 300 s does not apply)
+ * @cancellable: (nullable): cancelling it aborts the turn (`Abort`); the
+ *   call then finishes with %G_IO_ERROR_CANCELLED once the daemon ended it
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * Runs a whole turn and gives its final answer. The call carries no D-Bus
+ * timeout, and is asynchronous on purpose: prompts of the turn may come
+ * to this very process's #CopilotAgent, which must be served meanwhile.
+ * Signals of the turn are emitted as for copilot_session_send(). Finish
+ * with copilot_session_send_and_wait_finish().
+ */
+void
+copilot_session_send_and_wait (CopilotSession      *self,
+                               const char          *prompt,
+                               GVariant            *options,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) with_timeout = NULL;
+  GTask *task;
+
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  g_return_if_fail (prompt != NULL);
+
+  if (!g_variant_lookup (sunk, "timeout-ms", "u", NULL))
+    {
+      GVariantDict dict;
+
+      g_variant_dict_init (&dict, sunk);
+      g_variant_dict_insert (&dict, "timeout-ms", "u", 0);
+      with_timeout = g_variant_ref_sink (g_variant_dict_end (&dict));
+    }
+  else
+    with_timeout = g_variant_ref (sunk);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, copilot_session_send_and_wait);
+  g_task_set_check_cancellable (task, FALSE);
+  watch_turn_cancellable (self, cancellable);
+  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "SendAndWait",
+                       g_variant_new ("(s@a{sv})", prompt, with_timeout), G_VARIANT_TYPE ("(sa{sv})"),
+                       COPILOT_TURN_TIMEOUT, NULL, on_send_and_wait_done, task);
+}
+
+/**
+ * copilot_session_send_and_wait_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the final answer, or %NULL with @error set
+ *   (%G_IO_ERROR_CANCELLED when cancelled, %COPILOT_ERROR_FAILED with the
+ *   CLI's message when the turn failed)
+ */
+char *
+copilot_session_send_and_wait_finish (CopilotSession  *self,
+                                      GAsyncResult    *result,
+                                      GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- other members ---- */
+
+static void
+on_member_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CopilotSession *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  GVariant *reply;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (reply == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+}
+
+static void
+call_member (CopilotSession      *self,
+             gpointer             source_tag,
+             const char          *method,
+             GVariant            *params,
+             const GVariantType  *reply_type,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, method, params,
+                       reply_type, COPILOT_TURN_TIMEOUT, cancellable, on_member_done, task);
+}
+
+static GVariant *
+call_member_finish (CopilotSession  *self,
+                    GAsyncResult    *result,
+                    gpointer         source_tag,
+                    GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * copilot_session_abort:
+ * @self: a #CopilotSession
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * Aborts the current turn, its pending prompts and tool calls. Finish
+ * with copilot_session_abort_finish().
+ */
+void
+copilot_session_abort (CopilotSession      *self,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  call_member (self, copilot_session_abort, "Abort", g_variant_new_parsed ("(@a{sv} {},)"),
+               G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
+}
+
+/**
+ * copilot_session_abort_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE when the daemon took the abort
+ */
+gboolean
+copilot_session_abort_finish (CopilotSession  *self,
+                              GAsyncResult    *result,
+                              GError         **error)
+{
+  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_abort, error);
+
+  return reply != NULL;
+}
+
+/**
+ * copilot_session_destroy:
+ * @self: a #CopilotSession
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * Ends the live session; it stays on disk, and
+ * copilot_client_resume_session() brings it back. #CopilotSession::closed
+ * is emitted. Finish with copilot_session_destroy_finish().
+ */
+void
+copilot_session_destroy (CopilotSession      *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  call_member (self, copilot_session_destroy, "Destroy", g_variant_new_parsed ("(@a{sv} {},)"),
+               G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
+}
+
+/**
+ * copilot_session_destroy_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE when the session was ended
+ */
+gboolean
+copilot_session_destroy_finish (CopilotSession  *self,
+                                GAsyncResult    *result,
+                                GError         **error)
+{
+  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_destroy, error);
+
+  return reply != NULL;
+}
+
+/**
+ * copilot_session_set_model:
+ * @self: a #CopilotSession
+ * @model: a model id (from copilot_client_list_models())
+ * @options: (nullable): `SetModel`'s `a{sv}` options
+ *   (`reasoning-effort`); a floating reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * Switches the model from the next turn on. Finish with
+ * copilot_session_set_model_finish().
+ */
+void
+copilot_session_set_model (CopilotSession      *self,
+                           const char          *model,
+                           GVariant            *options,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  call_member (self, copilot_session_set_model, "SetModel", g_variant_new ("(s@a{sv})", model, sunk),
+               G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
+}
+
+/**
+ * copilot_session_set_model_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE when the model was set
+ */
+gboolean
+copilot_session_set_model_finish (CopilotSession  *self,
+                                  GAsyncResult    *result,
+                                  GError         **error)
+{
+  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_set_model, error);
+
+  return reply != NULL;
+}
+
+/**
+ * copilot_session_get_messages:
+ * @self: a #CopilotSession
+ * @options: (nullable): `GetMessages`' `a{sv}` options; a floating
+ *   reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the history
+ * @user_data: data for @callback
+ *
+ * The session's persisted history. Finish with
+ * copilot_session_get_messages_finish().
+ */
+void
+copilot_session_get_messages (CopilotSession      *self,
+                              GVariant            *options,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = sink_options (options);
+
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  call_member (self, copilot_session_get_messages, "GetMessages", g_variant_new ("(@a{sv})", sunk),
+               G_VARIANT_TYPE ("(a(sa{sv}s))"), cancellable, callback, user_data);
+}
+
+/**
+ * copilot_session_get_messages_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): an `a(sa{sv}s)`: (type, meta, data_json) per
+ *   event
+ */
+GVariant *
+copilot_session_get_messages_finish (CopilotSession  *self,
+                                     GAsyncResult    *result,
+                                     GError         **error)
+{
+  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_get_messages, error);
+
+  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+}
+
+/**
+ * copilot_session_call_method:
+ * @self: a #CopilotSession
+ * @method: a member of the `io.github.copilotd.Copilot1.Session`
+ *   interface, e.g. `GetInfo`
+ * @parameters: (nullable): its parameters, a tuple; a floating reference
+ *   is consumed
+ * @reply_type: (nullable): the reply's type, or %NULL for any
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the reply
+ * @user_data: data for @callback
+ *
+ * Calls any member of the session without a D-Bus timeout: the way to
+ * members this version of the library has no function for. Finish with
+ * copilot_session_call_method_finish().
+ */
+void
+copilot_session_call_method (CopilotSession      *self,
+                             const char          *method,
+                             GVariant            *parameters,
+                             const GVariantType  *reply_type,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (COPILOT_IS_SESSION (self));
+  g_return_if_fail (method != NULL);
+  call_member (self, copilot_session_call_method, method, parameters, reply_type,
+               cancellable, callback, user_data);
+}
+
+/**
+ * copilot_session_call_method_finish:
+ * @self: a #CopilotSession
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full): the reply tuple, or %NULL with @error set
+ */
+GVariant *
+copilot_session_call_method_finish (CopilotSession  *self,
+                                    GAsyncResult    *result,
+                                    GError         **error)
+{
+  return call_member_finish (self, result, copilot_session_call_method, error);
+}
