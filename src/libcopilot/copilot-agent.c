@@ -100,7 +100,7 @@ handle_request (CopilotAgent          *self,
     g_variant_get (params, "(&o&s@a{sv})", &session, &request_id, &request);
 
   prompt = copilot_prompt_new_internal (request_kinds[k].kind, invocation, session,
-                                        request_id, g_steal_pointer (&request), json);
+                                        request_id, request, json);
   g_hash_table_insert (self->prompts, g_strdup (request_id), prompt);
   g_object_weak_ref (G_OBJECT (prompt), forget_prompt, self);
   g_signal_emit (self, signals[request_kinds[k].signal], 0, prompt);

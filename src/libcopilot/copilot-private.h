@@ -60,6 +60,19 @@ void                copilot_session_handle_signal    (CopilotSession  *self,
                                                       GVariant        *params);
 void                copilot_session_handle_properties (CopilotSession *self,
                                                        GVariant       *changed);
+/* A Session member without a D-Bus timeout; the result is the reply. */
+void                copilot_session_call_internal    (CopilotSession      *self,
+                                                      gpointer             source_tag,
+                                                      const char          *method,
+                                                      GVariant            *params,
+                                                      const GVariantType  *reply_type,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+GVariant           *copilot_session_call_internal_finish (CopilotSession  *self,
+                                                      GAsyncResult    *result,
+                                                      gpointer         source_tag,
+                                                      GError         **error);
 /* Starts delivering what it queued since it was created. */
 void                copilot_session_start_delivery   (CopilotSession  *self);
 

@@ -100,7 +100,7 @@ copilot_prompt_new_internal (CopilotPromptKind      kind,
   self->invocation = g_object_ref (invocation);
   self->session_path = g_strdup (session_path);
   self->request_id = g_strdup (request_id);
-  self->request = g_variant_ref_sink (request);
+  self->request = g_variant_ref (request);
   self->request_json = g_strdup (request_json);
   return self;
 }

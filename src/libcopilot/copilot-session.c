@@ -1124,6 +1124,34 @@ on_member_done (GObject      *source,
     g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
 }
 
+void
+copilot_session_call_internal (CopilotSession      *self,
+                               gpointer             source_tag,
+                               const char          *method,
+                               GVariant            *params,
+                               const GVariantType  *reply_type,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, method, params,
+                       reply_type, COPILOT_TURN_TIMEOUT, cancellable, on_member_done, task);
+}
+
+GVariant *
+copilot_session_call_internal_finish (CopilotSession  *self,
+                                      GAsyncResult    *result,
+                                      gpointer         source_tag,
+                                      GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 call_member (CopilotSession      *self,
              gpointer             source_tag,
