@@ -35,13 +35,16 @@ packages=(
   procps util-linux bsdutils libxml2-utils man-db groff-base
   ca-certificates systemd passwd bash-completion libedit-dev libsoup-3.0-dev
   clang libclang-rt-14-dev
+  gobject-introspection libgirepository1.0-dev valac gjs gi-docgen
+  gir1.2-gtk-4.0 gir1.2-adw-1 xvfb xauth imagemagick
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
   dbus-daemon dbus-run-session ps pkill setpriv script xmllint man groff
   systemd-analyze useradd usermod clang
+  g-ir-scanner g-ir-compiler vapigen valac gjs gi-docgen Xvfb import
 )
-modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0 libedit)
+modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0 libedit gobject-introspection-1.0)
 
 quickstart=
 if [ "${1:-}" = "--quickstart" ]; then
@@ -88,6 +91,11 @@ fi
 # The tests' Python helpers use the system interpreter, which has PyGObject.
 if [ -z "$quickstart" ] && ! /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' >/dev/null 2>&1; then
   missing+=("python3-gi for /usr/bin/python3")
+fi
+# The GTK example app runs under Xvfb in the tests (gjs, GTK 4, libadwaita).
+if [ -z "$quickstart" ] && command -v gjs >/dev/null 2>&1 &&
+   ! gjs -c "imports.gi.versions.Gtk = '4.0'; imports.gi.versions.Adw = '1'; imports.gi.Gtk; imports.gi.Adw" >/dev/null 2>&1; then
+  missing+=("the GTK 4 and libadwaita typelibs")
 fi
 # Node and npm only install the CLI. Any recent ones will do; Debian's are
 # installed only when there are none, never over a newer one.

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""libcopilot through its bindings: the same turn driven from GJS and from
+Python through the typelib, and from Vala through the VAPI, each against
+the built copilotd (with the fake CLI) on a private bus.
+
+argv: copilotd fake-cli libdir vala-program
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DAEMON, FAKE_CLI, LIBDIR, VALA_PROGRAM = sys.argv[1:5]
+NAME = "io.github.copilotd.Copilot1"
+
+
+def sanitizer_preload():
+    """The library may be built with AddressSanitizer (tests/run-tests.sh):
+    then an interpreter that loads it needs the runtime preloaded."""
+    out = subprocess.run(["ldd", os.path.join(LIBDIR, "libcopilot-1.so")],
+                         capture_output=True, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and ("libasan" in parts[0] or "libubsan" in parts[0]):
+            libs.append(parts[2])
+    return libs
+
+
+class World:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="libcopilot-bindings-")
+        self.bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.address = self.bus.stdout.readline().strip()
+        self.env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address,
+                        COPILOT_HOME=os.path.join(self.tmp, "home"),
+                        XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
+                        GI_TYPELIB_PATH=LIBDIR + os.pathsep + os.environ.get("GI_TYPELIB_PATH", ""),
+                        LD_LIBRARY_PATH=LIBDIR + os.pathsep + os.environ.get("LD_LIBRARY_PATH", ""))
+        self.daemon_log = open(os.path.join(self.tmp, "daemon.log"), "w")
+        self.daemon = subprocess.Popen([DAEMON, "--cli-path", FAKE_CLI], env=self.env,
+                                       stdin=subprocess.DEVNULL, stdout=self.daemon_log,
+                                       stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            probe = subprocess.run(["gdbus", "call", "--session", "-d", "org.freedesktop.DBus",
+                                    "-o", "/org/freedesktop/DBus", "-m",
+                                    "org.freedesktop.DBus.NameHasOwner", NAME],
+                                   env=self.env, capture_output=True, text=True)
+            if "true" in probe.stdout:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("copilotd did not appear on the bus")
+        preload = sanitizer_preload()
+        self.interp_env = dict(self.env)
+        if preload:
+            self.interp_env["LD_PRELOAD"] = " ".join(preload)
+            # The interpreters' own allocations are not ours to check.
+            self.interp_env["ASAN_OPTIONS"] = "detect_leaks=0"
+
+    def run(self, argv, env):
+        run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (argv, run.returncode, run.stderr[-3000:])
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    def close(self):
+        self.daemon.terminate()
+        self.daemon.wait(15)
+        self.daemon_log.close()
+        self.bus.terminate()
+        self.bus.wait(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def check_turn(result, who):
+    assert result["command"] == "ls -l", result
+    assert result["permission"] == "Permission: approved", result
+    assert result["answer"] == f"Echo: hello from {who}", result
+    # Every streamed piece arrived once, in order.
+    assert result["deltas"] == result["answer"], result
+    assert result["state"] in ("idle", "busy"), result
+
+
+def test_gjs(world):
+    check_turn(world.run(["gjs", os.path.join(HERE, "turn.js")], world.interp_env), "gjs")
+
+
+def test_python(world):
+    check_turn(world.run(["/usr/bin/python3", os.path.join(HERE, "turn.py")], world.interp_env), "python")
+
+
+def test_vala(world):
+    result = world.run([VALA_PROGRAM], world.env)
+    assert result["answer"] == "Echo: hello from vala", result
+    assert result["deltas"] == result["answer"], result
+
+
+def test_shell_extension_logic(world):
+    """The Shell extension's chat.js: a turn with an approval, then Stop."""
+    script = os.path.join(HERE, "..", "examples", "shell-chat.js")
+    seen = world.run(["gjs", "-m", script], world.interp_env)
+    assert seen["answer"] == "Permission: approved", seen
+    assert seen["lastText"] == seen["answer"], seen
+    assert len(seen["descriptions"]) == 1, seen
+    description = seen["descriptions"][0]
+    # The dialog names the asking app and what it wants.
+    assert description["app"] == "shell-test", description
+    assert description["title"] == "shell-test wants Copilot to run the command “ls -l”", description
+    # Stop aborted the long turn: no answer, not busy, the next turn works.
+    assert seen["stopped"] is None, seen
+    assert seen["busyAfter"] is False, seen
+    assert seen["after"] == "Echo: still here?", seen
+    assert seen["busy"][:2] == [True, False], seen
+
+
+def start_xvfb(tmp):
+    """Xvfb on a free display (-displayfd), for the GTK app."""
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24",
+                             "-nolisten", "tcp", "-auth", os.devnull],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(tmp, "xvfb.log"), "w"))
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        display = f.readline().strip()
+    assert display, "Xvfb did not start"
+    return proc, ":" + display
+
+
+def test_gtk_chat_app(world):
+    """The GTK 4 / libadwaita app under Xvfb: a turn with an approval
+    dialog; the text view's content and a screenshot."""
+    app = os.path.join(HERE, "..", "..", "src", "examples", "chat-app", "copilot-chat.js")
+    transcript = os.path.join(world.tmp, "transcript.txt")
+    shot = os.path.join(os.environ.get("G_TEST_BUILDDIR", world.tmp), "libcopilot-chat-app.png")
+    xvfb, display = start_xvfb(world.tmp)
+    env = dict(world.interp_env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
+               GTK_A11Y="none", NO_AT_BRIDGE="1", COPILOT_CHAT_TEST_PROMPT="PERMISSION: ls -l",
+               COPILOT_CHAT_TEST_APPROVE="1", COPILOT_CHAT_TEST_TRANSCRIPT=transcript)
+    log = open(os.path.join(world.tmp, "chat-app.log"), "w")
+    proc = subprocess.Popen(["gjs", "-m", app], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        while not os.path.exists(transcript) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert os.path.exists(transcript), open(os.path.join(world.tmp, "chat-app.log")).read()[-3000:]
+        with open(transcript) as f:
+            text = f.read()
+        assert "You: PERMISSION: ls -l" in text, text
+        assert "wants Copilot to run “ls -l”" in text, text
+        assert text.index("Copilot: ") < text.index("Permission: approved"), text
+        run = subprocess.run(["import", "-display", display, "-window", "root", shot],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0 and os.path.getsize(shot) > 1000, run.stderr
+        print(f"# screenshot: {shot}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        xvfb.terminate()
+        xvfb.wait(10)
+
+
+def main():
+    tests = [test_gjs, test_python, test_vala, test_shell_extension_logic, test_gtk_chat_app]
+    print(f"1..{len(tests)}")
+    failed = 0
+    world = World()
+    try:
+        for i, test in enumerate(tests, 1):
+            try:
+                test(world)
+                print(f"ok {i} {test.__name__}")
+            except Exception:
+                failed += 1
+                print(f"not ok {i} {test.__name__}")
+                for line in traceback.format_exc().splitlines():
+                    print(f"# {line}")
+            sys.stdout.flush()
+    finally:
+        world.close()
+    sys.exit(1 if failed else 0)
+
+
+main()
