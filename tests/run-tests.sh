@@ -21,7 +21,8 @@ fail_before_tests () {
 
 cli=$(tests/setup-deps.sh) || fail_before_tests "run-tests: setting up the dependencies failed"
 
-setup_args=(-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false)
+setup_args=(-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+            -Dintrospection=enabled -Dvapi=enabled -Ddocs=enabled)
 if [ -f "$builddir/meson-private/coredata.dat" ]; then
   meson setup --reconfigure "$builddir" "${setup_args[@]}" \
     || fail_before_tests "run-tests: meson setup --reconfigure failed"
