@@ -3,7 +3,7 @@
 Python through the typelib, and from Vala through the VAPI, each against
 the built copilotd (with the fake CLI) on a private bus.
 
-argv: copilotd fake-cli libdir vala-program
+argv: copilotd fake-cli libdir vala-program build-root sanitize
 """
 import json
 import os
@@ -15,7 +15,8 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DAEMON, FAKE_CLI, LIBDIR, VALA_PROGRAM = sys.argv[1:5]
+DAEMON, FAKE_CLI, LIBDIR, VALA_PROGRAM, BUILD_ROOT, SANITIZE = sys.argv[1:7]
+README = os.path.join(HERE, "..", "..", "README.md")
 NAME = "io.github.copilotd.Copilot1"
 
 
@@ -171,8 +172,53 @@ def test_gtk_chat_app(world):
         xvfb.wait(10)
 
 
+def readme_blocks():
+    """The code blocks of README.md's libcopilot section, by language."""
+    text = open(README).read()
+    section = text[text.index("### libcopilot"):]
+    section = section[:section.index("\n### ", 1)]
+    blocks = {}
+    lang = None
+    for line in section.splitlines(keepends=True):
+        if line.startswith("```") and lang is None:
+            lang = line[3:].strip()
+            blocks[lang] = ""
+        elif line.startswith("```"):
+            lang = None
+        elif lang is not None:
+            blocks[lang] += line
+    return blocks
+
+
+def test_readme_examples(world):
+    """README's C, GJS and Python examples work as written."""
+    blocks = readme_blocks()
+    assert set(blocks) >= {"c", "js", "python"}, blocks.keys()
+    for lang, argv in (("js", ["gjs"]), ("python", ["/usr/bin/python3"])):
+        path = os.path.join(world.tmp, "readme." + lang)
+        with open(path, "w") as f:
+            f.write(blocks[lang])
+        run = subprocess.run(argv + [path], env=world.interp_env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0 and "Echo: Say hello" in run.stdout, (lang, run.stdout, run.stderr[-2000:])
+    source = os.path.join(world.tmp, "readme.c")
+    with open(source, "w") as f:
+        f.write(blocks["c"])
+    env = dict(world.env, PKG_CONFIG_PATH=os.path.join(BUILD_ROOT, "meson-uninstalled"))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "copilot-1"], env=env,
+                           capture_output=True, text=True, check=True).stdout.split()
+    program = os.path.join(world.tmp, "readme-c")
+    sanitize = [] if SANITIZE == "none" else ["-fsanitize=" + SANITIZE]
+    cc = subprocess.run(["cc", "-o", program, source] + flags + sanitize + ["-Wl,-rpath," + LIBDIR],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    # The example leaks its client and loop on purpose (it is ten lines).
+    run = subprocess.run([program], env=dict(world.env, ASAN_OPTIONS="detect_leaks=0"),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Echo: Say hello" in run.stdout, (run.stdout, run.stderr[-2000:])
+
+
 def main():
-    tests = [test_gjs, test_python, test_vala, test_shell_extension_logic, test_gtk_chat_app]
+    tests = [test_readme_examples, test_gjs, test_python, test_vala, test_shell_extension_logic, test_gtk_chat_app]
     print(f"1..{len(tests)}")
     failed = 0
     world = World()
