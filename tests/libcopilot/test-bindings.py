@@ -3,21 +3,22 @@
 Python through the typelib, and from Vala through the VAPI, each against
 the built copilotd (with the fake CLI) on a private bus.
 
-argv: copilotd fake-cli libdir vala-program build-root sanitize
+argv: libdir vala-program build-root b_sanitize; the environment names
+the daemon and the fake CLI (COPILOTD_DAEMON, COPILOTD_FAKE_CLI).
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DAEMON, FAKE_CLI, LIBDIR, VALA_PROGRAM, BUILD_ROOT, SANITIZE = sys.argv[1:7]
+LIBDIR, VALA_PROGRAM, BUILD_ROOT, SANITIZE = sys.argv[1:5]
+del sys.argv[1:5]
 README = os.path.join(HERE, "..", "..", "README.md")
-NAME = "io.github.copilotd.Copilot1"
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import harness as h  # noqa: E402
+from harness import check  # noqa: E402
 
 
 def sanitizer_preload():
@@ -34,31 +35,17 @@ def sanitizer_preload():
 
 
 class World:
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="libcopilot-bindings-")
-        self.bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.address = self.bus.stdout.readline().strip()
-        self.env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address,
-                        COPILOT_HOME=os.path.join(self.tmp, "home"),
-                        XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
+    """A private bus and the built daemon with the fake CLI (harness.World),
+    and the environment a libcopilot client needs there."""
+
+    def __init__(self, world_factory):
+        self.world = world_factory(model=False)
+        self.world.daemon(fake=True)
+        self.tmp = self.world.tmp.path
+        self.env = dict(self.world.child_env, DBUS_SESSION_BUS_ADDRESS=self.world.bus.address,
+                        COPILOT_HOME=self.world.home,
                         GI_TYPELIB_PATH=LIBDIR + os.pathsep + os.environ.get("GI_TYPELIB_PATH", ""),
                         LD_LIBRARY_PATH=LIBDIR + os.pathsep + os.environ.get("LD_LIBRARY_PATH", ""))
-        self.daemon_log = open(os.path.join(self.tmp, "daemon.log"), "w")
-        self.daemon = subprocess.Popen([DAEMON, "--cli-path", FAKE_CLI], env=self.env,
-                                       stdin=subprocess.DEVNULL, stdout=self.daemon_log,
-                                       stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            probe = subprocess.run(["gdbus", "call", "--session", "-d", "org.freedesktop.DBus",
-                                    "-o", "/org/freedesktop/DBus", "-m",
-                                    "org.freedesktop.DBus.NameHasOwner", NAME],
-                                   env=self.env, capture_output=True, text=True)
-            if "true" in probe.stdout:
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("copilotd did not appear on the bus")
         preload = sanitizer_preload()
         self.interp_env = dict(self.env)
         if preload:
@@ -68,16 +55,8 @@ class World:
 
     def run(self, argv, env):
         run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, (argv, run.returncode, run.stderr[-3000:])
+        check(run.returncode == 0, f"{argv} exited with {run.returncode}: {run.stderr[-3000:]}")
         return json.loads(run.stdout.strip().splitlines()[-1])
-
-    def close(self):
-        self.daemon.terminate()
-        self.daemon.wait(15)
-        self.daemon_log.close()
-        self.bus.terminate()
-        self.bus.wait(5)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def check_turn(result, who):
@@ -90,14 +69,17 @@ def check_turn(result, who):
 
 
 def test_gjs(world):
+    """GJS: a turn with an approval through the typelib"""
     check_turn(world.run(["gjs", os.path.join(HERE, "turn.js")], world.interp_env), "gjs")
 
 
 def test_python(world):
+    """Python: a turn with an approval through the typelib"""
     check_turn(world.run(["/usr/bin/python3", os.path.join(HERE, "turn.py")], world.interp_env), "python")
 
 
 def test_vala(world):
+    """Vala: a turn through the VAPI"""
     result = world.run([VALA_PROGRAM], world.env)
     assert result["answer"] == "Echo: hello from vala", result
     assert result["deltas"] == result["answer"], result
@@ -217,25 +199,11 @@ def test_readme_examples(world):
     assert run.returncode == 0 and "Echo: Say hello" in run.stdout, (run.stdout, run.stderr[-2000:])
 
 
-def main():
-    tests = [test_readme_examples, test_gjs, test_python, test_vala, test_shell_extension_logic, test_gtk_chat_app]
-    print(f"1..{len(tests)}")
-    failed = 0
-    world = World()
-    try:
-        for i, test in enumerate(tests, 1):
-            try:
-                test(world)
-                print(f"ok {i} {test.__name__}")
-            except Exception:
-                failed += 1
-                print(f"not ok {i} {test.__name__}")
-                for line in traceback.format_exc().splitlines():
-                    print(f"# {line}")
-            sys.stdout.flush()
-    finally:
-        world.close()
-    sys.exit(1 if failed else 0)
+def case(test):
+    return (test.__doc__.strip().splitlines()[0] if test.__doc__ else test.__name__,
+            lambda world_factory: test(World(world_factory)))
 
 
-main()
+h.run_cases([case(t) for t in (test_readme_examples, test_gjs, test_python, test_vala,
+                               test_shell_extension_logic, test_gtk_chat_app)],
+            needs_cli=False)
