@@ -336,8 +336,10 @@ def test_introspection_matches_contract(fx):
 def test_readme_python_example(fx):
     with open(os.path.join(h.SOURCE_DIR, "README.md")) as f:
         readme = f.read()
+    # The first python block is the raw D-Bus example of "Use from D-Bus";
+    # libcopilot's examples are run by tests/libcopilot/test-bindings.py.
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
-    check(len(blocks) == 1, f"README.md has {len(blocks)} python blocks")
+    check(len(blocks) >= 1, "README.md has no python block")
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=fx.bus_address)
     n_before = len(fx.model_requests())
     out = subprocess.run([sys.executable, "-c", blocks[0]], env=env,
