@@ -19,6 +19,8 @@ struct _CopilotAgent
   char *path;                    /* owned */
   guint registration_id;
   gboolean registered;
+  gboolean wanted;               /* registered by the app: again after a daemon restart */
+  gulong daemon_handler;
   GHashTable *prompts;           /* owned: request id → CopilotPrompt* (unowned, weak) */
 };
 
@@ -150,6 +152,8 @@ agent_method_call (GDBusConnection       *connection,
   else if (g_strcmp0 (method, "Release") == 0)
     {
       g_dbus_method_invocation_return_value (invocation, NULL);
+      /* Dropped on purpose: not registered again after a restart. */
+      self->wanted = FALSE;
       if (self->registered)
         {
           self->registered = FALSE;
@@ -454,6 +458,54 @@ register_options (CopilotAgent *self)
 }
 
 static void
+on_reregistered (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(CopilotAgent) self = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  if (reply == NULL)
+    {
+      g_debug ("libcopilot: registering agent %s again failed: %s", self->path, error->message);
+      return;
+    }
+  if (self->wanted && !self->registered)
+    {
+      self->registered = TRUE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGISTERED]);
+    }
+}
+
+/* The daemon left the bus (its registry with it) or came back: an agent
+ * the app registered is registered with the new one, as BlueZ agents
+ * are when bluetoothd restarts. */
+static void
+on_daemon_name (CopilotClient *client,
+                GParamSpec    *pspec,
+                CopilotAgent  *self)
+{
+  if (copilot_client_get_daemon_name (client) == NULL)
+    {
+      if (self->registered)
+        {
+          self->registered = FALSE;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGISTERED]);
+        }
+      return;
+    }
+  if (!self->wanted || self->registered || self->registration_id == 0)
+    return;
+  g_debug ("libcopilot: copilotd is back as '%s': registering agent %s again",
+           copilot_client_get_daemon_name (client), self->path);
+  copilot_client_call (self->client, COPILOT_OBJECT_PATH, COPILOT_IFACE_AGENT_MANAGER, "RegisterAgent",
+                       g_variant_new ("(o@a{sv})", self->path, register_options (self)),
+                       G_VARIANT_TYPE ("()"), -1, NULL, on_reregistered, g_object_ref (self));
+}
+
+static void
 on_registered (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
@@ -473,6 +525,10 @@ on_registered (GObject      *source,
       return;
     }
   self->registered = TRUE;
+  self->wanted = TRUE;
+  if (self->daemon_handler == 0)
+    self->daemon_handler = g_signal_connect_object (self->client, "notify::daemon-name",
+                                                    G_CALLBACK (on_daemon_name), self, 0);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGISTERED]);
   g_task_return_boolean (task, TRUE);
 }
@@ -548,6 +604,7 @@ on_unregistered (GObject      *source,
   GError *error = NULL;
 
   reply = copilot_client_call_finish (self->client, result, &error);
+  self->wanted = FALSE;
   if (self->registration_id != 0)
     {
       g_dbus_connection_unregister_object (copilot_client_get_connection (self->client),

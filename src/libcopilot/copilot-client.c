@@ -278,6 +278,18 @@ on_name_owner_changed (GDBusConnection *connection,
   if (g_strcmp0 (name, COPILOT_BUS_NAME) != 0)
     return;
   g_debug ("copilotd owner '%s' → '%s'", old_owner, new_owner);
+  if (*old_owner != '\0' && self->daemon_name != NULL)
+    {
+      GList *sessions = g_hash_table_get_values (self->sessions);
+
+      /* Its live sessions went with it. */
+      set_string (self, &self->daemon_name, NULL, PROP_DAEMON_NAME);
+      for (GList *l = sessions; l != NULL; l = l->next)
+        g_object_ref (l->data);
+      for (GList *l = sessions; l != NULL; l = l->next)
+        copilot_session_daemon_vanished (l->data);
+      g_list_free_full (sessions, g_object_unref);
+    }
   set_string (self, &self->daemon_name, *new_owner ? new_owner : NULL, PROP_DAEMON_NAME);
   if (*new_owner == '\0')
     set_string (self, &self->backend_state, "stopped", PROP_BACKEND_STATE);

@@ -73,6 +73,8 @@ GVariant           *copilot_session_call_internal_finish (CopilotSession  *self,
                                                       GAsyncResult    *result,
                                                       gpointer         source_tag,
                                                       GError         **error);
+/* copilotd left the bus: closes the session ("daemon-vanished"). */
+void                copilot_session_daemon_vanished  (CopilotSession  *self);
 /* Starts delivering what it queued since it was created. */
 void                copilot_session_start_delivery   (CopilotSession  *self);
 

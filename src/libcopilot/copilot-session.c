@@ -384,6 +384,14 @@ process_record (CopilotSession *self,
 }
 
 void
+copilot_session_daemon_vanished (CopilotSession *self)
+{
+  g_autoptr(GVariant) details = g_variant_ref_sink (g_variant_new_parsed ("{'reason': <'daemon-vanished'>}"));
+
+  deliver_closed (self, details);
+}
+
+void
 copilot_session_handle_signal (CopilotSession *self,
                                const char     *member,
                                GVariant       *params)
@@ -757,7 +765,8 @@ copilot_session_class_init (CopilotSessionClass *klass)
    * CopilotSession::closed:
    * @self: the session
    * @reason: `destroyed`, `deleted`, `owner-vanished`, `backend-failed`,
-   *   `idle-timeout`
+   *   `idle-timeout`; or `daemon-vanished` (the library's own: copilotd
+   *   left the bus, and its live sessions with it)
    *
    * The daemon closed the session; it takes no more calls.
    */

@@ -199,11 +199,32 @@ def test_readme_examples(world):
     assert run.returncode == 0 and "Echo: Say hello" in run.stdout, (run.stdout, run.stderr[-2000:])
 
 
+def test_daemon_restart(world):
+    """An app across a daemon restart: session closed, agent registered again"""
+    proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "restart.py")], env=world.interp_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check(proc.stdout.readline().strip() == "ready", f"restart.py: {proc.stderr.read()[-2000:] if proc.poll() is not None else ''}")
+        world.world.daemons[0].terminate()
+        world.world.daemon(fake=True, log="copilotd-again.log")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check(proc.returncode == 0, f"restart.py exited with {proc.returncode}: {err[-3000:]}")
+    seen = json.loads(out.strip().splitlines()[-1])
+    check(seen["closed"] == ["daemon-vanished"], seen)
+    check(seen["state"] == "closed", seen)
+    check(seen["registered"] == [True, False, True], seen)
+    check(seen["prompts"] == 1 and seen["answer"] == "Permission: approved", seen)
+
+
 def case(test):
     return (test.__doc__.strip().splitlines()[0] if test.__doc__ else test.__name__,
             lambda world_factory: test(World(world_factory)))
 
 
 h.run_cases([case(t) for t in (test_readme_examples, test_gjs, test_python, test_vala,
-                               test_shell_extension_logic, test_gtk_chat_app)],
+                               test_shell_extension_logic, test_gtk_chat_app, test_daemon_restart)],
             needs_cli=False)
