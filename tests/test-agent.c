@@ -244,10 +244,14 @@ tool_method_call (GDBusConnection       *connection,
     }
   tool->n_invoke++;
   g_clear_pointer (&tool->last_session, g_free);
+  g_clear_pointer (&tool->last_call_id, g_free);
   g_clear_pointer (&tool->last_tool, g_free);
   g_clear_pointer (&tool->last_args, g_free);
-  g_variant_get (params, "(osss@a{sv})", &tool->last_session, NULL, &tool->last_tool,
-                 &tool->last_args, NULL);
+  g_clear_pointer (&tool->last_context, g_variant_unref);
+  g_variant_get (params, "(osss@a{sv})", &tool->last_session, &tool->last_call_id,
+                 &tool->last_tool, &tool->last_args, &tool->last_context);
+  if (tool->answer != NULL && tool->answer (tool, invocation))
+    return;
   if (tool->hold)
     {
       g_ptr_array_add (tool->held, g_object_ref (invocation));
@@ -280,19 +284,35 @@ test_tool_new (GDBusConnection *conn,
 }
 
 void
+test_tool_return_held (TestTool *tool,
+                       GVariant *reply)
+{
+  GDBusMethodInvocation *invocation;
+
+  g_assert_cmpuint (tool->held->len, >, 0);
+  invocation = g_ptr_array_steal_index (tool->held, 0);
+  g_dbus_method_invocation_return_value (invocation, reply);
+  g_object_unref (invocation);
+}
+
+void
 test_tool_free (TestTool *tool)
 {
+  /* Replies on a closed connection are dropped quietly. */
   for (guint i = 0; i < tool->held->len; i++)
     g_dbus_method_invocation_return_dbus_error (g_ptr_array_index (tool->held, i),
                                                 "org.freedesktop.DBus.Error.Failed", "gone");
   g_ptr_array_unref (tool->held);
   g_ptr_array_unref (tool->cancels);
-  g_dbus_connection_unregister_object (tool->conn, tool->reg_id);
+  if (!g_dbus_connection_is_closed (tool->conn))
+    g_dbus_connection_unregister_object (tool->conn, tool->reg_id);
   g_object_unref (tool->conn);
   g_free (tool->path);
   g_free (tool->result_text);
   g_free (tool->last_tool);
   g_free (tool->last_args);
   g_free (tool->last_session);
+  g_free (tool->last_call_id);
+  g_clear_pointer (&tool->last_context, g_variant_unref);
   g_free (tool);
 }

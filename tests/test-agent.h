@@ -64,23 +64,38 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestAgent, test_agent_free)
 
 /* ---- a ToolProvider ---- */
 
-typedef struct {
+typedef struct _TestTool TestTool;
+
+/* Answers an Invoke (the last_* fields describe it) and returns TRUE, or
+ * returns FALSE to leave it to the default (hold, or result_text). */
+typedef gboolean (*TestToolAnswer) (TestTool              *tool,
+                                    GDBusMethodInvocation *invocation);
+
+struct _TestTool {
   GDBusConnection *conn;          /* owned */
   char *path;                     /* owned */
   guint reg_id;
-  char *result_text;              /* owned */
+  /* How it answers */
+  TestToolAnswer answer;          /* nullable: tried first */
+  char *result_text;              /* owned: (0, result_text, {}) */
+  gboolean hold;                  /* never answer Invoke (until freed) */
+  /* What it saw */
   guint n_invoke;
+  char *last_session;             /* owned, nullable */
+  char *last_call_id;             /* owned, nullable */
   char *last_tool;                /* owned, nullable */
   char *last_args;                /* owned, nullable */
-  char *last_session;             /* owned, nullable */
-  gboolean hold;                  /* never answer Invoke (until freed) */
+  GVariant *last_context;         /* owned, nullable: a{sv} */
   GPtrArray *held;                /* owned: GDBusMethodInvocation* */
   GPtrArray *cancels;             /* owned: tool call ids */
-} TestTool;
+};
 
 TestTool *test_tool_new  (GDBusConnection *conn,
                           const char      *path,
                           const char      *result_text);
+/* Answers the oldest held Invoke with @reply (floating: "(usa{sv})"). */
+void      test_tool_return_held (TestTool  *tool,
+                                 GVariant  *reply);
 void      test_tool_free (TestTool        *tool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestTool, test_tool_free)
 

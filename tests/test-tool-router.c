@@ -3,6 +3,7 @@
 
 #include "copilotd-dbus.h"
 #include "copilotd-error.h"
+#include "test-agent.h"
 #include "test-util.h"
 #include "tool-router.h"
 
@@ -108,16 +109,11 @@ typedef struct {
   GTestDBus *bus;
   GDBusConnection *daemon;
   GDBusConnection *client;
-  guint registration_id;
+  TestTool *provider;        /* at PROVIDER_PATH on client; holds tool "hold" */
   CopilotdConfig *config;
   CopilotdCallers *callers;
   CopilotdToolRouter *router;
   GPtrArray *tools;
-  GQueue held;               /* owned: the handler's GDBusMethodInvocation refs */
-  GPtrArray *cancels;        /* tool call ids */
-  guint n_invokes;
-  char *last_arguments;
-  GVariant *last_context;
 } Fixture;
 
 typedef struct {
@@ -126,35 +122,16 @@ typedef struct {
   GError *error;
 } InvokeResult;
 
-static void
-provider_method_call (GDBusConnection       *connection,
-                      const char            *sender,
-                      const char            *object_path,
-                      const char            *interface_name,
-                      const char            *method_name,
-                      GVariant              *parameters,
-                      GDBusMethodInvocation *invocation,
-                      gpointer               user_data)
+/* The provider answers by tool name; "hold" (and any other) is held. */
+static gboolean
+answer_by_name (TestTool              *tool,
+                GDBusMethodInvocation *invocation)
 {
-  Fixture *fixture = user_data;
-  const char *session, *call_id, *tool_name, *arguments;
+  const char *tool_name = tool->last_tool;
+  const char *arguments = tool->last_args;
   g_auto(GVariantDict) extra = G_VARIANT_DICT_INIT (NULL);
 
-  if (g_str_equal (method_name, "Cancel"))
-    {
-      g_variant_get (parameters, "(&s)", &call_id);
-      g_ptr_array_add (fixture->cancels, g_strdup (call_id));
-      g_dbus_method_invocation_return_value (invocation, NULL);
-      return;
-    }
-
-  fixture->n_invokes++;
-  g_clear_pointer (&fixture->last_context, g_variant_unref);
-  g_variant_get (parameters, "(&o&s&s&s@a{sv})", &session, &call_id, &tool_name, &arguments,
-                 &fixture->last_context);
-  g_assert_cmpstr (session, ==, SESSION_PATH);
-  g_free (fixture->last_arguments);
-  fixture->last_arguments = g_strdup (arguments);
+  g_assert_cmpstr (tool->last_session, ==, SESSION_PATH);
 
   if (g_str_equal (tool_name, "echo"))
     {
@@ -198,12 +175,9 @@ provider_method_call (GDBusConnection       *connection,
                                                             g_variant_dict_end (&extra)));
     }
   else
-    /* The handler owns @invocation: keep that reference, returning a
-     * value later consumes it. */
-    g_queue_push_tail (&fixture->held, invocation);
+    return FALSE;
+  return TRUE;
 }
-
-static const GDBusInterfaceVTable provider_vtable = { provider_method_call, NULL, NULL, { 0 } };
 
 static void
 fixture_set_up (Fixture       *fixture,
@@ -218,17 +192,13 @@ fixture_set_up (Fixture       *fixture,
   address = g_test_dbus_get_bus_address (fixture->bus);
   fixture->daemon = test_connect (address);
   fixture->client = test_connect (address);
-  fixture->registration_id =
-    g_dbus_connection_register_object (fixture->client, PROVIDER_PATH,
-                                       copilotd_dbus_tool_provider_interface_info (),
-                                       &provider_vtable, fixture, NULL, &error);
-  g_assert_no_error (error);
+  fixture->provider = test_tool_new (fixture->client, PROVIDER_PATH, "");
+  fixture->provider->answer = answer_by_name;
+  fixture->provider->hold = TRUE;
 
   fixture->config = copilotd_config_new ();
   fixture->callers = copilotd_callers_new (fixture->daemon);
   fixture->router = copilotd_tool_router_new (fixture->daemon, fixture->callers, fixture->config);
-  fixture->cancels = g_ptr_array_new_with_free_func (g_free);
-  g_queue_init (&fixture->held);
 
   /* g_variant_parse() returns a non-floating reference already. */
   tools = g_variant_parse (G_VARIANT_TYPE ("aa{sv}"),
@@ -250,25 +220,17 @@ static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  user_data)
 {
-  GDBusMethodInvocation *invocation;
-
-  while ((invocation = g_queue_pop_head (&fixture->held)) != NULL)
-    g_object_unref (invocation);
   g_clear_object (&fixture->router);
   g_clear_object (&fixture->callers);
   /* Cancel calls and their replies have arrived after a round trip. */
   if (!g_dbus_connection_is_closed (fixture->client))
     test_sync (fixture->daemon, g_dbus_connection_get_unique_name (fixture->client));
-  if (!g_dbus_connection_is_closed (fixture->client))
-    g_dbus_connection_unregister_object (fixture->client, fixture->registration_id);
+  g_clear_pointer (&fixture->provider, test_tool_free);
   g_clear_object (&fixture->client);
   g_dbus_connection_close_sync (fixture->daemon, NULL, NULL);
   g_clear_object (&fixture->daemon);
   g_clear_pointer (&fixture->tools, g_ptr_array_unref);
-  g_clear_pointer (&fixture->cancels, g_ptr_array_unref);
   g_clear_pointer (&fixture->config, copilotd_config_free);
-  g_clear_pointer (&fixture->last_arguments, g_free);
-  g_clear_pointer (&fixture->last_context, g_variant_unref);
   g_test_dbus_down (fixture->bus);
   g_clear_object (&fixture->bus);
 }
@@ -310,13 +272,13 @@ invoke (Fixture      *fixture,
 static gboolean
 has_invokes (gpointer data)
 {
-  return ((Fixture *) data)->n_invokes > 0;
+  return ((Fixture *) data)->provider->n_invoke > 0;
 }
 
 static gboolean
 has_cancels (gpointer data)
 {
-  return ((Fixture *) data)->cancels->len > 0;
+  return ((Fixture *) data)->provider->cancels->len > 0;
 }
 
 static void
@@ -373,10 +335,10 @@ test_result_mapping (Fixture       *fixture,
       invoke_result_clear (&result);
     }
 
-  g_assert_cmpstr (fixture->last_arguments, ==, "{\"q\":\"life\"}");
-  g_assert_true (g_variant_lookup (fixture->last_context, "working-directory", "&s", &s));
+  g_assert_cmpstr (fixture->provider->last_args, ==, "{\"q\":\"life\"}");
+  g_assert_true (g_variant_lookup (fixture->provider->last_context, "working-directory", "&s", &s));
   g_assert_cmpstr (s, ==, "/tmp/work");
-  g_assert_true (g_variant_lookup (fixture->last_context, "request-id", "&s", &s));
+  g_assert_true (g_variant_lookup (fixture->provider->last_context, "request-id", "&s", &s));
   g_assert_cmpstr (s, ==, "req-1");
 }
 
@@ -391,12 +353,11 @@ test_timeout (Fixture       *fixture,
   wait_flag (&result.done, 10, "the result");
   assert_result (&result, "{\"textResultForLlm\":\"Tool 'hold' timed out\",\"resultType\":\"timeout\"}");
   wait_until (has_cancels, fixture, 10, "has_cancels");
-  g_assert_cmpstr (g_ptr_array_index (fixture->cancels, 0), ==, "call_1");
+  g_assert_cmpstr (g_ptr_array_index (fixture->provider->cancels, 0), ==, "call_1");
 
   /* The late answer goes nowhere. */
-  g_dbus_method_invocation_return_value (g_queue_pop_head (&fixture->held),
-                                         g_variant_new ("(us@a{sv})", 0, "late",
-                                                        g_variant_new ("a{sv}", NULL)));
+  test_tool_return_held (fixture->provider, g_variant_new ("(us@a{sv})", 0, "late",
+                                                          g_variant_new ("a{sv}", NULL)));
   test_sync (fixture->client, g_dbus_connection_get_unique_name (fixture->daemon));
   invoke_result_clear (&result);
 }
@@ -415,7 +376,7 @@ test_cancel (Fixture       *fixture,
   g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (result.result);
   wait_until (has_cancels, fixture, 10, "has_cancels");
-  g_assert_cmpstr (g_ptr_array_index (fixture->cancels, 0), ==, "call_1");
+  g_assert_cmpstr (g_ptr_array_index (fixture->provider->cancels, 0), ==, "call_1");
   invoke_result_clear (&result);
 }
 
@@ -445,7 +406,7 @@ test_provider_vanishes (Fixture       *fixture,
   g_assert_no_error (later.error);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (later.result), "resultType"),
                    ==, "failure");
-  g_assert_cmpuint (fixture->n_invokes, ==, 1);
+  g_assert_cmpuint (fixture->provider->n_invoke, ==, 1);
 
   invoke_result_clear (&result);
   invoke_result_clear (&later);
