@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Contract 2 through libcopilot (the typelib): modes, names, info, a turn,
-rewind points and Call. Prints one
+rewind points, Call and Manager.Ask. Prints one
 JSON line of what it saw. argv: working directory."""
 import json
 import sys
@@ -65,4 +65,10 @@ seen["deltas"] = "".join(deltas)
 points = run(session.list_rewind_points, session.list_rewind_points_finish, None).unpack()
 seen["rewind_points"] = len(points)
 seen["call"] = json.loads(run(session.call, session.call_finish, "session.plan.read", "{}", None))
+# Manager.Ask: one question, one answer, in a session that ends with it.
+ask_options = GLib.Variant("a{sv}", {"working-directory": GLib.Variant("s", workdir)})
+content, details = run(client.ask, client.ask_finish, "Say hello", ask_options)
+seen["ask"] = content
+seen["ask_details"] = sorted(details.unpack().keys())
+seen["account"] = run(client.get_account, client.get_account_finish, None).unpack()
 print(json.dumps(seen))

@@ -41,6 +41,9 @@ def test_control(world_factory):
     check(seen["answer"] and seen["deltas"] == seen["answer"], seen)
     check(seen["rewind_points"] >= 1, seen)
     check(isinstance(seen["call"], dict), seen)
+    check(seen["ask"] == "Hello from the copilotd offline model. You said: Say hello", seen)
+    check({"session-id", "message-id"} <= set(seen["ask_details"]), seen)
+    check(seen["account"].get("auth-type") == "token", f"GetAccount through libcopilot: {seen['account']}")
 
 
 h.run_cases([("the control surface through libcopilot", test_control)])
