@@ -754,6 +754,105 @@ test_agent_checks_sender (Fixture *fx, gconstpointer data)
   agent_log_clear (&log);
 }
 
+/* Answers each Contract 2 prompt kind, or drops it when *answer is FALSE. */
+static void
+on_elicitation (CopilotAgent *agent, CopilotPrompt *prompt, gboolean *answer)
+{
+  g_assert_cmpstr (copilot_prompt_get_kind (prompt), ==, "elicitation");
+  g_assert_cmpstr (copilot_prompt_get_request_json (prompt), ==, "{\"type\":\"object\"}");
+  if (*answer)
+    copilot_prompt_reply_elicitation (prompt, "accept", "{\"color\":\"green\"}", NULL);
+}
+
+static void
+on_plan_approval (CopilotAgent *agent, CopilotPrompt *prompt, gboolean *answer)
+{
+  g_assert_cmpstr (copilot_prompt_get_kind (prompt), ==, "plan-approval");
+  if (*answer)
+    copilot_prompt_reply (prompt, 1, g_variant_new_parsed ("{'action': <'autopilot'>}"));
+}
+
+static void
+on_mode_switch (CopilotAgent *agent, CopilotPrompt *prompt, gboolean *answer)
+{
+  g_assert_cmpstr (copilot_prompt_get_kind (prompt), ==, "mode-switch");
+  if (*answer)
+    copilot_prompt_reply_mode_switch (prompt, "yes-always", NULL);
+}
+
+/* Calls the agent as the daemon would (from the daemon's connection). */
+static GVariant *
+call_agent (Fixture *fx, CopilotAgent *agent, const char *method, const char *params,
+            const char *reply_type, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_dbus_connection_call (fx->daemon_conn, g_dbus_connection_get_unique_name (fx->client),
+                          copilot_agent_get_object_path (agent), AGENT_IFACE, method,
+                          g_variant_new_parsed (params), G_VARIANT_TYPE (reply_type),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, store_result, &result);
+  return g_dbus_connection_call_finish (fx->daemon_conn, wait_result (&result), error);
+}
+
+static void
+test_agent_contract2_kinds (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotAgent) agent = copilot_agent_new (client, NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean answer = TRUE;
+  const char *elicit = "(objectpath '/s', 'e1', @a{sv} {'message': <'Pick'>}, '{\"type\":\"object\"}')";
+  const char *plan = "(objectpath '/s', 'p1', @a{sv} {'summary': <'Plan'>})";
+  const char *mode = "(objectpath '/s', 'm1', @a{sv} {'error-code': <'rate_limit'>})";
+  struct { const char *method, *params, *type, *answered, *dropped; } cases[] = {
+    { "RequestElicitation", elicit, "(ssa{sv})", "('accept', '{\"color\":\"green\"}', @a{sv} {})", "('cancel', '{}', @a{sv} {})" },
+    { "RequestPlanApproval", plan, "(ba{sv})", "(true, {'action': <'autopilot'>})", "(false, @a{sv} {})" },
+    { "RequestModeSwitch", mode, "(sa{sv})", "('yes-always', @a{sv} {})", "('no', @a{sv} {})" },
+  };
+
+  g_signal_connect (agent, "elicitation-requested", G_CALLBACK (on_elicitation), &answer);
+  g_signal_connect (agent, "plan-approval-requested", G_CALLBACK (on_plan_approval), &answer);
+  g_signal_connect (agent, "mode-switch-requested", G_CALLBACK (on_mode_switch), &answer);
+  copilot_agent_register (agent, NULL, store_result, &result);
+  g_assert_true (copilot_agent_register_finish (agent, wait_result (&result), &error));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (guint dropped = 0; dropped < 2; dropped++)
+      {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) expected = g_variant_ref_sink (g_variant_new_parsed (dropped ? cases[i].dropped : cases[i].answered));
+
+        answer = !dropped;
+        reply = call_agent (fx, agent, cases[i].method, cases[i].params, cases[i].type, &error);
+        g_assert_no_error (error);
+        /* Answered as the handler said; dropped: the refusal of its kind. */
+        if (!g_variant_equal (reply, expected))
+          g_error ("%s: got %s, expected %s", cases[i].method,
+                   g_variant_print (reply, TRUE), g_variant_print (expected, TRUE));
+      }
+}
+
+static void
+test_agent_without_handler_passes (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  AgentLog log = { .decision = COPILOT_PERMISSION_APPROVE_ONCE };
+  g_autoptr(CopilotAgent) agent = new_agent (client, &log);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *remote = NULL;
+
+  /* No plan-approval handler: an error, so that the daemon asks the next
+   * agent instead of taking a refusal. */
+  reply = call_agent (fx, agent, "RequestPlanApproval", "(objectpath '/s', 'p1', @a{sv} {})",
+                      "(ba{sv})", &error);
+  g_assert_null (reply);
+  remote = g_dbus_error_get_remote_error (error);
+  g_assert_cmpstr (remote, ==, BUS_NAME ".Error.Failed");
+  agent_log_clear (&log);
+}
+
 /* ---- tools ---- */
 
 static void
@@ -861,6 +960,8 @@ main (int   argc,
   ADD ("/libcopilot/agent/user-input", test_agent_user_input);
   ADD ("/libcopilot/agent/cancel", test_agent_cancel);
   ADD ("/libcopilot/agent/checks-sender", test_agent_checks_sender);
+  ADD ("/libcopilot/agent/contract2-kinds", test_agent_contract2_kinds);
+  ADD ("/libcopilot/agent/without-handler-passes", test_agent_without_handler_passes);
   ADD ("/libcopilot/tool/invoke", test_tool);
   ADD ("/libcopilot/tool/no-answer-fails", test_tool_without_answer_fails);
 #undef ADD
