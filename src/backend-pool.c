@@ -22,6 +22,7 @@ struct _CopilotdBackendPool
   CopilotdCallers *callers;          /* owned */
   CopilotdBackend *backend;          /* owned, nullable: the session bus's CLI */
   GHashTable *user_backends;         /* owned: uid → CopilotdBackend* (owned), system bus */
+  gboolean held;                     /* every CLI is held (agents are registered) */
 };
 
 G_DEFINE_FINAL_TYPE (CopilotdBackendPool, copilotd_backend_pool, G_TYPE_OBJECT)
@@ -43,6 +44,8 @@ add_backend (CopilotdBackendPool *self,
              CopilotdBackend     *backend)
 {
   g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);
+  if (self->held)
+    copilotd_backend_hold (backend);
   g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
   return backend;
 }
@@ -108,6 +111,25 @@ copilotd_backend_pool_list (CopilotdBackendPool *self)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (backends, value);
   return backends;
+}
+
+void
+copilotd_backend_pool_set_held (CopilotdBackendPool *self,
+                                gboolean             held)
+{
+  g_autoptr(GPtrArray) backends = NULL;
+
+  if (self->held == held)
+    return;
+  self->held = held;
+  backends = copilotd_backend_pool_list (self);
+  for (guint i = 0; i < backends->len; i++)
+    {
+      if (held)
+        copilotd_backend_hold (g_ptr_array_index (backends, i));
+      else
+        copilotd_backend_release (g_ptr_array_index (backends, i));
+    }
 }
 
 gboolean

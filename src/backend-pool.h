@@ -26,6 +26,9 @@ CopilotdBackend     *copilotd_backend_pool_get         (CopilotdBackendPool  *se
 CopilotdBackend     *copilotd_backend_pool_for_caller  (CopilotdBackendPool   *self,
                                                         GDBusMethodInvocation *invocation,
                                                         GError               **error);
+/* While @held (an agent is registered), no CLI of the pool idles out. */
+void                 copilotd_backend_pool_set_held    (CopilotdBackendPool  *self,
+                                                        gboolean              held);
 /* Whether a CLI of the pool is being started: a call waits for it. */
 gboolean             copilotd_backend_pool_is_starting (CopilotdBackendPool *self);
 /* Every CLI in the pool (transfer container). */

@@ -47,6 +47,10 @@ struct _CopilotdBackend
   gboolean single_attempt;        /* started from "failed": no backoff loop */
   gboolean stopping;
   GError *failure;                /* owned, nullable: why the state is failed */
+
+  guint holds;                    /* copilotd_backend_hold(): sessions, agents */
+  guint in_flight;                /* calls not answered yet */
+  guint idle_source;              /* stops a CLI nobody uses */
 };
 
 G_DEFINE_FINAL_TYPE (CopilotdBackend, copilotd_backend, G_TYPE_OBJECT)
@@ -72,6 +76,7 @@ call_data_free (CallData *data)
 }
 
 static void backend_start (CopilotdBackend *self);
+static void update_idle (CopilotdBackend *self);
 static void backend_lost (CopilotdBackend *self, const GError *reason);
 
 const char *
@@ -98,6 +103,7 @@ set_state (CopilotdBackend      *self,
            copilotd_backend_state_to_string (self->state),
            copilotd_backend_state_to_string (state));
   self->state = state;
+  update_idle (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
@@ -803,6 +809,65 @@ backend_start (CopilotdBackend *self)
     backend_failed (self, error);
 }
 
+/* ---- idle stop ------------------------------------------------------------ */
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  CopilotdBackend *self = user_data;
+
+  self->idle_source = 0;
+  g_debug ("The CLI was not used for %u s; stopping it", self->config->backend_idle_timeout);
+  /* Nothing is pending and no session lives in it: no "lost", no
+   * restart; the next call starts a new one. */
+  tear_down_connection (self);
+  g_array_set_size (self->failures, 0);
+  set_state (self, COPILOTD_BACKEND_STOPPED);
+  return G_SOURCE_REMOVE;
+}
+
+/* A running CLI with no session, no agent and no call in flight is
+ * stopped after backend-idle-timeout seconds (DESIGN.md §8 "Resources"). */
+static void
+update_idle (CopilotdBackend *self)
+{
+  gboolean idle = self->state == COPILOTD_BACKEND_RUNNING && !self->stopping &&
+                  self->holds == 0 && self->in_flight == 0 &&
+                  self->config->backend_idle_timeout > 0;
+
+  if (!idle)
+    g_clear_handle_id (&self->idle_source, g_source_remove);
+  else if (self->idle_source == 0)
+    self->idle_source = g_timeout_add_seconds (self->config->backend_idle_timeout, on_idle_timeout, self);
+}
+
+static void
+on_call_completed (GTask      *task,
+                   GParamSpec *pspec,
+                   gpointer    user_data)
+{
+  CopilotdBackend *self = user_data;
+
+  g_return_if_fail (self->in_flight > 0);
+  self->in_flight--;
+  update_idle (self);
+}
+
+void
+copilotd_backend_hold (CopilotdBackend *self)
+{
+  self->holds++;
+  update_idle (self);
+}
+
+void
+copilotd_backend_release (CopilotdBackend *self)
+{
+  g_return_if_fail (self->holds > 0);
+  self->holds--;
+  update_idle (self);
+}
+
 void
 copilotd_backend_call_async (CopilotdBackend     *self,
                              const char          *method,
@@ -819,6 +884,10 @@ copilotd_backend_call_async (CopilotdBackend     *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, copilotd_backend_call_async);
+  /* A CLI with a call in flight is in use, whichever way it ends. */
+  self->in_flight++;
+  update_idle (self);
+  g_signal_connect_object (task, "notify::completed", G_CALLBACK (on_call_completed), self, 0);
   data = g_new0 (CallData, 1);
   data->method = g_strdup (method);
   data->params = params ? json_node_copy (params) : NULL;
@@ -1000,6 +1069,7 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
   g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
   self->stopping = TRUE;
   g_clear_handle_id (&self->restart_source, g_source_remove);
+  g_clear_handle_id (&self->idle_source, g_source_remove);
 
   error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
                                "copilotd is shutting down");
@@ -1059,6 +1129,7 @@ copilotd_backend_dispose (GObject *object)
                                "copilotd is shutting down");
   fail_waiting (self, error);
   tear_down_connection (self);
+  g_clear_handle_id (&self->idle_source, g_source_remove);
 
   G_OBJECT_CLASS (copilotd_backend_parent_class)->dispose (object);
 }

@@ -67,6 +67,12 @@ void                 copilotd_backend_reply_error     (CopilotdBackend     *self
                                                        JsonNode            *id,
                                                        int                  code,
                                                        const char          *message);
+/* While held (by a live session, or while an agent is registered), and
+ * while a call is in flight, the CLI is never stopped for being idle;
+ * otherwise it stops after backend-idle-timeout seconds and the next call
+ * starts it again. */
+void                 copilotd_backend_hold            (CopilotdBackend     *self);
+void                 copilotd_backend_release         (CopilotdBackend     *self);
 /* runtime.shutdown, then the process is waited for (and killed when slow). */
 void                 copilotd_backend_stop_async      (CopilotdBackend     *self,
                                                        GAsyncReadyCallback  callback,

@@ -33,6 +33,7 @@ copilotd_config_new (void)
   config->agent_max_in_flight = 4;
   config->restart_max_failures = 5;
   config->restart_window = 60;
+  config->backend_idle_timeout = 300;
 
   return config;
 }
@@ -80,6 +81,7 @@ static const KeyInfo keys[] = {
   { "agent-max-in-flight", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, agent_max_in_flight) },
   { "restart-max-failures", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, restart_max_failures) },
   { "restart-window", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, restart_window) },
+  { "backend-idle-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, backend_idle_timeout) },
 };
 
 gboolean

@@ -26,6 +26,7 @@ typedef struct {
   guint agent_max_in_flight;      /* 4 per agent */
   guint restart_max_failures;     /* 5 failed starts ... */
   guint restart_window;           /* ... within this many seconds: failed */
+  guint backend_idle_timeout;     /* seconds a CLI nobody uses runs on; 300, 0 = never stop */
 } CopilotdConfig;
 
 CopilotdConfig *copilotd_config_new       (void);

@@ -70,6 +70,18 @@ check_idle (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* An agent waits for prompts: its CLIs must not idle out under it. */
+static void
+on_n_agents (GObject    *object,
+             GParamSpec *pspec,
+             gpointer    user_data)
+{
+  CopilotdDaemon *self = user_data;
+
+  copilotd_backend_pool_set_held (self->pool,
+                                  copilotd_agent_registry_get_n_agents (self->agents) > 0);
+}
+
 static void
 on_name_acquired (GDBusConnection *connection,
                   const char      *name,
@@ -116,6 +128,7 @@ copilotd_daemon_start (CopilotdDaemon   *self,
   self->pool = copilotd_backend_pool_new (self->config, self->callers);
   self->agents = copilotd_agent_registry_new (connection, self->callers, self->config);
   self->tools = copilotd_tool_router_new (connection, self->callers, self->config);
+  g_signal_connect_object (self->agents, "notify::n-agents", G_CALLBACK (on_n_agents), self, 0);
   self->manager = copilotd_manager_new (connection, self->config, self->callers,
                                         self->pool, self->agents, self->tools);
   if (!copilotd_manager_export (self->manager, error) ||

@@ -35,6 +35,7 @@ static void set_link (CopilotdSession *self,
                       SessionLink      link);
 static void enqueue (CopilotdSession *self,
                      GTask           *task);
+static void detach (CopilotdSession *self);
 
 static void
 on_call_done (GObject      *source,
@@ -612,6 +613,7 @@ session_link_close (CopilotdSession *self,
   GTask *task;
 
   g_cancellable_cancel (self->cancellable);
+  detach (self);
   if (self->start_task != NULL)
     {
       task = g_steal_pointer (&self->start_task);
@@ -623,6 +625,22 @@ session_link_close (CopilotdSession *self,
       g_task_return_error (task, g_error_copy (error));
       g_object_unref (task);
     }
+}
+
+void
+session_link_attach (CopilotdSession *self)
+{
+  self->held_backend = g_object_ref (self->ctx.backend);
+  copilotd_backend_hold (self->held_backend);
+}
+
+static void
+detach (CopilotdSession *self)
+{
+  g_autoptr(CopilotdBackend) backend = g_steal_pointer (&self->held_backend);
+
+  if (backend != NULL)
+    copilotd_backend_release (backend);
 }
 
 void
@@ -638,6 +656,7 @@ session_link_dispose (CopilotdSession *self)
 {
   g_autoptr(GError) error = NULL;
 
+  detach (self);
   if (self->cancellable == NULL)
     return;
   error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s is gone", self->id);

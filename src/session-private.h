@@ -53,6 +53,7 @@ struct _CopilotdSession
   GTask *start_task;           /* owned, nullable: copilotd_session_start_async() */
   const char *start_method;    /* static: session.create or session.resume */
   gboolean resume_recreates;   /* the resume found nothing: session.create */
+  CopilotdBackend *held_backend; /* owned, nullable: kept from idling out until closed */
 
   char *turn_sender;           /* owned, nullable */
   char *last_content;          /* owned, nullable */
@@ -75,6 +76,8 @@ void session_finish_waiters  (CopilotdSession *self,
 
 /* session-link.c */
 void session_link_init     (CopilotdSession *self);
+/* Once ctx is set: the session keeps its CLI from idling out. */
+void session_link_attach   (CopilotdSession *self);
 void session_link_dispose  (CopilotdSession *self);
 /* The CLI was lost: calls wait until the session was resumed. */
 void session_link_lost     (CopilotdSession *self);

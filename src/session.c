@@ -935,6 +935,7 @@ copilotd_session_new (const CopilotdSessionContext *context,
   CopilotdDbusSession *iface = COPILOTD_DBUS_SESSION (self);
 
   self->ctx = *context;
+  session_link_attach (self);
   self->id = g_strdup (session_id);
   self->path = copilotd_session_path_for_id (session_id);
   self->owner = g_strdup (owner);

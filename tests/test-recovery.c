@@ -5,11 +5,14 @@
  * event, must not reach the new CLI before its session.resume was
  * answered (FAKE_CLI_DELAY makes that answer late, and the record shows
  * when it ran), then go out in the order they were made. A session the
- * CLI never persisted is created again with the same id.
+ * CLI never persisted is created again with the same id. A CLI nobody
+ * uses stops after backend-idle-timeout, unless a session holds it.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon-fixture.h"
 
@@ -178,6 +181,100 @@ test_unpersisted_is_created_again (Fixture       *fx,
   g_assert_cmpint (sent, >, switch_to);
 }
 
+/* ---- idle stop -------------------------------------------------------- */
+
+/* Live fake CLI processes that are children of this test (the daemon runs
+ * in this process). */
+static guint
+count_fake_clis (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc", name, "stat", NULL);
+      g_autofree char *stat = NULL;
+      const char *end;
+      char state;
+      int ppid;
+
+      if (!g_ascii_isdigit (*name) || !g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      end = strrchr (stat, ')');
+      if (end == NULL || sscanf (end + 2, "%c %d", &state, &ppid) != 2)
+        continue;
+      if (ppid == getpid () && state != 'Z' && strstr (stat, "(fake-cli)") != NULL)
+        n++;
+    }
+  return n;
+}
+
+static gboolean
+backend_is (gpointer data)
+{
+  gpointer *args = data;
+  g_autofree char *state = get_string_property (args[0], ROOT_PATH, MANAGER_IFACE, "BackendState");
+
+  return g_strcmp0 (state, args[1]) == 0;
+}
+
+static gboolean
+no_fake_cli (gpointer data)
+{
+  return count_fake_clis () == 0;
+}
+
+static void
+wait_backend (Fixture    *fx,
+              const char *state)
+{
+  gpointer args[] = { fx->client, (gpointer) state };
+
+  wait_until (backend_is, args, 15, state);
+}
+
+static void
+test_idle_stop (Fixture       *fx,
+                gconstpointer  data)
+{
+  fx->config->backend_idle_timeout = 1;
+  g_variant_unref (call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "GetAuthStatus", NULL, "(a{sv})"));
+  g_assert_cmpuint (count_fake_clis (), ==, 1);
+
+  /* Nobody uses it: it stops, and its process exits. */
+  wait_backend (fx, "stopped");
+  wait_until (no_fake_cli, NULL, 15, "the idle CLI to exit");
+
+  /* The next call starts a new one. */
+  g_variant_unref (call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "GetAuthStatus", NULL, "(a{sv})"));
+  g_assert_cmpuint (record_count (fx, "connect"), ==, 2);
+  g_assert_cmpuint (count_fake_clis (), ==, 1);
+}
+
+static void
+test_idle_session_holds (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *state = NULL;
+
+  fx->config->backend_idle_timeout = 1;
+  path = create_session (fx->client, NULL);
+  /* Showing that nothing happens takes waiting past the idle time. */
+  spin (2500);
+  state = get_string_property (fx->client, ROOT_PATH, MANAGER_IFACE, "BackendState");
+  g_assert_cmpstr (state, ==, "running");
+  g_assert_cmpuint (record_count (fx, "connect"), ==, 1);
+
+  /* Without the session it is idle. */
+  g_variant_unref (call_ok (fx->client, path, SESSION_IFACE, "Destroy",
+                            g_variant_new ("(a{sv})", NULL), "()"));
+  wait_backend (fx, "stopped");
+  wait_until (no_fake_cli, NULL, 15, "the idle CLI to exit");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -187,6 +284,8 @@ main (int    argc,
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/recovery/calls-wait-for-resume", test_calls_wait_for_resume);
   ADD ("/recovery/unpersisted-created-again", test_unpersisted_is_created_again);
+  ADD ("/backend/idle-stop", test_idle_stop);
+  ADD ("/backend/idle-session-holds", test_idle_session_holds);
 #undef ADD
 
   return g_test_run ();
