@@ -14,6 +14,7 @@
 #include "event-relay.h"
 #include "jsonrpc.h"
 #include "manager.h"
+#include "session-fallback.h"
 #include "tool-router.h"
 
 #define IDLE_CHECK_INTERVAL_S 1
@@ -32,6 +33,7 @@ struct _CopilotdDaemon
 
   guint name_id;
   guint idle_id;
+  guint fallback_id;                   /* Session calls to gone sessions */
   gint64 idle_since;                   /* monotonic µs, 0 while busy */
   gboolean name_acquired;
   gboolean shutting_down;
@@ -135,6 +137,9 @@ copilotd_daemon_start (CopilotdDaemon   *self,
       !g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->agents), connection,
                                          COPILOTD_ROOT_PATH, error))
     return FALSE;
+  self->fallback_id = copilotd_session_fallback_register (connection, error);
+  if (self->fallback_id == 0)
+    return FALSE;
 
   if (replace)
     flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
@@ -193,6 +198,11 @@ copilotd_daemon_dispose (GObject *object)
       self->name_id = 0;
     }
   g_clear_object (&self->manager);
+  if (self->fallback_id != 0)
+    {
+      g_dbus_connection_unregister_subtree (self->connection, self->fallback_id);
+      self->fallback_id = 0;
+    }
   if (self->agents != NULL &&
       g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->agents)) != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->agents));

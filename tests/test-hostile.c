@@ -375,6 +375,50 @@ test_subscribe_types_bounded (Fixture       *fx,
   g_assert_cmpstr (content, ==, "Echo: bounded");
 }
 
+/* Issue 8 "What was seen" 7: calls on a destroyed session got
+ * org.freedesktop.DBus.Error.UnknownMethod; now the project's NotFound. */
+static void
+test_gone_session (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *live = create_session (fx->client, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) props = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *xml;
+
+  reply = call_ok (fx->client, path, SESSION_IFACE, "Destroy", g_variant_new ("(a{sv})", NULL), "()");
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_sync_iterate (fx->client, path, SESSION_IFACE, "Send",
+                             g_variant_new ("(sa{sv})", "late", NULL), "(s)", &error);
+  assert_dbus_error (error, "NotFound", "closed");
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, SESSION_PATH_PREFIX "never_was", SESSION_IFACE, "GetMessages",
+                             g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))", &error);
+  assert_dbus_error (error, "NotFound", NULL);
+  g_clear_error (&error);
+  g_clear_pointer (&props, g_variant_unref);
+  props = call_sync_iterate (fx->client, path, PROPERTIES_IFACE, "GetAll",
+                             g_variant_new ("(s)", SESSION_IFACE), "(a{sv})", &error);
+  assert_dbus_error (error, "NotFound", NULL);
+  g_clear_error (&error);
+
+  /* Live sessions keep their methods, properties and introspection. */
+  reply = call_ok (fx->client, live, SESSION_IFACE, "GetMessages", g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))");
+  props = call_ok (fx->client, live, PROPERTIES_IFACE, "GetAll", g_variant_new ("(s)", SESSION_IFACE), "(a{sv})");
+  {
+    g_autoptr(GVariant) dict = g_variant_get_child_value (props, 0);
+
+    g_assert_cmpuint (g_variant_n_children (dict), >=, 4);
+  }
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_ok (fx->client, live, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, "(s)");
+  g_variant_get (reply, "(&s)", &xml);
+  g_assert_nonnull (strstr (xml, SESSION_IFACE));
+  g_assert_nonnull (strstr (xml, "SendAndWait"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -386,6 +430,7 @@ main (int   argc,
   ADD ("/hostile/cli/size", test_size);
   ADD ("/hostile/bus/delete-stranger", test_delete_stranger);
   ADD ("/hostile/bus/subscribe-types", test_subscribe_types_bounded);
+  ADD ("/hostile/bus/gone-session", test_gone_session);
 #undef ADD
 
   return g_test_run ();

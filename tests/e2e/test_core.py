@@ -141,7 +141,7 @@ def test_destroy_then_resume(fx):
     h.wait_until(lambda: sig.closed(), what="the Closed signal", alive=c.alive)
     check(sig.closed()[0][1][0].get("reason") == "destroyed", f"Closed: {sig.closed()}")
     err = c.call_error(path, "Session", "GetMessages", ({},), "(a{sv})")
-    check(err.name.startswith("org.freedesktop.DBus.Error.Unknown"),
+    check(err.name == "io.github.copilotd.Copilot1.Error.NotFound",
           f"the destroyed object still answers: {err}")
 
     (again,) = c.manager("ResumeSession",
