@@ -24,6 +24,17 @@ struct _CopilotAgent
   GHashTable *prompts;           /* owned: request id → CopilotPrompt* (unowned, weak) */
 };
 
+/**
+ * CopilotAgent:
+ *
+ * Answers the prompts of the user's sessions for this app: permissions,
+ * questions, MCP forms, plan approvals and mode switches, one signal per
+ * kind, each with a [class@Copilot.Prompt] that the handler keeps and
+ * answers once, now or later.
+ *
+ * Only calls from the daemon's unique name are served. The agent is
+ * registered again when copilotd restarts.
+ */
 G_DEFINE_FINAL_TYPE (CopilotAgent, copilot_agent, G_TYPE_OBJECT)
 
 enum {

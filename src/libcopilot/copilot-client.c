@@ -44,6 +44,21 @@ static void copilot_client_initable_iface_init (GInitableIface *iface);
 static void forget_tool_call (gpointer data, GObject *where_the_object_was);
 static void copilot_client_async_initable_iface_init (GAsyncInitableIface *iface);
 
+/**
+ * CopilotClient:
+ *
+ * A connection to copilotd, the D-Bus service that runs the GitHub Copilot
+ * CLI for the user's apps.
+ *
+ * Make one with [func@Copilot.Client.new] (or
+ * [func@Copilot.Client.new_for_connection]); then create or resume
+ * sessions ([method@Copilot.Client.create_session]), list them and the
+ * models, ask one-shot questions ([method@Copilot.Client.ask]) and sign in.
+ * [property@Copilot.Client:backend-state] follows the CLI's state, and
+ * [signal@Copilot.Client::session-lifecycle] the user's sessions.
+ *
+ * Every call is asynchronous and none of a turn carries a D-Bus timeout.
+ */
 G_DEFINE_FINAL_TYPE_WITH_CODE (CopilotClient, copilot_client, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, copilot_client_initable_iface_init)
                                G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE, copilot_client_async_initable_iface_init))

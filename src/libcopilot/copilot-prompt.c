@@ -24,6 +24,14 @@ struct _CopilotPrompt
   gboolean cancelled;
 };
 
+/**
+ * CopilotPrompt:
+ *
+ * One request of copilotd to a [class@Copilot.Agent]. Answer it once with
+ * the reply function of its [property@Copilot.Prompt:kind]; a prompt
+ * dropped unanswered is refused, and [signal@Copilot.Prompt::cancelled]
+ * says the daemon withdrew it.
+ */
 G_DEFINE_FINAL_TYPE (CopilotPrompt, copilot_prompt, G_TYPE_OBJECT)
 
 enum {

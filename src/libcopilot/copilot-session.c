@@ -37,6 +37,21 @@ struct _CopilotSession
   GCancellable *cancellable;     /* owned: cancelled in dispose */
 };
 
+/**
+ * CopilotSession:
+ *
+ * One conversation of copilotd (a `Session` object of the daemon).
+ *
+ * [method@Copilot.Session.send] and [method@Copilot.Session.send_and_wait]
+ * run turns; a `GCancellable` given to them aborts the turn. The answer
+ * streams through [signal@Copilot.Session::delta]; complete messages,
+ * tool calls, errors and the end of the turn come as
+ * [signal@Copilot.Session::message], [signal@Copilot.Session::tool-started],
+ * [signal@Copilot.Session::tool-finished], [signal@Copilot.Session::error]
+ * and [signal@Copilot.Session::idle]; every event as
+ * [signal@Copilot.Session::event]. Each event is delivered once, in the
+ * daemon's order; missed ones are fetched again with `GetEvents`.
+ */
 G_DEFINE_FINAL_TYPE (CopilotSession, copilot_session, G_TYPE_OBJECT)
 
 enum {

@@ -21,6 +21,12 @@ struct _CopilotToolCall
   gboolean cancelled;
 };
 
+/**
+ * CopilotToolCall:
+ *
+ * One call of a [class@Copilot.Tool] by the model; answer it once with
+ * [method@Copilot.ToolCall.return_success] or another return function.
+ */
 G_DEFINE_FINAL_TYPE (CopilotToolCall, copilot_tool_call, G_TYPE_OBJECT)
 
 enum {

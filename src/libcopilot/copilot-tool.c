@@ -19,6 +19,13 @@ struct _CopilotTool
   gboolean skip_permission;
 };
 
+/**
+ * CopilotTool:
+ *
+ * A tool of the app that the model may call: a name, a description, a
+ * JSON Schema of its arguments and an [signal@Copilot.Tool::invoke]
+ * handler. Give it to [method@Copilot.Client.add_tool].
+ */
 G_DEFINE_FINAL_TYPE (CopilotTool, copilot_tool, G_TYPE_OBJECT)
 
 enum {
