@@ -18,6 +18,7 @@ struct _CopilotdCallers
 
   GDBusConnection *connection;  /* owned */
   GHashTable *uids;             /* owned: unique name → uid (boxed guint) */
+  GHashTable *pids;             /* owned: unique name → process id, when the bus knows it */
   GHashTable *watched;          /* owned: set of unique names */
   GHashTable *idles;            /* owned: unique name → GSource id of a pending "already gone" report */
   guint name_owner_changed_id;
@@ -50,6 +51,7 @@ name_gone (CopilotdCallers *self,
     }
 
   known |= g_hash_table_remove (self->uids, name);
+  g_hash_table_remove (self->pids, name);
   known |= g_hash_table_remove (self->watched, name);
 
   if (!known)
@@ -147,6 +149,7 @@ copilotd_callers_finalize (GObject *object)
   CopilotdCallers *self = COPILOTD_CALLERS (object);
 
   g_clear_pointer (&self->uids, g_hash_table_unref);
+  g_clear_pointer (&self->pids, g_hash_table_unref);
   g_clear_pointer (&self->watched, g_hash_table_unref);
   g_clear_pointer (&self->idles, g_hash_table_unref);
 
@@ -179,6 +182,7 @@ static void
 copilotd_callers_init (CopilotdCallers *self)
 {
   self->uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->pids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->watched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->idles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -217,7 +221,7 @@ copilotd_callers_get_uid (CopilotdCallers  *self,
 {
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) credentials = NULL;
-  guint32 uid;
+  guint32 uid, pid;
   guint *cached;
 
   g_return_val_if_fail (COPILOTD_IS_CALLERS (self), FALSE);
@@ -260,6 +264,9 @@ copilotd_callers_get_uid (CopilotdCallers  *self,
                    "The bus did not say which user “%s” runs as", unique_name);
       return FALSE;
     }
+
+  if (g_variant_lookup (credentials, "ProcessID", "u", &pid))
+    g_hash_table_insert (self->pids, g_strdup (unique_name), GUINT_TO_POINTER (pid));
 
   cached = g_new (guint, 1);
   *cached = uid;
@@ -320,4 +327,20 @@ copilotd_callers_watch (CopilotdCallers *self,
   idle->name = g_strdup (unique_name);
   id = g_idle_add_full (G_PRIORITY_DEFAULT, on_gone_idle, idle, gone_idle_free);
   g_hash_table_insert (self->idles, g_strdup (unique_name), GUINT_TO_POINTER (id));
+}
+
+/* The process ID the bus driver has for @unique_name (cached with its UID);
+ * 0 when the bus does not say (a peer on another machine, or gone). */
+guint32
+copilotd_callers_get_pid (CopilotdCallers *self,
+                          const char      *unique_name)
+{
+  g_return_val_if_fail (COPILOTD_IS_CALLERS (self), 0);
+
+  if (unique_name == NULL ||
+      (!g_hash_table_contains (self->uids, unique_name) &&
+       !copilotd_callers_get_uid (self, unique_name, NULL, NULL)))
+    return 0;
+
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->pids, unique_name));
 }

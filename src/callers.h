@@ -17,6 +17,8 @@ gboolean         copilotd_callers_get_uid (CopilotdCallers  *self,
                                            const char       *unique_name,
                                            uid_t            *out_uid,
                                            GError          **error);
+guint32          copilotd_callers_get_pid (CopilotdCallers *self,
+                                           const char      *unique_name);
 void             copilotd_callers_watch   (CopilotdCallers  *self,
                                            const char       *unique_name);
 

@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "app-info.h"
 #include "cli-schema.h"
 #include "copilotd-error.h"
 #include "lifecycle.h"
@@ -230,6 +231,16 @@ copilotd_manager_start_session_async (CopilotdManager       *self,
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
+    }
+
+  /* An app that gives no client-name is named by its process: prompts say
+   * who is asking, and ListSessions which app made a session (§9). */
+  if (!json_object_has_member (params, "clientName") && sender != NULL)
+    {
+      g_autofree char *app = copilotd_app_name_for_pid (NULL, copilotd_callers_get_pid (self->callers, sender));
+
+      if (app != NULL)
+        json_object_set_string_member (params, "clientName", app);
     }
 
   data = g_new0 (StartData, 1);

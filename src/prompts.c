@@ -1,10 +1,18 @@
 /* prompts.c: a session's permission prompts, questions and tool calls
  *
- * Between the CLI and the clients: permission.requested and
- * userInput.request go to the agent registry, external_tool.requested to
- * the tool router, and every answer goes back to the CLI. Nothing is ever
- * left pending: no agent means "user-not-available" (fail closed), and a
- * question nobody answers is answered with an error so the turn goes on.
+ * Between the CLI and the clients: permission.requested,
+ * userInput.request, elicitation.requested, the exit-plan-mode and
+ * auto-mode-switch requests go to the agent registry,
+ * external_tool.requested to the tool router, and every answer goes back
+ * to the CLI. Nothing is ever left pending: no agent means
+ * "user-not-available" (fail closed), a question nobody answers is
+ * answered with an error so the turn goes on, a form is cancelled, a plan
+ * is not approved and a mode switch is declined (DESIGN.md §9).
+ *
+ * The exit-plan-mode and auto-mode-switch requests (JSON-RPC requests
+ * without a request id) and their events (with one) arrive in either order:
+ * the event starts the prompt, and the request is paired with the oldest
+ * prompt of its kind that has none, or waits for its event.
  */
 #include "config.h"
 
@@ -19,7 +27,9 @@ typedef struct {
   char *request_id;            /* owned */
   GCancellable *cancellable;   /* owned */
   JsonObject *request;         /* owned, nullable: permissionRequest */
-  JsonNode *rpc_id;            /* owned, nullable: userInput.request id */
+  JsonNode *rpc_id;            /* owned, nullable: the JSON-RPC request to reply to */
+  CopilotdPromptKind kind;
+  guint64 serial;              /* order of arrival, for pairing requests */
 } Prompt;
 
 typedef struct {
@@ -46,6 +56,11 @@ struct _CopilotdPrompts
   GHashTable *tool_calls;      /* owned: request id → GCancellable* */
   GHashTable *input_ids;       /* owned: question → user_input.requested id */
   guint input_counter;
+  guint64 prompt_serial;
+  /* Per kind (plan approval, mode switch): JSON-RPC ids of requests whose
+   * event has not come yet, and answers given before their request came. */
+  GQueue early_rpc_ids[COPILOTD_PROMPT_MODE_SWITCH + 1];  /* owned JsonNode* */
+  JsonNode *late_answers[COPILOTD_PROMPT_MODE_SWITCH + 1];   /* owned, nullable */
   gboolean closed;
 };
 
@@ -65,20 +80,30 @@ on_answer_sent (GObject      *source,
     g_debug ("%s failed: %s", what, error->message);
 }
 
-/* Answers a pending CLI request by its id: {sessionId, requestId, result}. */
+/* Answers a pending CLI request by its id: {sessionId, requestId, @member}. */
+static void
+answer_cli_member (CopilotdPrompts *self,
+                   const char      *method,
+                   const char      *request_id,
+                   const char      *member,
+                   JsonNode        *result)
+{
+  g_autoptr(JsonNode) node = NULL;
+  JsonObject *params = copilotd_session_params (self->session_id);
+
+  json_object_set_string_member (params, "requestId", request_id);
+  json_object_set_member (params, member, result);
+  node = copilotd_json_node_take_object (params);
+  copilotd_backend_call_async (self->backend, method, node, NULL, on_answer_sent, g_strdup (method));
+}
+
 static void
 answer_cli (CopilotdPrompts *self,
             const char      *method,
             const char      *request_id,
             JsonNode        *result)
 {
-  g_autoptr(JsonNode) node = NULL;
-  JsonObject *params = copilotd_session_params (self->session_id);
-
-  json_object_set_string_member (params, "requestId", request_id);
-  json_object_set_member (params, "result", result);
-  node = copilotd_json_node_take_object (params);
-  copilotd_backend_call_async (self->backend, method, node, NULL, on_answer_sent, g_strdup (method));
+  answer_cli_member (self, method, request_id, "result", result);
 }
 
 static void
@@ -99,6 +124,7 @@ prompt_new (CopilotdPrompts *self,
   prompt->prompts = g_object_ref (self);
   prompt->request_id = g_strdup (request_id);
   prompt->cancellable = g_cancellable_new ();
+  prompt->serial = ++self->prompt_serial;
   g_hash_table_insert (self->prompts, g_strdup (request_id), prompt);
   changed (self);
   return prompt;
@@ -210,6 +236,342 @@ withdraw_prompt (CopilotdPrompts *self,
     }
 }
 
+/* ---- elicitation ------------------------------------------------------- */
+
+static const char *
+get_string (JsonObject *object,
+            const char *member)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, member) : NULL;
+
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static JsonNode *
+build_elicitation_result (const char *action,
+                          const char *content_json)
+{
+  JsonObject *result = json_object_new ();
+
+  json_object_set_string_member (result, "action", action);
+  if (g_str_equal (action, "accept") && content_json != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      if (json_parser_load_from_data (parser, content_json, -1, NULL) &&
+          json_parser_get_root (parser) != NULL &&
+          JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        json_object_set_member (result, "content", json_node_copy (json_parser_get_root (parser)));
+      else
+        json_object_set_object_member (result, "content", json_object_new ());
+    }
+  return copilotd_json_node_take_object (result);
+}
+
+static void
+on_elicitation_answered (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  Prompt *prompt = user_data;
+  CopilotdPrompts *self = prompt->prompts;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  const char *action = "cancel";
+  const char *content_json = NULL;
+
+  reply = copilotd_agent_registry_ask_finish_reply (COPILOTD_AGENT_REGISTRY (source), result, &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      prompt_finish (prompt);
+      return;
+    }
+  if (reply == NULL)
+    g_debug ("Elicitation '%s' not answered: %s", prompt->request_id, error->message);
+  else
+    {
+      static const char * const actions[] = { "accept", "decline", "cancel", NULL };
+      const char *answered;
+
+      g_variant_get (reply, "(&s&s@a{sv})", &answered, &content_json, NULL);
+      /* Anything else than the three actions is a cancel. */
+      if (g_strv_contains (actions, answered))
+        action = answered;
+    }
+
+  if (!self->closed)
+    answer_cli (self, "session.ui.handlePendingElicitation", prompt->request_id,
+                build_elicitation_result (action, content_json));
+  prompt_finish (prompt);
+}
+
+static void
+start_elicitation (CopilotdPrompts *self,
+                   JsonObject      *data)
+{
+  const char *request_id = get_string (data, "requestId");
+  JsonNode *schema = json_object_get_member (data, "requestedSchema");
+  g_autofree char *schema_json = NULL;
+  g_auto(GVariantDict) request = G_VARIANT_DICT_INIT (NULL);
+  CopilotdPromptTarget target;
+  const char *value;
+  Prompt *prompt;
+
+  if (request_id == NULL || g_hash_table_contains (self->prompts, request_id))
+    return;
+  if (self->agents == NULL)
+    {
+      answer_cli (self, "session.ui.handlePendingElicitation", request_id,
+                  build_elicitation_result ("cancel", NULL));
+      return;
+    }
+
+  g_variant_dict_insert (&request, "message", "s", get_string (data, "message") ?: "");
+  value = get_string (data, "mode");
+  g_variant_dict_insert (&request, "mode", "s", value != NULL ? value : "form");
+  if ((value = get_string (data, "url")) != NULL)
+    g_variant_dict_insert (&request, "url", "s", value);
+  if ((value = get_string (data, "elicitationSource")) != NULL)
+    g_variant_dict_insert (&request, "source", "s", value);
+  schema_json = schema != NULL && JSON_NODE_HOLDS_OBJECT (schema) ? json_to_string (schema, FALSE)
+                                                                  : g_strdup ("{}");
+
+  prompt = prompt_new (self, request_id);
+  prompt->kind = COPILOTD_PROMPT_ELICITATION;
+  fill_target (self, &target);
+  copilotd_agent_registry_ask_async (self->agents, COPILOTD_PROMPT_ELICITATION, &target,
+                                     request_id, g_variant_dict_end (&request), schema_json,
+                                     prompt->cancellable, on_elicitation_answered, prompt);
+}
+
+/* ---- plan approval and mode switch -------------------------------------- */
+
+static JsonNode *
+build_plan_answer (GVariant *reply)
+{
+  JsonObject *answer = json_object_new ();
+  g_autoptr(GVariant) results = NULL;
+  const char *action = NULL, *feedback = NULL;
+  gboolean approved = FALSE, auto_approve;
+
+  if (reply != NULL)
+    {
+      g_variant_get (reply, "(b@a{sv})", &approved, &results);
+      g_variant_lookup (results, "action", "&s", &action);
+      g_variant_lookup (results, "feedback", "&s", &feedback);
+    }
+
+  json_object_set_boolean_member (answer, "approved", approved);
+  if (approved && action != NULL && *action != '\0')
+    json_object_set_string_member (answer, "selectedAction", action);
+  if (results != NULL && g_variant_lookup (results, "auto-approve-edits", "b", &auto_approve))
+    json_object_set_boolean_member (answer, "autoApproveEdits", auto_approve);
+  /* Not approving always says so, so the model is told and goes on. */
+  if (feedback != NULL && *feedback != '\0')
+    json_object_set_string_member (answer, "feedback", feedback);
+  else if (!approved)
+    json_object_set_string_member (answer, "feedback",
+                                   reply != NULL ? "The user did not approve the plan."
+                                                 : "No one could review the plan; it was not approved.");
+  return copilotd_json_node_take_object (answer);
+}
+
+static JsonNode *
+build_mode_switch_answer (GVariant *reply)
+{
+  JsonObject *answer = json_object_new ();
+  const char *response = "no";
+
+  if (reply != NULL)
+    {
+      const char *answered;
+
+      g_variant_get (reply, "(&s@a{sv})", &answered, NULL);
+      if (g_str_equal (answered, "yes"))
+        response = "yes";
+      else if (g_str_equal (answered, "yes-always"))
+        response = "yes_always";
+    }
+  json_object_set_string_member (answer, "response", response);
+  return copilotd_json_node_take_object (answer);
+}
+
+/* Sends @answer (taken) for @prompt: the reply to its JSON-RPC request, or
+ * through the matching handlePending method and kept for a request that
+ * is still to come. */
+static void
+answer_paired (CopilotdPrompts *self,
+               Prompt          *prompt,
+               JsonNode        *answer)
+{
+  const char *method = prompt->kind == COPILOTD_PROMPT_PLAN_APPROVAL
+                       ? "session.ui.handlePendingExitPlanMode"
+                       : "session.ui.handlePendingAutoModeSwitch";
+
+  if (self->closed)
+    {
+      json_node_unref (answer);
+      return;
+    }
+
+  if (prompt->rpc_id != NULL)
+    {
+      copilotd_backend_reply (self->backend, prompt->rpc_id, answer);
+      json_node_unref (answer);
+      return;
+    }
+
+  g_clear_pointer (&self->late_answers[prompt->kind], json_node_unref);
+  self->late_answers[prompt->kind] = json_node_copy (answer);
+  if (prompt->kind == COPILOTD_PROMPT_PLAN_APPROVAL)
+    answer_cli_member (self, method, prompt->request_id, "response", answer);
+  else
+    {
+      JsonNode *response = json_node_copy (json_object_get_member (json_node_get_object (answer),
+                                                                   "response"));
+      json_node_unref (answer);
+      answer_cli_member (self, method, prompt->request_id, "response", response);
+    }
+}
+
+static void
+on_paired_answered (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Prompt *prompt = user_data;
+  CopilotdPrompts *self = prompt->prompts;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = copilotd_agent_registry_ask_finish_reply (COPILOTD_AGENT_REGISTRY (source), result, &error);
+  if (reply == NULL)
+    g_debug ("Request '%s' not answered: %s", prompt->request_id, error->message);
+
+  /* Even when withdrawn, a request of ours still waiting gets its answer
+   * (the neutral one), so nothing is left pending. */
+  if (reply != NULL || prompt->rpc_id != NULL ||
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    answer_paired (self, prompt,
+                   prompt->kind == COPILOTD_PROMPT_PLAN_APPROVAL ? build_plan_answer (reply)
+                                                                 : build_mode_switch_answer (reply));
+  prompt_finish (prompt);
+}
+
+static void
+add_strv_member (GVariantDict *dict,
+                 const char   *key,
+                 JsonObject   *data,
+                 const char   *member)
+{
+  JsonNode *node = json_object_get_member (data, member);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_STRING_ARRAY);
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_TYPE (element) == JSON_NODE_VALUE &&
+              json_node_get_value_type (element) == G_TYPE_STRING)
+            g_variant_builder_add (&builder, "s", json_node_get_string (element));
+        }
+    }
+  g_variant_dict_insert_value (dict, key, g_variant_builder_end (&builder));
+}
+
+static void
+start_paired (CopilotdPrompts    *self,
+              CopilotdPromptKind  kind,
+              JsonObject         *data)
+{
+  const char *request_id = get_string (data, "requestId");
+  g_auto(GVariantDict) request = G_VARIANT_DICT_INIT (NULL);
+  CopilotdPromptTarget target;
+  const char *value;
+  Prompt *prompt;
+
+  if (request_id == NULL || g_hash_table_contains (self->prompts, request_id))
+    return;
+
+  prompt = prompt_new (self, request_id);
+  prompt->kind = kind;
+  prompt->rpc_id = g_queue_pop_head (&self->early_rpc_ids[kind]);
+
+  if (kind == COPILOTD_PROMPT_PLAN_APPROVAL)
+    {
+      g_variant_dict_insert (&request, "summary", "s", get_string (data, "summary") ?: "");
+      g_variant_dict_insert (&request, "plan", "s", get_string (data, "planContent") ?: "");
+      add_strv_member (&request, "actions", data, "actions");
+      if ((value = get_string (data, "recommendedAction")) != NULL)
+        g_variant_dict_insert (&request, "recommended-action", "s", value);
+    }
+  else
+    {
+      JsonNode *retry = json_object_get_member (data, "retryAfterSeconds");
+
+      if ((value = get_string (data, "errorCode")) != NULL)
+        g_variant_dict_insert (&request, "error-code", "s", value);
+      if (retry != NULL && JSON_NODE_TYPE (retry) == JSON_NODE_VALUE)
+        g_variant_dict_insert (&request, "retry-after", "u",
+                               (guint32) CLAMP (json_node_get_int (retry), 0, G_MAXUINT32));
+    }
+
+  if (self->agents == NULL)
+    {
+      answer_paired (self, prompt, kind == COPILOTD_PROMPT_PLAN_APPROVAL ? build_plan_answer (NULL)
+                                                                        : build_mode_switch_answer (NULL));
+      g_variant_dict_clear (&request);
+      prompt_finish (prompt);
+      return;
+    }
+
+  fill_target (self, &target);
+  copilotd_agent_registry_ask_async (self->agents, kind, &target, request_id,
+                                     g_variant_dict_end (&request), NULL,
+                                     prompt->cancellable, on_paired_answered, prompt);
+}
+
+/* exitPlanMode.request / autoModeSwitch.request: paired with the oldest
+ * prompt of the kind that has no request yet, else kept for its event. */
+static void
+take_paired_request (CopilotdPrompts    *self,
+                     CopilotdPromptKind  kind,
+                     JsonNode           *id)
+{
+  Prompt *oldest = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->prompts);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Prompt *prompt = value;
+
+      if (prompt->kind == kind && prompt->rpc_id == NULL &&
+          (oldest == NULL || prompt->serial < oldest->serial))
+        oldest = prompt;
+    }
+
+  if (oldest != NULL)
+    oldest->rpc_id = json_node_copy (id);
+  else if (self->late_answers[kind] != NULL)
+    {
+      g_autoptr(JsonNode) answer = g_steal_pointer (&self->late_answers[kind]);
+
+      copilotd_backend_reply (self->backend, id, answer);
+    }
+  else
+    g_queue_push_tail (&self->early_rpc_ids[kind], json_node_copy (id));
+}
+
 static void
 on_user_input_answered (GObject      *source,
                         GAsyncResult *result,
@@ -262,7 +624,19 @@ copilotd_prompts_handle_request (CopilotdPrompts *self,
   CopilotdPromptTarget target;
   Prompt *prompt;
 
-  if (strcmp (method, "userInput.request") != 0 || self->closed)
+  if (self->closed)
+    return FALSE;
+  if (strcmp (method, "exitPlanMode.request") == 0)
+    {
+      take_paired_request (self, COPILOTD_PROMPT_PLAN_APPROVAL, id);
+      return TRUE;
+    }
+  if (strcmp (method, "autoModeSwitch.request") == 0)
+    {
+      take_paired_request (self, COPILOTD_PROMPT_MODE_SWITCH, id);
+      return TRUE;
+    }
+  if (strcmp (method, "userInput.request") != 0)
     return FALSE;
 
   /* The user_input.requested event that came first has the request id. */
@@ -297,6 +671,7 @@ copilotd_prompts_handle_request (CopilotdPrompts *self,
                          g_variant_new_boolean (json_object_get_boolean_member_with_default (params, "allowFreeform", TRUE)));
 
   prompt = prompt_new (self, request_id);
+  prompt->kind = COPILOTD_PROMPT_USER_INPUT;
   prompt->rpc_id = json_node_copy (id);
   fill_target (self, &target);
   copilotd_agent_registry_ask_async (self->agents, COPILOTD_PROMPT_USER_INPUT, &target,
@@ -385,8 +760,17 @@ copilotd_prompts_handle_event (CopilotdPrompts *self,
   if (strcmp (type, "permission.requested") == 0)
     start_permission (self, data);
   else if (request_id != NULL &&
-           (strcmp (type, "permission.completed") == 0 || strcmp (type, "user_input.completed") == 0))
+           (strcmp (type, "permission.completed") == 0 || strcmp (type, "user_input.completed") == 0 ||
+            strcmp (type, "elicitation.completed") == 0 ||
+            strcmp (type, "exit_plan_mode.completed") == 0 ||
+            strcmp (type, "auto_mode_switch.completed") == 0))
     withdraw_prompt (self, request_id);
+  else if (strcmp (type, "elicitation.requested") == 0)
+    start_elicitation (self, data);
+  else if (strcmp (type, "exit_plan_mode.requested") == 0)
+    start_paired (self, COPILOTD_PROMPT_PLAN_APPROVAL, data);
+  else if (strcmp (type, "auto_mode_switch.requested") == 0)
+    start_paired (self, COPILOTD_PROMPT_MODE_SWITCH, data);
   else if (request_id != NULL && strcmp (type, "user_input.requested") == 0)
     g_hash_table_insert (self->input_ids,
                          g_strdup (json_object_get_string_member_with_default (data, "question", "")),
@@ -462,6 +846,11 @@ copilotd_prompts_finalize (GObject *object)
   g_hash_table_unref (self->prompts);
   g_hash_table_unref (self->tool_calls);
   g_hash_table_unref (self->input_ids);
+  for (guint i = 0; i < G_N_ELEMENTS (self->early_rpc_ids); i++)
+    {
+      g_queue_clear_full (&self->early_rpc_ids[i], (GDestroyNotify) json_node_unref);
+      g_clear_pointer (&self->late_answers[i], json_node_unref);
+    }
 
   G_OBJECT_CLASS (copilotd_prompts_parent_class)->finalize (object);
 }

@@ -182,10 +182,14 @@ copilotd_session_options_parse (GVariant         *options,
    * default (DESIGN.md §3). */
   json_object_set_boolean_member (params, "requestPermission", TRUE);
   json_object_set_boolean_member (params, "requestUserInput", TRUE);
+  /* Forms, plans and mode switches reach agents too, each answered
+   * neutrally when none can (DESIGN.md §9); without requestAutoModeSwitch
+   * CLI 1.0.102 waits for ever on a rate limit. */
+  json_object_set_boolean_member (params, "requestElicitation", TRUE);
+  json_object_set_boolean_member (params, "requestExitPlanMode", TRUE);
+  json_object_set_boolean_member (params, "requestAutoModeSwitch", TRUE);
   json_object_set_string_member (params, "envValueMode", "direct");
   json_object_set_boolean_member (params, "includeSubAgentStreamingEvents", TRUE);
-  if (!json_object_has_member (params, "clientName"))
-    json_object_set_string_member (params, "clientName", "copilotd");
 
   if (!copilotd_option_get_json (options, "extra-params", TRUE, &extra, error))
     return FALSE;

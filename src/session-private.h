@@ -56,6 +56,7 @@ struct _CopilotdSession
   CopilotdBackend *held_backend; /* owned, nullable: kept from idling out until closed */
 
   char *turn_sender;           /* owned, nullable */
+  char *cwd;                   /* owned, nullable: the CLI's working directory (session.start) */
   char *last_content;          /* owned, nullable */
   GList *waiters;              /* Waiter* owned */
   CopilotdPrompts *prompts;    /* owned: permission prompts, questions, tool calls */

@@ -166,9 +166,21 @@ fill_prompt_target (gpointer              user_data,
 {
   CopilotdSession *self = user_data;
 
+  JsonObject *params = self->params != NULL && JSON_NODE_HOLDS_OBJECT (self->params)
+                       ? json_node_get_object (self->params) : NULL;
+
   target->owner = self->owner;
   target->turn_sender = self->turn_sender;
   target->uid = self->uid;
+
+  /* Who is asking (DESIGN.md §9): the owner's client-name, which the
+   * manager derived from the owner's process when it gave none. */
+  if (params != NULL)
+    target->client_name = json_object_get_string_member_with_default (params, "clientName", NULL);
+  target->client_pid = self->owner != NULL ? copilotd_callers_get_pid (self->ctx.callers, self->owner) : 0;
+  target->working_directory = self->cwd;
+  if (target->working_directory == NULL && params != NULL)
+    target->working_directory = json_object_get_string_member_with_default (params, "workingDirectory", NULL);
 }
 
 static void
@@ -215,6 +227,19 @@ process_event (CopilotdSession *self,
       /* Without an explicit model the create/resume reply has an empty
        * modelState; the CLI names its pick only here. */
       const char *model = json_object_get_string_member_with_default (data, "selectedModel", NULL);
+      JsonNode *context = json_object_get_member (data, "context");
+
+      /* The CLI's own working directory when the creator named none. */
+      if (context != NULL && JSON_NODE_HOLDS_OBJECT (context))
+        {
+          const char *cwd = json_object_get_string_member_with_default (json_node_get_object (context),
+                                                                        "cwd", NULL);
+          if (cwd != NULL)
+            {
+              g_free (self->cwd);
+              self->cwd = g_strdup (cwd);
+            }
+        }
       if (model != NULL && *model != '\0')
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
     }
@@ -892,6 +917,7 @@ copilotd_session_finalize (GObject *object)
   g_free (self->path);
   g_free (self->owner);
   g_free (self->turn_sender);
+  g_free (self->cwd);
   g_free (self->last_content);
   g_clear_pointer (&self->params, json_node_unref);
   g_clear_pointer (&self->tools, g_ptr_array_unref);

@@ -84,7 +84,16 @@ test_create (Fixture       *fx,
   g_assert_true (json_object_get_boolean_member (params, "streaming"));
   g_assert_true (json_object_get_boolean_member (params, "requestPermission"));
   g_assert_true (json_object_get_boolean_member (params, "requestUserInput"));
-  g_assert_cmpstr (json_object_get_string_member (params, "clientName"), ==, "copilotd");
+  /* No client-name given: the creator is named by its executable. */
+  {
+    g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+    g_autofree char *name = g_path_get_basename (exe);
+
+    g_assert_cmpstr (json_object_get_string_member (params, "clientName"), ==, name);
+  }
+  g_assert_true (json_object_get_boolean_member (params, "requestElicitation"));
+  g_assert_true (json_object_get_boolean_member (params, "requestExitPlanMode"));
+  g_assert_true (json_object_get_boolean_member (params, "requestAutoModeSwitch"));
 }
 
 static const char *
@@ -444,8 +453,9 @@ test_list_sessions (Fixture       *fx,
   g_assert_true (g_variant_lookup (entry, "start-time", "&s", &s));
   g_assert_cmpstr (s, !=, "");
   g_assert_true (g_variant_lookup (entry, "modified-time", "&s", &s));
+  /* Named after the app that created it (this test), not the daemon. */
   g_assert_true (g_variant_lookup (entry, "client-name", "&s", &s));
-  g_assert_cmpstr (s, ==, "copilotd");
+  g_assert_cmpstr (s, ==, "test-manager");
   g_assert_true (g_variant_lookup (entry, "is-remote", "b", &remote));
   g_assert_false (remote);
   g_clear_pointer (&entry, g_variant_unref);
