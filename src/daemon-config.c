@@ -21,6 +21,7 @@ copilotd_config_new (void)
 
   config->permission_timeout = 300;
   config->tool_timeout = 120;
+  config->hook_timeout = 30;
   config->max_sessions_per_uid = 64;
   config->max_agents_per_uid = 16;
   config->max_subscribers = 16;
@@ -69,6 +70,7 @@ static const KeyInfo keys[] = {
   { "idle-exit", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, idle_exit) },
   { "permission-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, permission_timeout) },
   { "tool-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, tool_timeout) },
+  { "hook-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, hook_timeout) },
   { "max-sessions-per-uid", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, max_sessions_per_uid) },
   { "max-agents-per-uid", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, max_agents_per_uid) },
   { "max-subscribers", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, max_subscribers) },

@@ -14,6 +14,7 @@ typedef struct {
   guint idle_exit;                /* seconds, 0 = never */
   guint permission_timeout;       /* seconds, 0 = none; default 300 */
   guint tool_timeout;             /* seconds, 0 = none; default 120 */
+  guint hook_timeout;             /* seconds, 0 = none; default 30: hook and command providers */
   guint max_sessions_per_uid;     /* 64 */
   guint max_agents_per_uid;       /* 16 */
   guint max_subscribers;          /* 16 per session */

@@ -21,6 +21,7 @@
 #include "ask.h"
 #include "options.h"
 #include "polkit.h"
+#include "providers.h"
 #include "session-control.h"
 #include "session-options.h"
 #include "session.h"
@@ -207,6 +208,7 @@ copilotd_manager_start_session_async (CopilotdManager       *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) params = NULL;
   g_autoptr(GPtrArray) tools = NULL;
+  g_autoptr(GPtrArray) providers = NULL;
   g_autofree char *session_id = NULL;
   g_autoptr(JsonNode) node = NULL;
   CopilotdSessionContext context;
@@ -228,6 +230,13 @@ copilotd_manager_start_session_async (CopilotdManager       *self,
     }
   if (!copilotd_session_options_parse (options, sender, self->config->max_tools,
                                        &params, &tools, &persist, &session_id, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  providers = copilotd_providers_parse (options, sender, params, &error);
+  if (providers == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -298,6 +307,7 @@ copilotd_manager_start_session_async (CopilotdManager       *self,
   session = copilotd_session_new (&context, session_id, sender, uid, persist);
   node = copilotd_json_node_take_object (json_object_ref (params));
   copilotd_session_set_params (session, node, g_steal_pointer (&tools));
+  copilotd_session_set_providers (session, g_steal_pointer (&providers));
   if (sender != NULL)
     copilotd_callers_watch (self->callers, sender);
 

@@ -13,6 +13,7 @@
 #include "copilotd-error.h"
 #include "options.h"
 #include "session-control.h"
+#include "providers.h"
 #include "session-private.h"
 
 typedef struct {
@@ -596,6 +597,7 @@ copilotd_session_peer_vanished (CopilotdSession *self,
                                 const char      *name)
 {
   copilotd_event_relay_unsubscribe (self->relay, name);
+  copilotd_providers_drop_sender (self->providers, name);
   if (g_strcmp0 (self->owner, name) != 0)
     return;
 

@@ -39,6 +39,7 @@ struct _CopilotdSession
 
   JsonNode *params;            /* owned, nullable: create/resume params */
   GPtrArray *tools;            /* owned, nullable: CopilotdTool* */
+  GPtrArray *providers;        /* owned, nullable: CopilotdProvider* (hooks, commands) */
 
   CopilotdEventRelay *relay;   /* owned: subscribers, serials, replay ring */
 

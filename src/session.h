@@ -54,6 +54,10 @@ void             copilotd_session_set_params    (CopilotdSession *self,
                                                  JsonNode        *params,
                                                  GPtrArray       *tools);
 JsonNode        *copilotd_session_dup_resume_params (CopilotdSession *self);
+/* The hook and command providers (providers.c) bound by the creator;
+ * takes @providers. */
+void             copilotd_session_set_providers (CopilotdSession *self,
+                                                 GPtrArray       *providers);
 /* After session.create/resume answered: start time and model. */
 void             copilotd_session_set_started   (CopilotdSession *self,
                                                  JsonObject      *result);
