@@ -276,7 +276,7 @@ test_elicitation (Fixture       *fx,
   g_autoptr(Client) plain = client_new (fixture_connect (fx));
   g_autoptr(Client) forms = client_new (fixture_connect (fx));
   g_autoptr(GVariant) options = g_variant_ref_sink (g_variant_new_parsed ("{'client-name': <'org.example.Paint'>}"));
-  g_autofree char *path = create_session (fx->client, g_variant_ref (options));
+  g_autofree char *path = create_session (fx->client, options);
   g_autofree char *event = event_frame ("elicitation.requested", ELICITATION_DATA);
   const char *lines[] = { event, NULL };
   g_autoptr(JsonObject) answer = NULL;
@@ -436,8 +436,8 @@ test_mode_switch (Fixture       *fx,
   g_assert_cmpuint (retry, ==, 42);
 
   /* The agent leaves: nobody answers, so no. */
-  call_ok (agent->conn, ROOT_PATH, AGENT_MANAGER_IFACE, "UnregisterAgent",
-           g_variant_new ("(o)", CLIENT_PATH), "()");
+  g_variant_unref (call_ok (agent->conn, ROOT_PATH, AGENT_MANAGER_IFACE, "UnregisterAgent",
+                            g_variant_new ("(o)", CLIENT_PATH), "()"));
   send_raw (fx, fx->client, path, lines2);
   answer2 = wait_response (fx, 905);
   g_assert_cmpstr (json_object_get_string_member (answer2, "response"), ==, "no");
@@ -521,7 +521,7 @@ test_hook_fails_closed (Fixture       *fx,
   path = session_with_hooks (fx, hooks, TRUE);
   /* Another connection of the user drives the turns, so the provider's
    * connection can go away without ending the session. */
-  call_ok (other, path, SESSION_IFACE, "Subscribe", g_variant_new ("(a{sv})", NULL), "(t)");
+  g_variant_unref (call_ok (other, path, SESSION_IFACE, "Subscribe", g_variant_new ("(a{sv})", NULL), "(t)"));
 
   hooks->hook_error = TRUE;
   send_raw (fx, other, path, lines1);
