@@ -266,6 +266,15 @@ copilotd_providers_drop_sender (GPtrArray  *providers,
   return dropped;
 }
 
+gboolean
+copilotd_providers_has_hooks (GPtrArray *providers)
+{
+  for (guint i = 0; providers != NULL && i < providers->len; i++)
+    if (((CopilotdProvider *) g_ptr_array_index (providers, i))->kind == PROVIDER_HOOK)
+      return TRUE;
+  return FALSE;
+}
+
 /* Hooks -------------------------------------------------------------------- */
 
 typedef struct {

@@ -25,6 +25,9 @@ void       copilotd_provider_free          (CopilotdProvider *provider);
 gboolean   copilotd_providers_drop_sender  (GPtrArray   *providers,
                                             const char  *sender);
 
+/* Whether a hook provider is bound (hooks:true was sent). */
+gboolean   copilotd_providers_has_hooks    (GPtrArray   *providers);
+
 /* Answers hooks.invoke: asks every hook provider of @hook_type in order,
  * each with @timeout_ms. Always finishes with the JSON-RPC result
  * ({output?}): a timeout, an error reply, bad JSON or a vanished provider

@@ -266,7 +266,9 @@ copilotd_session_handle_request (CopilotdSession *self,
 {
   if (self->closed)
     return FALSE;
-  if (strcmp (method, "hooks.invoke") == 0)
+  /* Without a hook provider it is answered as unsupported (-32601): the
+   * CLI then goes on as with no output. */
+  if (strcmp (method, "hooks.invoke") == 0 && copilotd_providers_has_hooks (self->providers))
     {
       run_hooks (self, params, id);
       return TRUE;
