@@ -646,6 +646,9 @@ reply_decide (JsonObject *body,
       const gchar *line = g_strchug (lines[i]);
 
       g_strchomp (lines[i]);
+      /* In plan mode the CLI prefixes the user's message. */
+      if (g_str_has_prefix (line, "[[PLAN]]"))
+        line = g_strchug ((gchar *) line + strlen ("[[PLAN]]"));
       if (g_str_has_prefix (line, "SLOW:"))
         return directive_slow (g_strchug ((gchar *) line + 5), delay_ms);
       if (g_str_has_prefix (line, "FAIL:"))

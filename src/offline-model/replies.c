@@ -416,6 +416,10 @@ handle_user (ModelState *state,
   json_builder_add_string_value (builder, "individual");
   json_builder_set_member_name (builder, "chat_enabled");
   json_builder_add_boolean_value (builder, TRUE);
+  /* Without it CLI 1.0.102 filters out every MCP server a session names
+   * ("filteredServers", mcp3pEnabled false). */
+  json_builder_set_member_name (builder, "is_mcp_enabled");
+  json_builder_add_boolean_value (builder, TRUE);
   json_builder_set_member_name (builder, "endpoints");
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "api");
