@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""A tiny stdio MCP server for test_requests.py: its one tool, ask_color,
+asks the client for input through elicitation/create and reports what came
+back. Every answer it receives is appended as a JSON line to the file named
+by its first argument, so the test can see what reached the server.
+
+MCP over stdio is newline-delimited JSON-RPC 2.0."""
+
+import json
+import sys
+
+LOG = sys.argv[1]
+SCHEMA = {"type": "object",
+          "properties": {"color": {"type": "string", "description": "A color"}},
+          "required": ["color"]}
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def read():
+    line = sys.stdin.readline()
+    if not line:
+        sys.exit(0)
+    return json.loads(line)
+
+
+def log(entry):
+    with open(LOG, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def call_tool(request):
+    send({"jsonrpc": "2.0", "id": "form-1", "method": "elicitation/create",
+          "params": {"message": "Pick a color", "requestedSchema": SCHEMA}})
+    while True:
+        message = read()
+        if message.get("id") == "form-1" and "method" not in message:
+            break
+        handle(message)        # anything else the client sends meanwhile
+    result = message.get("result") or {"error": message.get("error")}
+    log(result)
+    action = result.get("action", "none")
+    text = f"Form {action}: {json.dumps(result.get('content', {}), sort_keys=True)}"
+    send({"jsonrpc": "2.0", "id": request["id"],
+          "result": {"content": [{"type": "text", "text": text}]}})
+
+
+def handle(message):
+    method = message.get("method")
+    if method is None or "id" not in message:
+        return                 # notifications and stray replies
+    if method == "initialize":
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {
+            "protocolVersion": message["params"].get("protocolVersion", "2025-06-18"),
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "paint", "version": "1.0"}}})
+    elif method == "tools/list":
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {"tools": [{
+            "name": "ask_color", "description": "Asks the user for a color",
+            "inputSchema": {"type": "object", "properties": {}}}]}})
+    elif method == "tools/call":
+        call_tool(message)
+    elif method == "ping":
+        send({"jsonrpc": "2.0", "id": message["id"], "result": {}})
+    else:
+        send({"jsonrpc": "2.0", "id": message["id"],
+              "error": {"code": -32601, "message": f"Method not found: {method}"}})
+
+
+while True:
+    handle(read())
