@@ -14,44 +14,7 @@
 #include <glib-unix.h>
 
 #include "copilotd-error.h"
-#include "copilotctl.h"
-
-#define FEEDBACK_REJECTED N_("The user said no")
-
-typedef enum {
-  REQUEST_PERMISSION,
-  REQUEST_USER_INPUT,
-} RequestKind;
-
-typedef enum {
-  STAGE_ASK,        /* the main question */
-  STAGE_REASON,     /* after "no": why, for the model */
-} RequestStage;
-
-typedef struct {
-  CtlAgent *agent;                    /* unowned */
-  RequestKind kind;
-  RequestStage stage;
-  GDBusMethodInvocation *invocation;  /* owned */
-  char *session_path;                 /* owned */
-  char *request_id;                   /* owned */
-  GVariant *request;                  /* owned, a{sv} */
-  gboolean shown;
-} Request;
-
-struct _CtlAgent {
-  Ctl *ctl;                           /* unowned */
-  CopilotdDbusAgent *skeleton;        /* owned */
-  CtlAnswerMode mode;
-  gboolean show_session;
-  gboolean exported;
-  CtlTerm *term;                      /* unowned, nullable: no terminal */
-  GQueue requests;                    /* owned Request *; the head is being asked */
-  CtlAgentPromptFunc prompt_func;     /* nullable */
-  gpointer prompt_data;               /* unowned */
-  GCallback release_func;             /* nullable */
-  gpointer release_data;              /* unowned */
-};
+#include "agent-private.h"
 
 static void ask_next (CtlAgent *self);
 
@@ -62,6 +25,7 @@ request_free (Request *request)
   g_free (request->session_path);
   g_free (request->request_id);
   g_clear_pointer (&request->request, g_variant_unref);
+  agent_request_clear (request);
   g_free (request);
 }
 
@@ -218,7 +182,9 @@ answer_without_asking (CtlAgent *self,
   gboolean yes = self->mode == CTL_ANSWER_YES;
   gboolean human = !self->ctl->json;
 
-  if (request->kind == REQUEST_PERMISSION)
+  if (request->kind != REQUEST_PERMISSION && request->kind != REQUEST_USER_INPUT)
+    agent_request_answer_without_asking (self, request);
+  else if (request->kind == REQUEST_PERMISSION)
     {
       const char *kind = request_string (request, "kind");
       const char *subject = permission_subject (request);
@@ -294,6 +260,7 @@ show_permission (CtlAgent *self,
     title = _("Copilot asks for permission");
 
   fprintf (out, "\n%s%s%s %s[%s]%s\n", bold, yellow, title, reset, kind ? kind : "?", reset);
+  agent_show_asker (self, request, out);
   if (self->show_session)
     {
       g_autofree char *session_id = ctl_session_id_from_path (request->session_path);
@@ -324,6 +291,7 @@ show_user_input (CtlAgent *self,
   fprintf (out, "\n%s%s%s %s\n", ctl_style (out, CTL_STYLE_BOLD),
            _("Copilot asks:"), ctl_style (out, CTL_STYLE_RESET),
            question ? question : "");
+  agent_show_asker (self, request, out);
   if (self->show_session)
     {
       g_autofree char *session_id = ctl_session_id_from_path (request->session_path);
@@ -341,6 +309,11 @@ show_question (CtlAgent *self,
 {
   FILE *out = ctl_term_get_output (self->term);
 
+  if (request->kind != REQUEST_PERMISSION && request->kind != REQUEST_USER_INPUT)
+    {
+      agent_request_show_question (self, request, out);
+      return;
+    }
   if (request->kind == REQUEST_PERMISSION)
     {
       if (request->stage == STAGE_REASON)
@@ -463,8 +436,10 @@ line_cb (const char *line,
       fputc ('\n', ctl_term_get_output (self->term));
       if (request->kind == REQUEST_PERMISSION)
         complete_permission (request, 0, NULL);
-      else
+      else if (request->kind == REQUEST_USER_INPUT)
         complete_user_input (request, 1, NULL, FALSE);
+      else
+        agent_request_refuse (request);
       self->term = NULL;
       finish_head (self);
       return;
@@ -473,8 +448,10 @@ line_cb (const char *line,
   answer = g_strstrip (g_strdup (line));
   if (request->kind == REQUEST_PERMISSION)
     done = handle_permission_line (self, request, answer);
-  else
+  else if (request->kind == REQUEST_USER_INPUT)
     done = handle_user_input_line (self, request, answer);
+  else
+    done = agent_request_handle_line (self, request, answer);
 
   if (done)
     {
@@ -504,8 +481,10 @@ ask_next (CtlAgent *self)
     self->prompt_func (TRUE, self->prompt_data);
   if (request->kind == REQUEST_PERMISSION)
     show_permission (self, request, ctl_term_get_output (self->term));
-  else
+  else if (request->kind == REQUEST_USER_INPUT)
     show_user_input (self, request, ctl_term_get_output (self->term));
+  else
+    agent_request_show (self, request, ctl_term_get_output (self->term));
   show_question (self, request);
   ctl_term_request_line (self->term, line_cb, self);
 }
@@ -530,7 +509,8 @@ enqueue (CtlAgent              *self,
          GDBusMethodInvocation *invocation,
          const char            *session_path,
          const char            *request_id,
-         GVariant              *request_dict)
+         GVariant              *request_dict,
+         const char            *schema_json)
 {
   Request *request = g_new0 (Request, 1);
 
@@ -542,6 +522,8 @@ enqueue (CtlAgent              *self,
   request->session_path = g_strdup (session_path);
   request->request_id = g_strdup (request_id);
   request->request = g_variant_ref (request_dict);
+  request->schema_json = g_strdup (schema_json);
+  agent_request_prepare (request);
 
   if (self->ctl->json || self->mode != CTL_ANSWER_ASK || self->term == NULL)
     {
@@ -563,7 +545,7 @@ handle_request_permission (CopilotdDbusAgent     *skeleton,
                            CtlAgent              *self)
 {
   if (check_sender (self, invocation))
-    enqueue (self, REQUEST_PERMISSION, invocation, session_path, request_id, request);
+    enqueue (self, REQUEST_PERMISSION, invocation, session_path, request_id, request, NULL);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -576,7 +558,47 @@ handle_request_user_input (CopilotdDbusAgent     *skeleton,
                            CtlAgent              *self)
 {
   if (check_sender (self, invocation))
-    enqueue (self, REQUEST_USER_INPUT, invocation, session_path, request_id, request);
+    enqueue (self, REQUEST_USER_INPUT, invocation, session_path, request_id, request, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_request_elicitation (CopilotdDbusAgent     *skeleton,
+                            GDBusMethodInvocation *invocation,
+                            const char            *session_path,
+                            const char            *request_id,
+                            GVariant              *request,
+                            const char            *schema_json,
+                            CtlAgent              *self)
+{
+  if (check_sender (self, invocation))
+    enqueue (self, REQUEST_ELICITATION, invocation, session_path, request_id, request, schema_json);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_request_plan_approval (CopilotdDbusAgent     *skeleton,
+                              GDBusMethodInvocation *invocation,
+                              const char            *session_path,
+                              const char            *request_id,
+                              GVariant              *request,
+                              CtlAgent              *self)
+{
+  if (check_sender (self, invocation))
+    enqueue (self, REQUEST_PLAN, invocation, session_path, request_id, request, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_request_mode_switch (CopilotdDbusAgent     *skeleton,
+                            GDBusMethodInvocation *invocation,
+                            const char            *session_path,
+                            const char            *request_id,
+                            GVariant              *request,
+                            CtlAgent              *self)
+{
+  if (check_sender (self, invocation))
+    enqueue (self, REQUEST_MODE_SWITCH, invocation, session_path, request_id, request, NULL);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -601,8 +623,10 @@ handle_cancel (CtlAgent              *self,
       /* The daemon ignores this reply; it only frees the invocation. */
       if (request->kind == REQUEST_PERMISSION)
         complete_permission (request, 0, NULL);
-      else
+      else if (request->kind == REQUEST_USER_INPUT)
         complete_user_input (request, 1, NULL, FALSE);
+      else
+        agent_request_refuse (request);
 
       if (link == self->requests.head)
         {
@@ -657,6 +681,12 @@ ctl_agent_new (Ctl          *ctl,
                     G_CALLBACK (handle_request_permission), self);
   g_signal_connect (self->skeleton, "handle-request-user-input",
                     G_CALLBACK (handle_request_user_input), self);
+  g_signal_connect (self->skeleton, "handle-request-elicitation",
+                    G_CALLBACK (handle_request_elicitation), self);
+  g_signal_connect (self->skeleton, "handle-request-plan-approval",
+                    G_CALLBACK (handle_request_plan_approval), self);
+  g_signal_connect (self->skeleton, "handle-request-mode-switch",
+                    G_CALLBACK (handle_request_mode_switch), self);
   g_signal_connect_swapped (self->skeleton, "handle-cancel",
                             G_CALLBACK (handle_cancel), self);
   g_signal_connect_swapped (self->skeleton, "handle-release",
@@ -687,6 +717,11 @@ ctl_agent_register (CtlAgent *self,
   g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (manager), CTL_CALL_TIMEOUT_MS);
   if (fallback)
     g_variant_builder_add (&options, "{sv}", "fallback", g_variant_new_boolean (TRUE));
+  /* Every kind of prompt: forms, plans and mode switches too (§9). */
+  g_variant_builder_add (&options, "{sv}", "capabilities",
+                         g_variant_new_strv ((const char * const []) { "permission", "user-input",
+                                                                       "elicitation", "plan-approval",
+                                                                       "mode-switch" }, 5));
   return copilotd_dbus_agent_manager_call_register_agent_sync (manager, CTL_AGENT_PATH,
                                                                g_variant_builder_end (&options),
                                                                NULL, error);
