@@ -14,6 +14,8 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -24,7 +26,7 @@ NAME = h.BUS_NAME
 copilotctl = os.path.abspath(sys.argv[1])
 
 # One TAP line per check() in run_tests.
-PLAN = 25
+PLAN = 28
 tap = h.Tap(PLAN)
 check = tap.ok
 
@@ -240,6 +242,91 @@ def run_tests(stack):
     check('delete removes the session; show then fails readably',
           status == 0 and status2 == 1 and err2.startswith('copilotctl: ') and
           'GDBus.Error' not in err2, err + err2)
+
+    agent_answers_plan_on_terminal(stack)
+
+
+def agent_answers_plan_on_terminal(stack):
+    """`copilotctl agent` on a terminal: a plan of another app's session is
+    shown with its actions and the app asking; Enter approves the
+    recommended action and the session leaves plan mode."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(stack.work)
+        os.execve(copilotctl, [copilotctl, '--address', stack.address, 'agent'], stack.env)
+    out = b''
+
+    def read_until(pattern, timeout=60):
+        nonlocal out
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, out.decode(errors='replace'), re.S):
+                return True
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                out += chunk
+        return False
+
+    result = {}
+
+    def plan_turn():
+        conn = Gio.DBusConnection.new_for_address_sync(
+            stack.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        options = {'working-directory': GLib.Variant('s', stack.work),
+                   'client-name': GLib.Variant('s', 'org.example.Planner')}
+        (path,) = conn.call_sync(NAME, '/io/github/copilotd/Copilot1', NAME + '.Manager', 'CreateSession',
+                                 GLib.Variant('(a{sv})', (options,)), None, 0, 120000, None).unpack()
+        conn.call_sync(NAME, path, NAME + '.Session', 'SetMode', GLib.Variant('(sa{sv})', ('plan', {})),
+                       None, 0, 120000, None)
+        conn.call_sync(NAME, path, NAME + '.Session', 'SendAndWait',
+                       GLib.Variant('(sa{sv})', ('TOOL: exit_plan_mode {"summary": "Add a README"}', {})),
+                       None, 0, 120000, None)
+        (mode,) = conn.call_sync(NAME, path, 'org.freedesktop.DBus.Properties', 'Get',
+                                 GLib.Variant('(ss)', (NAME + '.Session', 'Mode')),
+                                 None, 0, 120000, None).unpack()
+        result['mode'] = mode
+        conn.close_sync(None)
+
+    thread = None
+    try:
+        if read_until(r'Waiting for requests'):
+            thread = threading.Thread(target=plan_turn, daemon=True)
+            thread.start()
+        asked = read_until(r'Approve\?[^\n]*: ')
+        text = out.decode(errors='replace')
+        check('agent shows the plan, its actions and the app that asks',
+              asked and 'Add a README' in text and 'interactive' in text and
+              'org.example.Planner' in text and '(recommended)' in text, text)
+        os.write(fd, b'\n')
+        if thread is not None:
+            thread.join(120)
+        check('Enter approves the recommended action: the session left plan mode',
+              result.get('mode') not in (None, 'plan'), repr(result) + out.decode(errors='replace'))
+    finally:
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            read_until(r'$^', 0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    check('agent exits 130 on Ctrl-C after the plan',
+          status is not None and os.waitstatus_to_exitcode(status) == 130, out.decode(errors='replace'))
 
 
 if __name__ == '__main__':
