@@ -35,6 +35,7 @@ typedef struct {
   GPtrArray *field_names;             /* owned, nullable: in order */
   guint field;                        /* the field being asked */
   JsonObject *content;                /* owned, nullable: what was filled in */
+  GHashTable *strings;                /* owned, nullable: key → string copy (or NULL) */
   gboolean shown;
 } Request;
 
@@ -73,5 +74,7 @@ void     agent_request_answer_without_asking (CtlAgent *self,
 /* The neutral answer: cancel, not approved, no. */
 void     agent_request_refuse      (Request    *request);
 void     agent_request_clear       (Request    *request);
+const char *agent_request_string   (Request    *request,
+                                    const char *key);
 /* Parses what a request brings (a form's fields) when it arrives. */
 void     agent_request_prepare     (Request    *request);

@@ -15,16 +15,35 @@
 
 #include "agent-private.h"
 
+/* A string of the request, kept with it: a string looked up in a dict
+ * that came over the bus may not outlive the lookup. */
+const char *
+agent_request_string (Request    *request,
+                      const char *key)
+{
+  char *value = NULL;
+
+  if (request->strings == NULL)
+    request->strings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (g_hash_table_lookup_extended (request->strings, key, NULL, (gpointer *) &value))
+    return value;
+  if (!g_variant_lookup (request->request, key, "s", &value))
+    value = NULL;
+  g_hash_table_insert (request->strings, g_strdup (key), value);
+  return value;
+}
+
 static const char *
 request_string (Request    *request,
                 const char *key)
 {
-  return ctl_vardict_get_string (request->request, key);
+  return agent_request_string (request, key);
 }
 
 void
 agent_request_clear (Request *request)
 {
+  g_clear_pointer (&request->strings, g_hash_table_unref);
   g_clear_pointer (&request->schema_json, g_free);
   g_clear_pointer (&request->properties, json_object_unref);
   g_clear_pointer (&request->field_names, g_ptr_array_unref);

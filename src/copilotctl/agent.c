@@ -35,7 +35,7 @@ static const char *
 request_string (Request    *request,
                 const char *key)
 {
-  return ctl_vardict_get_string (request->request, key);
+  return agent_request_string (request, key);
 }
 
 static gboolean
