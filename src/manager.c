@@ -276,6 +276,7 @@ copilotd_manager_start_session_async (CopilotdManager       *self,
             }
           data->was_live = TRUE;
           data->session_id = g_strdup (session_id);
+          copilotd_session_join_providers (session, g_steal_pointer (&providers), params);
           copilotd_session_resume_live_async (session, sender, g_steal_pointer (&params),
                                               g_steal_pointer (&tools), on_live_resumed,
                                               g_steal_pointer (&task));

@@ -183,8 +183,6 @@ copilotd_providers_parse (GVariant    *options,
 {
   g_autoptr(GPtrArray) providers = g_ptr_array_new_with_free_func ((GDestroyNotify) copilotd_provider_free);
   static const char * const keys[] = { "hooks", "commands" };
-  gboolean any_hook = FALSE;
-  JsonArray *commands = NULL;
 
   for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
     {
@@ -217,7 +215,18 @@ copilotd_providers_parse (GVariant    *options,
         }
     }
 
-  for (guint i = 0; i < providers->len; i++)
+  copilotd_providers_describe (providers, params);
+  return g_steal_pointer (&providers);
+}
+
+void
+copilotd_providers_describe (GPtrArray  *providers,
+                             JsonObject *params)
+{
+  gboolean any_hook = FALSE;
+  JsonArray *commands = NULL;
+
+  for (guint i = 0; providers != NULL && i < providers->len; i++)
     {
       CopilotdProvider *provider = g_ptr_array_index (providers, i);
       JsonObject *command;
@@ -241,8 +250,23 @@ copilotd_providers_parse (GVariant    *options,
     json_object_set_boolean_member (params, "hooks", TRUE);
   if (commands != NULL)
     json_object_set_array_member (params, "commands", commands);
+}
 
-  return g_steal_pointer (&providers);
+void
+copilotd_providers_join (GPtrArray *providers,
+                         GPtrArray *added)
+{
+  while (added != NULL && added->len > 0)
+    {
+      CopilotdProvider *provider = g_ptr_array_steal_index (added, 0);
+      CopilotdProvider *same = provider->kind == PROVIDER_COMMAND ? find_command (providers, provider->name)
+                                                                  : NULL;
+
+      /* The later app's command of the same name replaces the earlier. */
+      if (same != NULL)
+        g_ptr_array_remove (providers, same);
+      g_ptr_array_add (providers, provider);
+    }
 }
 
 gboolean

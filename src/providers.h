@@ -21,6 +21,13 @@ GPtrArray *copilotd_providers_parse        (GVariant    *options,
                                             JsonObject  *params,
                                             GError     **error);
 void       copilotd_provider_free          (CopilotdProvider *provider);
+/* Sets `hooks` and `commands` of @params from @providers. */
+void       copilotd_providers_describe     (GPtrArray   *providers,
+                                            JsonObject  *params);
+/* Moves @added's providers into @providers (a command of the same name
+ * replaces the earlier one). */
+void       copilotd_providers_join         (GPtrArray   *providers,
+                                            GPtrArray   *added);
 /* Drops the providers of @sender; TRUE when there were any. */
 gboolean   copilotd_providers_drop_sender  (GPtrArray   *providers,
                                             const char  *sender);

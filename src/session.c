@@ -258,6 +258,19 @@ copilotd_session_set_providers (CopilotdSession *self,
   self->providers = providers;
 }
 
+void
+copilotd_session_join_providers (CopilotdSession *self,
+                                 GPtrArray       *providers,
+                                 JsonObject      *params)
+{
+  g_autoptr(GPtrArray) added = providers;
+
+  if (self->providers == NULL)
+    self->providers = g_ptr_array_new_with_free_func ((GDestroyNotify) copilotd_provider_free);
+  copilotd_providers_join (self->providers, added);
+  copilotd_providers_describe (self->providers, params);
+}
+
 gboolean
 copilotd_session_handle_request (CopilotdSession *self,
                                  const char      *method,

@@ -58,6 +58,12 @@ JsonNode        *copilotd_session_dup_resume_params (CopilotdSession *self);
  * takes @providers. */
 void             copilotd_session_set_providers (CopilotdSession *self,
                                                  GPtrArray       *providers);
+/* A live ResumeSession: @providers (taken) join the session's, and
+ * @params (the caller's, merged into the session's) gets the combined
+ * `hooks` and `commands`. */
+void             copilotd_session_join_providers (CopilotdSession *self,
+                                                  GPtrArray       *providers,
+                                                  JsonObject      *params);
 /* After session.create/resume answered: start time and model. */
 void             copilotd_session_set_started   (CopilotdSession *self,
                                                  JsonObject      *result);

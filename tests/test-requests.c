@@ -597,6 +597,52 @@ test_command (Fixture       *fx,
     }
 }
 
+/* A second app that resumes the live session brings its own command: the
+ * CLI gets both apps' commands, and each runs on its own provider. */
+static void
+test_command_joins_on_resume (Fixture       *fx,
+                              gconstpointer  data)
+{
+  g_autoptr(Client) first = client_new (fixture_connect (fx));
+  g_autoptr(Client) second = client_new (fixture_connect (fx));
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) reply2 = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *path2 = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *event = event_frame ("command.execute",
+                                        "{\"requestId\":\"cmd-3\",\"command\":\"/review now\","
+                                        "\"commandName\":\"review\",\"args\":\"now\"}");
+  const char *lines[] = { event, NULL };
+  g_autoptr(JsonObject) resume = NULL;
+  JsonArray *list;
+
+  reply = call_ok (first->conn, ROOT_PATH, MANAGER_IFACE, "CreateSession",
+                   g_variant_new_parsed ("({'commands': <[{'name': <'deploy'>,"
+                                         " 'provider': <objectpath '" CLIENT_PATH "'>}]>},)"),
+                   "(o)");
+  g_variant_get (reply, "(o)", &path);
+  id = session_id_of (first->conn, path);
+  reply2 = call_ok (second->conn, ROOT_PATH, MANAGER_IFACE, "ResumeSession",
+                    g_variant_new_parsed ("(%s, {'commands': <[{'name': <'review'>,"
+                                          " 'provider': <objectpath '" CLIENT_PATH "'>}]>})", id),
+                    "(o)");
+  g_variant_get (reply2, "(o)", &path2);
+  g_assert_cmpstr (path, ==, path2);
+
+  resume = record_last (fx, "session.resume");
+  list = json_object_get_array_member (resume, "commands");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0), "name"), ==, "deploy");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 1), "name"), ==, "review");
+
+  send_raw (fx, second->conn, path, lines);
+  record_wait (fx, "session.commands.handlePendingCommand", 1, 10);
+  g_assert_cmpstr (second->last_name, ==, "review");
+  g_assert_cmpstr (second->last_args, ==, "now");
+  g_assert_cmpuint (first->methods->len, ==, 0);
+}
+
 /* Bad hooks and commands options name the key. */
 static void
 test_provider_options (Fixture       *fx,
@@ -638,6 +684,7 @@ main (int argc, char **argv)
   ADD ("/requests/hook-deny", test_hook_deny);
   ADD ("/requests/hook-fails-closed", test_hook_fails_closed);
   ADD ("/requests/command", test_command);
+  ADD ("/requests/command-joins-on-resume", test_command_joins_on_resume);
   ADD ("/requests/provider-options", test_provider_options);
 
   return g_test_run ();
