@@ -470,6 +470,44 @@ test_duplicates_and_forgeries (Fixture *fx, gconstpointer data)
 }
 
 static void
+test_attachments (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = new_session (client, NULL);
+  g_autofree char *file = g_build_filename (fx->home, "notes.txt", NULL);
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("\x89PNG", 4);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autofree char *content = NULL;
+  GVariant *attachments[2];
+  GVariant *options;
+  JsonArray *sent;
+  JsonObject *a;
+
+  g_assert_true (g_file_set_contents (file, "remember the milk", -1, NULL));
+  attachments[0] = copilot_attachment_new_file (file, NULL);
+  attachments[1] = copilot_attachment_new_blob (bytes, "image/png", "shot.png");
+  options = copilot_attachments_to_options (g_variant_new_parsed ("{'display-prompt': <'Look'>}"), attachments, 2);
+  copilot_session_send_and_wait (session, "what is attached?", options, NULL, store_result, &result);
+  content = copilot_session_send_and_wait_finish (session, wait_result (&result), &error);
+  g_assert_no_error (error);
+
+  /* What reached the CLI: both attachments, the blob as base64. */
+  params = record_last (fx, "session.send");
+  sent = json_object_get_array_member (params, "attachments");
+  g_assert_cmpuint (json_array_get_length (sent), ==, 2);
+  a = json_array_get_object_element (sent, 0);
+  g_assert_cmpstr (json_object_get_string_member (a, "type"), ==, "file");
+  g_assert_cmpstr (json_object_get_string_member (a, "path"), ==, file);
+  a = json_array_get_object_element (sent, 1);
+  g_assert_cmpstr (json_object_get_string_member (a, "type"), ==, "blob");
+  g_assert_cmpstr (json_object_get_string_member (a, "data"), ==, "iVBORw==");
+  g_assert_cmpstr (json_object_get_string_member (a, "mimeType"), ==, "image/png");
+  g_assert_cmpstr (json_object_get_string_member (a, "displayName"), ==, "shot.png");
+}
+
+static void
 test_closed (Fixture *fx, gconstpointer data)
 {
   g_autoptr(CopilotClient) client = new_client (fx->client);
@@ -955,6 +993,7 @@ main (int   argc,
   ADD ("/libcopilot/session/backfill", test_backfill);
   ADD ("/libcopilot/session/duplicates-and-forgeries", test_duplicates_and_forgeries);
   ADD ("/libcopilot/session/closed", test_closed);
+  ADD ("/libcopilot/session/attachments", test_attachments);
   ADD ("/libcopilot/agent/answers-later", test_agent_answers_later);
   ADD ("/libcopilot/agent/dropped-prompt-refused", test_agent_dropped_prompt_refused);
   ADD ("/libcopilot/agent/user-input", test_agent_user_input);

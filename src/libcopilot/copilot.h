@@ -13,5 +13,6 @@
 #include "copilot-agent.h"
 #include "copilot-tool.h"
 #include "copilot-tool-call.h"
+#include "copilot-attachment.h"
 #include "copilot-enums.h"
 #undef COPILOT_INSIDE

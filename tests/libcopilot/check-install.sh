@@ -36,7 +36,7 @@ check "libcopilot-1.so, its soname link and the real file" \
   "$(ls -l "$lib" 2>&1)"
 check "copilot-1.pc" "[ -f '$lib/pkgconfig/copilot-1.pc' ]" "$(ls "$lib/pkgconfig" 2>&1)"
 headers=(copilot.h copilot-types.h copilot-error.h copilot-client.h copilot-session.h copilot-agent.h
-         copilot-prompt.h copilot-tool.h copilot-tool-call.h copilot-enums.h)
+         copilot-prompt.h copilot-tool.h copilot-tool-call.h copilot-attachment.h copilot-enums.h)
 missing=()
 for h in "${headers[@]}"; do [ -f "$dest$includedir/copilot-1/$h" ] || missing+=("$h"); done
 check "headers in include/copilot-1" "[ \${#missing[@]} -eq 0 ]" "missing: ${missing[*]}"
