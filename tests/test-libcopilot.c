@@ -972,6 +972,97 @@ test_tool_without_answer_fails (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (content, "\"resultType\":\"failure\""));
 }
 
+/* ---- hooks and commands ---- */
+
+static char *
+on_hook (CopilotClient *client, const char *session, const char *type, const char *input, guint *n)
+{
+  g_autoptr(JsonObject) in = parse_json_object (input);
+
+  (*n)++;
+  g_assert_cmpstr (type, ==, "userPromptSubmitted");
+  g_assert_cmpstr (json_object_get_string_member (in, "prompt"), ==, "HOOK:");
+  return g_strdup ("{\"modifiedPrompt\":\"hooked\"}");
+}
+
+static void
+test_hooks (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autofree char *content = NULL;
+  const char * const types[] = { "userPromptSubmitted", NULL };
+  guint n = 0;
+
+  copilot_client_add_hooks (client, types);
+  g_signal_connect (client, "hook::userPromptSubmitted", G_CALLBACK (on_hook), &n);
+  session = new_session (client, NULL);
+  params = record_last (fx, "session.create");
+  g_assert_true (json_object_get_boolean_member (params, "hooks"));
+
+  content = send_and_wait (session, "HOOK:", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 1);
+  /* The fake CLI says its hooks.invoke got a result (not an error). */
+  g_assert_cmpstr (content, ==, "Hook: hooks.invoke=result systemMessage.transform=error -32601");
+}
+
+static char *
+on_command (CopilotClient *client, const char *session, const char *name, const char *args, GPtrArray *seen)
+{
+  g_ptr_array_add (seen, g_strdup_printf ("%s %s", name, args));
+  return strcmp (args, "fail") == 0 ? g_strdup ("It failed") : NULL;
+}
+
+static void
+test_commands (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) result2 = NULL;
+  g_autoptr(GVariant) ok = NULL;
+  g_autoptr(GVariant) failed = NULL;
+  g_autoptr(GVariant) ok_results = NULL;
+  g_autoptr(GVariant) failed_results = NULL;
+  const char *message;
+  JsonObject *command;
+
+  copilot_client_add_command (client, "deploy", "Deploys the app");
+  g_signal_connect (client, "command::deploy", G_CALLBACK (on_command), seen);
+  session = new_session (client, NULL);
+  params = record_last (fx, "session.create");
+  command = json_array_get_object_element (json_object_get_array_member (params, "commands"), 0);
+  g_assert_cmpstr (json_object_get_string_member (command, "name"), ==, "deploy");
+  g_assert_cmpstr (json_object_get_string_member (command, "description"), ==, "Deploys the app");
+
+  /* As the daemon calls it on command.execute. */
+  g_dbus_connection_call (fx->daemon_conn, g_dbus_connection_get_unique_name (fx->client),
+                          "/io/github/copilotd/libcopilot/CommandProvider", BUS_NAME ".CommandProvider", "Execute",
+                          g_variant_new_parsed ("(objectpath '/s', 'r1', 'deploy', 'prod', @a{sv} {})"),
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, store_result, &result);
+  ok = g_dbus_connection_call_finish (fx->daemon_conn, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_variant_get (ok, "(@a{sv})", &ok_results);
+  g_assert_cmpuint (g_variant_n_children (ok_results), ==, 0);
+  g_dbus_connection_call (fx->daemon_conn, g_dbus_connection_get_unique_name (fx->client),
+                          "/io/github/copilotd/libcopilot/CommandProvider", BUS_NAME ".CommandProvider", "Execute",
+                          g_variant_new_parsed ("(objectpath '/s', 'r2', 'deploy', 'fail', @a{sv} {})"),
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, store_result, &result2);
+  failed = g_dbus_connection_call_finish (fx->daemon_conn, wait_result (&result2), &error);
+  g_assert_no_error (error);
+  g_variant_get (failed, "(@a{sv})", &failed_results);
+  g_assert_true (g_variant_lookup (failed_results, "error", "&s", &message));
+  g_assert_cmpstr (message, ==, "It failed");
+  g_assert_cmpuint (seen->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "deploy prod");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1002,6 +1093,8 @@ main (int   argc,
   ADD ("/libcopilot/agent/contract2-kinds", test_agent_contract2_kinds);
   ADD ("/libcopilot/agent/without-handler-passes", test_agent_without_handler_passes);
   ADD ("/libcopilot/tool/invoke", test_tool);
+  ADD ("/libcopilot/client/hooks", test_hooks);
+  ADD ("/libcopilot/client/commands", test_commands);
   ADD ("/libcopilot/tool/no-answer-fails", test_tool_without_answer_fails);
 #undef ADD
 

@@ -37,6 +37,10 @@ struct _CopilotClient
 
   GPtrArray *tools;              /* owned: CopilotTool* */
   guint tool_provider_id;
+  GPtrArray *hook_types;         /* owned: char*, NULL-terminated */
+  guint hook_provider_id;
+  GPtrArray *commands;           /* owned: char* name, description, … */
+  guint command_provider_id;
   GHashTable *tool_calls;        /* owned: tool call id → CopilotToolCall* (unowned, weak) */
 };
 
@@ -78,6 +82,8 @@ static GParamSpec *properties[N_PROPS];
 
 enum {
   SIGNAL_SESSION_LIFECYCLE,
+  SIGNAL_HOOK,
+  SIGNAL_COMMAND,
   N_SIGNALS
 };
 
@@ -98,6 +104,8 @@ copilot_interface_info (const char *name)
       static const char * const files[] = {
         "io.github.copilotd.Copilot1.Agent.xml",
         "io.github.copilotd.Copilot1.ToolProvider.xml",
+        "io.github.copilotd.Copilot1.HookProvider.xml",
+        "io.github.copilotd.Copilot1.CommandProvider.xml",
       };
       GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                  (GDestroyNotify) g_dbus_interface_info_unref);
@@ -621,11 +629,14 @@ copilot_client_dispose (GObject *object)
             g_dbus_connection_signal_unsubscribe (self->connection, *subs[i]);
             *subs[i] = 0;
           }
-      if (self->tool_provider_id != 0)
-        {
-          g_dbus_connection_unregister_object (self->connection, self->tool_provider_id);
-          self->tool_provider_id = 0;
-        }
+      guint *objects[] = { &self->tool_provider_id, &self->hook_provider_id, &self->command_provider_id };
+
+      for (guint i = 0; i < G_N_ELEMENTS (objects); i++)
+        if (*objects[i] != 0)
+          {
+            g_dbus_connection_unregister_object (self->connection, *objects[i]);
+            *objects[i] = 0;
+          }
     }
   if (self->tools != NULL)
     g_ptr_array_set_size (self->tools, 0);
@@ -656,6 +667,8 @@ copilot_client_finalize (GObject *object)
   g_clear_pointer (&self->early_signals, g_hash_table_unref);
   g_clear_pointer (&self->tools, g_ptr_array_unref);
   g_clear_pointer (&self->tool_calls, g_hash_table_unref);
+  g_clear_pointer (&self->hook_types, g_ptr_array_unref);
+  g_clear_pointer (&self->commands, g_ptr_array_unref);
 
   G_OBJECT_CLASS (copilot_client_parent_class)->finalize (object);
 }
@@ -797,6 +810,43 @@ copilot_client_class_init (CopilotClientClass *klass)
     g_signal_new ("session-lifecycle", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_VARIANT);
+
+  /**
+   * CopilotClient::hook:
+   * @self: the client
+   * @session_path: the session whose CLI runs the hook
+   * @hook_type: `preToolUse`, `userPromptSubmitted`, … (also the detail)
+   * @input_json: the hook's input, JSON text
+   *
+   * The CLI runs a hook of a type added with copilot_client_add_hooks()
+   * (`HookProvider.Invoke`). Answer at once: the daemon waits at most its
+   * `hook-timeout`, and a hook that fails never allows what the agent gate
+   * would ask about.
+   *
+   * Returns: (transfer full) (nullable): the hook's output, JSON text, or
+   *   %NULL for none
+   */
+  signals[SIGNAL_HOOK] =
+    g_signal_new ("hook", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, g_signal_accumulator_first_wins, NULL, NULL,
+                  G_TYPE_STRING, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * CopilotClient::command:
+   * @self: the client
+   * @session_path: the session the user typed it in
+   * @name: the command, as added with copilot_client_add_command() (also
+   *   the detail)
+   * @args: what followed it
+   *
+   * The user ran a slash command of this app (`CommandProvider.Execute`).
+   *
+   * Returns: (transfer full) (nullable): %NULL when it worked, else why it
+   *   failed
+   */
+  signals[SIGNAL_COMMAND] =
+    g_signal_new ("command", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, g_signal_accumulator_first_wins, NULL, NULL,
+                  G_TYPE_STRING, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -808,6 +858,8 @@ copilot_client_init (CopilotClient *self)
                                                (GDestroyNotify) g_ptr_array_unref);
   self->tools = g_ptr_array_new_with_free_func (g_object_unref);
   self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->hook_types = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  self->commands = g_ptr_array_new_with_free_func (g_free);
   self->backend_state = g_strdup ("stopped");
 }
 
@@ -1115,7 +1167,15 @@ attach (CopilotClient       *self,
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GVariant) sunk = sink_options (options);
-  g_autoptr(GVariant) with_tools = add_tools (self, sunk);
+  g_autoptr(GVariant) tools_only = add_tools (self, sunk);
+  g_autoptr(GVariant) with_tools = NULL;
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, tools_only);
+  copilot_client_add_provider_options (self, &dict,
+                                       self->hook_types->len > 0 ? (const char **) self->hook_types->pdata : NULL,
+                                       self->commands);
+  with_tools = g_variant_ref_sink (g_variant_dict_end (&dict));
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, g_new0 (AttachData, 1), (GDestroyNotify) attach_data_free);
@@ -1805,4 +1865,81 @@ copilot_client_remove_tool (CopilotClient *self,
 {
   g_return_if_fail (COPILOT_IS_CLIENT (self));
   g_ptr_array_remove (self->tools, tool);
+}
+
+/* ---- hooks and commands ---- */
+
+char *
+copilot_client_emit_hook (CopilotClient *self,
+                          const char    *session_path,
+                          const char    *hook_type,
+                          const char    *input_json)
+{
+  char *output = NULL;
+
+  g_signal_emit (self, signals[SIGNAL_HOOK], g_quark_try_string (hook_type),
+                 session_path, hook_type, input_json, &output);
+  return output;
+}
+
+char *
+copilot_client_emit_command (CopilotClient *self,
+                             const char    *session_path,
+                             const char    *name,
+                             const char    *args)
+{
+  char *failure = NULL;
+
+  if (!g_signal_has_handler_pending (self, signals[SIGNAL_COMMAND], g_quark_try_string (name), FALSE))
+    return g_strdup_printf ("Nothing in this app runs /%s", name);
+  g_signal_emit (self, signals[SIGNAL_COMMAND], g_quark_try_string (name), session_path, name, args, &failure);
+  return failure;
+}
+
+/**
+ * copilot_client_add_hooks:
+ * @self: a #CopilotClient
+ * @hook_types: (array zero-terminated=1): the CLI's hook types
+ *   (`preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`,
+ *   `sessionEnd`, `errorOccurred`, …)
+ *
+ * Serves hooks of @hook_types through #CopilotClient::hook, for every
+ * session the client creates or resumes from now on.
+ */
+void
+copilot_client_add_hooks (CopilotClient      *self,
+                          const char * const *hook_types)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_return_if_fail (hook_types != NULL);
+
+  if (self->hook_provider_id == 0)
+    self->hook_provider_id = copilot_client_register_provider (self, TRUE);
+  for (guint i = 0; hook_types[i] != NULL; i++)
+    if (self->hook_types->len == 0 ||
+        !g_strv_contains ((const char * const *) self->hook_types->pdata, hook_types[i]))
+      g_ptr_array_add (self->hook_types, g_strdup (hook_types[i]));
+}
+
+/**
+ * copilot_client_add_command:
+ * @self: a #CopilotClient
+ * @name: the command's name, without the slash
+ * @description: what it does, for the command list
+ *
+ * Offers the slash command `/name` to every session the client creates or
+ * resumes from now on; running it emits #CopilotClient::command.
+ */
+void
+copilot_client_add_command (CopilotClient *self,
+                            const char    *name,
+                            const char    *description)
+{
+  g_return_if_fail (COPILOT_IS_CLIENT (self));
+  g_return_if_fail (name != NULL);
+
+  if (self->command_provider_id == 0)
+    self->command_provider_id = copilot_client_register_provider (self, FALSE);
+  g_ptr_array_add (self->commands, g_strdup (name));
+  g_ptr_array_add (self->commands, g_strdup (description ? description : ""));
 }

@@ -165,6 +165,13 @@ COPILOT_PUBLIC
 void             copilot_client_add_tool              (CopilotClient       *self,
                                                        CopilotTool         *tool);
 COPILOT_PUBLIC
+void             copilot_client_add_hooks             (CopilotClient       *self,
+                                                       const char * const  *hook_types);
+COPILOT_PUBLIC
+void             copilot_client_add_command           (CopilotClient       *self,
+                                                       const char          *name,
+                                                       const char          *description);
+COPILOT_PUBLIC
 void             copilot_client_remove_tool           (CopilotClient       *self,
                                                        CopilotTool         *tool);
 

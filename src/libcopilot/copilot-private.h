@@ -10,6 +10,8 @@ G_BEGIN_DECLS
 #define COPILOT_IFACE_SESSION COPILOT_BUS_NAME ".Session"
 #define COPILOT_IFACE_AGENT COPILOT_BUS_NAME ".Agent"
 #define COPILOT_IFACE_TOOL_PROVIDER COPILOT_BUS_NAME ".ToolProvider"
+#define COPILOT_IFACE_HOOK_PROVIDER COPILOT_BUS_NAME ".HookProvider"
+#define COPILOT_IFACE_COMMAND_PROVIDER COPILOT_BUS_NAME ".CommandProvider"
 #define COPILOT_SESSION_PATH_PREFIX COPILOT_OBJECT_PATH "/session/"
 /* Where this process serves its agents and tools. */
 #define COPILOT_LOCAL_PATH "/io/github/copilotd/libcopilot"
@@ -42,6 +44,21 @@ GVariant           *copilot_client_call_finish       (CopilotClient       *self,
                                                       GError             **error);
 void                copilot_client_forget_session    (CopilotClient   *self,
                                                       const char      *path);
+/* Hooks and commands (copilot-client-providers.c). */
+char               *copilot_client_emit_hook         (CopilotClient   *self,
+                                                      const char      *session_path,
+                                                      const char      *hook_type,
+                                                      const char      *input_json);
+char               *copilot_client_emit_command      (CopilotClient   *self,
+                                                      const char      *session_path,
+                                                      const char      *name,
+                                                      const char      *args);
+guint               copilot_client_register_provider (CopilotClient   *self,
+                                                      gboolean         hooks);
+void                copilot_client_add_provider_options (CopilotClient *self,
+                                                      GVariantDict    *dict,
+                                                      const char     **hook_types,
+                                                      GPtrArray       *commands);
 
 /* @initial_serial: the serial of the first event it will deliver, or 0 to
  * take whatever comes first. */
