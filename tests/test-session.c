@@ -73,6 +73,41 @@ settle (Fixture    *fx,
                                        g_variant_new ("(a{sv})", NULL), NULL);
 }
 
+/* Whether a PropertiesChanged in @log announced Model @model. */
+static gboolean
+model_announced (SignalLog  *log,
+                 const char *model)
+{
+  for (guint i = 0; i < log->signals->len; i++)
+    {
+      g_autoptr(GVariant) dict = g_variant_get_child_value (signal_log_get (log, i)->params, 1);
+      const char *m;
+
+      if (g_variant_lookup (dict, "Model", "&s", &m) && strcmp (m, model) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether an ObjectManager InterfacesRemoved in @log named @path. */
+static gboolean
+interfaces_removed (SignalLog  *log,
+                    const char *path)
+{
+  for (guint i = 0; i < log->signals->len; i++)
+    {
+      LoggedSignal *sig = signal_log_get (log, i);
+      const char *removed_path;
+
+      if (strcmp (sig->member, "InterfacesRemoved") != 0)
+        continue;
+      g_variant_get_child (sig->params, 0, "&o", &removed_path);
+      if (strcmp (removed_path, path) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static guint64
 signal_serial (LoggedSignal *sig)
 {
@@ -419,8 +454,6 @@ test_set_model (Fixture       *fx,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) params = NULL;
   g_autofree char *model = NULL;
-  gboolean changed = FALSE;
-  gint64 deadline;
 
   reply = call_ok (fx->client, path, SESSION_IFACE, "SetModel",
                    g_variant_new_parsed ("('gpt-5-mini', {'reasoning-effort': <'low'>})"), "()");
@@ -430,19 +463,7 @@ test_set_model (Fixture       *fx,
   g_assert_cmpstr (json_object_get_string_member (params, "modelId"), ==, "gpt-5-mini");
   g_assert_cmpstr (json_object_get_string_member (params, "reasoningEffort"), ==, "low");
 
-  deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
-  while (!changed && g_get_monotonic_time () < deadline)
-    {
-      for (guint i = 0; i < props->signals->len && !changed; i++)
-        {
-          g_autoptr(GVariant) dict = g_variant_get_child_value (signal_log_get (props, i)->params, 1);
-          const char *m;
-
-          changed = g_variant_lookup (dict, "Model", "&s", &m) && strcmp (m, "gpt-5-mini") == 0;
-        }
-      spin (20);
-    }
-  g_assert_true (changed);
+  WAIT_FOR (model_announced (props, "gpt-5-mini"), 3);
 
   g_clear_pointer (&reply, g_variant_unref);
   reply = session_call (fx->client, path, "SetModel", g_variant_new ("(sa{sv})", "", NULL), "()", &error);
@@ -692,8 +713,6 @@ test_owner_vanished (Fixture       *fx,
   g_autofree char *id = session_id_of (owner, path);
   g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
   g_autoptr(GVariant) reply = NULL;
-  gint64 deadline;
-  gboolean removed = FALSE;
 
   g_assert_true (object_is_managed (fx->client, path));
   /* A subscriber of the same user hears why it closed. */
@@ -701,23 +720,7 @@ test_owner_vanished (Fixture       *fx,
   g_dbus_connection_close_sync (owner, NULL, NULL);
   assert_closed_reason (log, "owner-vanished");
 
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (!removed && g_get_monotonic_time () < deadline)
-    {
-      for (guint i = 0; i < om_log->signals->len; i++)
-        {
-          LoggedSignal *sig = signal_log_get (om_log, i);
-          const char *removed_path;
-
-          if (strcmp (sig->member, "InterfacesRemoved") != 0)
-            continue;
-          g_variant_get_child (sig->params, 0, "&o", &removed_path);
-          if (strcmp (removed_path, path) == 0)
-            removed = TRUE;
-        }
-      spin (20);
-    }
-  g_assert_true (removed);
+  WAIT_FOR (interfaces_removed (om_log, path), 5);
   assert_object_gone (fx->client, path);
   record_wait (fx, "session.destroy", 1, 5);
   {

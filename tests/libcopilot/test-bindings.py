@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBDIR, VALA_PROGRAM, BUILD_ROOT, SANITIZE = sys.argv[1:5]
@@ -130,9 +129,8 @@ def test_gtk_chat_app(world):
     log = open(os.path.join(world.tmp, "chat-app.log"), "w")
     proc = subprocess.Popen(["gjs", "-m", app], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 90
-        while not os.path.exists(transcript) and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
+        h.wait_until(lambda: os.path.exists(transcript) or proc.poll() is not None, 90,
+                     "the chat app's transcript")
         assert os.path.exists(transcript), open(os.path.join(world.tmp, "chat-app.log")).read()[-3000:]
         with open(transcript) as f:
             text = f.read()
