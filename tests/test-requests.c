@@ -597,6 +597,49 @@ test_command (Fixture       *fx,
     }
 }
 
+/* Two apps' preToolUse hooks: one allows, the other fails. The allow is
+ * dropped, so the CLI still asks the agent; a deny of either wins. */
+static void
+test_hook_failure_drops_allow (Fixture       *fx,
+                               gconstpointer  data)
+{
+  g_autoptr(Client) first = client_new (fixture_connect (fx));
+  g_autoptr(Client) second = client_new (fixture_connect (fx));
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *r1 = request_frame (911, "hooks.invoke", HOOK_INPUT);
+  g_autofree char *r2 = request_frame (912, "hooks.invoke", HOOK_INPUT);
+  const char *lines1[] = { r1, NULL };
+  const char *lines2[] = { r2, NULL };
+  g_autoptr(JsonObject) a1 = NULL;
+  g_autoptr(JsonObject) a2 = NULL;
+  g_autofree char *text = NULL;
+
+  first->hook_output = "{\"permissionDecision\":\"allow\",\"additionalContext\":\"ok\"}";
+  second->hook_error = TRUE;
+  path = session_with_hooks (fx, first, FALSE);
+  id = session_id_of (first->conn, path);
+  reply = call_ok (second->conn, ROOT_PATH, MANAGER_IFACE, "ResumeSession",
+                   g_variant_new_parsed ("(%s, {'hooks': <[{'types': <['preToolUse']>,"
+                                         " 'provider': <objectpath '" CLIENT_PATH "'>}]>})", id),
+                   "(o)");
+
+  send_raw (fx, first->conn, path, lines1);
+  a1 = wait_response (fx, 911);
+  text = to_json (a1);
+  g_assert_cmpstr (text, ==, "{\"output\":{\"additionalContext\":\"ok\"}}");
+  g_assert_cmpuint (second->methods->len, ==, 1);
+
+  /* A deny stands even next to an allow. */
+  second->hook_error = FALSE;
+  second->hook_output = "{\"permissionDecision\":\"deny\"}";
+  send_raw (fx, first->conn, path, lines2);
+  a2 = wait_response (fx, 912);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (a2, "output"),
+                                                  "permissionDecision"), ==, "deny");
+}
+
 /* A second app that resumes the live session brings its own command: the
  * CLI gets both apps' commands, and each runs on its own provider. */
 static void
@@ -684,6 +727,7 @@ main (int argc, char **argv)
   ADD ("/requests/hook-deny", test_hook_deny);
   ADD ("/requests/hook-fails-closed", test_hook_fails_closed);
   ADD ("/requests/command", test_command);
+  ADD ("/requests/hook-failure-drops-allow", test_hook_failure_drops_allow);
   ADD ("/requests/command-joins-on-resume", test_command_joins_on_resume);
   ADD ("/requests/provider-options", test_provider_options);
 
