@@ -35,13 +35,6 @@ ctl_session_free (CtlSession *session)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CtlSession, ctl_session_free)
 
-static gboolean
-is_unknown_object (const GError *error)
-{
-  return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
-         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
-         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE);
-}
 
 /* The session named by @arg (an id or its unique start), callable. */
 static CtlSession *
@@ -62,7 +55,7 @@ open_session (Ctl         *ctl,
     return NULL;
   if (copilotd_dbus_session_call_subscribe_sync (session->proxy, ctl_empty_options (), NULL, NULL, &local_error))
     return g_steal_pointer (&session);
-  if (!is_unknown_object (local_error))
+  if (!ctl_error_is_gone_session (local_error))
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;

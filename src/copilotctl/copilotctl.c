@@ -254,6 +254,18 @@ ctl_resolve_session_id (Ctl        *ctl,
   return NULL;
 }
 
+/* A call on a session object that is not (or no longer) live: copilotd
+ * answers Closed or NotFound; an older one, or the bus, UnknownObject. */
+gboolean
+ctl_error_is_gone_session (const GError *error)
+{
+  return g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED) ||
+         g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_NOT_FOUND) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE);
+}
+
 CopilotdDbusSession *
 ctl_session_proxy_new (Ctl        *ctl,
                        const char *object_path,
@@ -536,9 +548,7 @@ cmd_show (Ctl   *ctl,
             status = CTL_EXIT_FAILURE;
           copilotd_dbus_session_call_unsubscribe_sync (session, NULL, NULL);
         }
-      else if (g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED) ||
-               g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
-               g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
+      else if (ctl_error_is_gone_session (error))
         {
           g_debug ("Session %s went away, resuming it: %s", id, error->message);
           g_clear_error (&error);

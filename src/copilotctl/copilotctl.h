@@ -53,6 +53,7 @@ gboolean    ctl_sender_is_daemon   (Ctl          *ctl,
                                     const char   *sender);
 char       *ctl_session_path_from_id (const char *session_id);
 char       *ctl_session_id_from_path (const char *object_path);
+gboolean    ctl_error_is_gone_session (const GError *error);
 char       *ctl_resolve_session_id   (Ctl        *ctl,
                                       const char *arg,
                                       GError    **error);

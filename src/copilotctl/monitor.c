@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 
+#include "copilotd-error.h"
 #include "copilotctl.h"
 
 #define SUBSCRIBE_RETRIES 3
@@ -362,8 +363,8 @@ subscribe_cb (GObject      *source,
       ctl_print_error (error);
       quit (self, CTL_EXIT_FAILURE);
     }
-  else if (call->retries_left > 0 &&
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT))
+  else if (call->retries_left > 0 && ctl_error_is_gone_session (error) &&
+           !g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_CLOSED))
     {
       /* "created" can come before the object is on the bus. */
       call->retries_left--;
