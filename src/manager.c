@@ -593,24 +593,6 @@ on_backend_added (CopilotdBackendPool *pool,
 /* How long the CLIs get to answer session.destroy before they are stopped. */
 #define SHUTDOWN_DESTROY_TIMEOUT_MS 2000
 
-typedef struct {
-  guint pending;
-  gboolean stop_started;
-  GSource *timeout;                     /* owned, nullable */
-} ShutdownData;
-
-static void
-shutdown_data_free (ShutdownData *data)
-{
-  /* Normally gone already: the source holds a reference on the task. */
-  if (data->timeout != NULL)
-    {
-      g_source_destroy (data->timeout);
-      g_source_unref (data->timeout);
-    }
-  g_free (data);
-}
-
 static void
 on_pool_stopped (GObject      *source,
                  GAsyncResult *result,
@@ -623,59 +605,19 @@ on_pool_stopped (GObject      *source,
 }
 
 static void
-stop_backends (GTask *task)
-{
-  CopilotdManager *self = g_task_get_source_object (task);
-  ShutdownData *data = g_task_get_task_data (task);
-  g_autoptr(GPtrArray) sessions = NULL;
-
-  if (data->stop_started)
-    return;
-  data->stop_started = TRUE;
-  /* The timeout holds a reference on the task: drop it now. */
-  if (data->timeout != NULL)
-    {
-      g_source_destroy (data->timeout);
-      g_clear_pointer (&data->timeout, g_source_unref);
-    }
-  /* Those whose CLI did not answer in time. */
-  sessions = list_sessions (self);
-  for (guint i = 0; i < sessions->len; i++)
-    copilotd_session_close (g_ptr_array_index (sessions, i), "destroyed");
-  copilotd_backend_pool_stop_async (self->pool, on_pool_stopped, g_object_ref (task));
-}
-
-/* Once every session.destroy is answered, every CLI is stopped. */
-static void
-shutdown_step (GTask *task)
-{
-  ShutdownData *data = g_task_get_task_data (task);
-
-  if (--data->pending > 0)
-    return;
-  stop_backends (task);
-}
-
-/* A CLI that does not answer must not keep the daemon from exiting. */
-static gboolean
-on_shutdown_timeout (gpointer user_data)
-{
-  g_debug ("session.destroy was not answered in time; stopping the CLI");
-  stop_backends (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_shutdown_destroyed (GObject      *source,
+on_sessions_destroyed (GObject      *source,
                        GAsyncResult *result,
                        gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  CopilotdManager *self = g_task_get_source_object (task);
 
-  copilotd_session_destroy_finish (COPILOTD_SESSION (source), result, NULL);
-  shutdown_step (task);
+  copilotd_sessions_destroy_all_finish (result);
+  copilotd_backend_pool_stop_async (self->pool, on_pool_stopped, g_steal_pointer (&task));
 }
 
+/* Every session is destroyed in its CLI (a CLI that does not answer in
+ * time must not keep the daemon from exiting), then every CLI stops. */
 void
 copilotd_manager_shutdown_async (CopilotdManager     *self,
                                  GAsyncReadyCallback  callback,
@@ -683,27 +625,10 @@ copilotd_manager_shutdown_async (CopilotdManager     *self,
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autoptr(GPtrArray) sessions = list_sessions (self);
-  ShutdownData *data = g_new0 (ShutdownData, 1);
 
   g_task_set_source_tag (task, copilotd_manager_shutdown_async);
-  g_task_set_task_data (task, data, (GDestroyNotify) shutdown_data_free);
-  data->pending = 1;
-  data->timeout = g_timeout_source_new (SHUTDOWN_DESTROY_TIMEOUT_MS);
-  g_task_attach_source (task, data->timeout, on_shutdown_timeout);
-
-  for (guint i = 0; i < sessions->len; i++)
-    {
-      CopilotdSession *session = g_ptr_array_index (sessions, i);
-
-      if (copilotd_backend_get_state (copilotd_session_get_backend (session)) == COPILOTD_BACKEND_RUNNING)
-        {
-          data->pending++;
-          copilotd_session_destroy_async (session, on_shutdown_destroyed, g_object_ref (task));
-        }
-      else
-        copilotd_session_close (session, "destroyed");
-    }
-  shutdown_step (task);
+  copilotd_sessions_destroy_all_async (sessions, SHUTDOWN_DESTROY_TIMEOUT_MS,
+                                       on_sessions_destroyed, g_steal_pointer (&task));
 }
 
 void

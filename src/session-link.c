@@ -608,6 +608,116 @@ copilotd_session_peer_vanished (CopilotdSession *self,
     g_debug ("Owner of persistent session '%s' left; waiting for a subscriber", self->id);
 }
 
+/* ---- destroying them all (daemon exit) ---------------------------------- */
+
+typedef struct {
+  GPtrArray *sessions;         /* owned: CopilotdSession* (owned) */
+  guint pending;
+  gboolean done;
+  GSource *timeout;            /* owned, nullable */
+} DestroyAll;
+
+static void
+destroy_all_free (DestroyAll *data)
+{
+  /* Normally gone already: the source holds a reference on the task. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_source_unref (data->timeout);
+    }
+  g_ptr_array_unref (data->sessions);
+  g_free (data);
+}
+
+static void
+destroy_all_done (GTask *task)
+{
+  DestroyAll *data = g_task_get_task_data (task);
+
+  if (data->done)
+    return;
+  data->done = TRUE;
+  /* The timeout holds a reference on the task: drop it now. */
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_clear_pointer (&data->timeout, g_source_unref);
+    }
+  /* Those whose CLI did not answer in time. */
+  for (guint i = 0; i < data->sessions->len; i++)
+    copilotd_session_close (g_ptr_array_index (data->sessions, i), "destroyed");
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+on_destroy_all_timeout (gpointer user_data)
+{
+  g_debug ("session.destroy was not answered in time; closing the sessions");
+  destroy_all_done (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_one_destroyed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  DestroyAll *data = g_task_get_task_data (task);
+
+  copilotd_session_destroy_finish (COPILOTD_SESSION (source), result, NULL);
+  if (--data->pending == 0)
+    destroy_all_done (task);
+}
+
+/**
+ * copilotd_sessions_destroy_all_async:
+ *
+ * session.destroy for each of @sessions whose CLI runs (the others are
+ * closed at once), each closed with "destroyed"; after @timeout_ms those
+ * not answered yet are closed all the same.
+ */
+void
+copilotd_sessions_destroy_all_async (GPtrArray           *sessions,
+                                     guint                timeout_ms,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  DestroyAll *data = g_new0 (DestroyAll, 1);
+
+  g_task_set_source_tag (task, copilotd_sessions_destroy_all_async);
+  data->sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < sessions->len; i++)
+    g_ptr_array_add (data->sessions, g_object_ref (g_ptr_array_index (sessions, i)));
+  g_task_set_task_data (task, data, (GDestroyNotify) destroy_all_free);
+  data->pending = 1;
+  data->timeout = g_timeout_source_new (timeout_ms);
+  g_task_attach_source (task, data->timeout, on_destroy_all_timeout);
+
+  for (guint i = 0; i < data->sessions->len; i++)
+    {
+      CopilotdSession *session = g_ptr_array_index (data->sessions, i);
+
+      if (copilotd_backend_get_state (session->ctx.backend) == COPILOTD_BACKEND_RUNNING)
+        {
+          data->pending++;
+          copilotd_session_destroy_async (session, on_one_destroyed, g_object_ref (task));
+        }
+      else
+        copilotd_session_close (session, "destroyed");
+    }
+  if (--data->pending == 0)
+    destroy_all_done (task);
+}
+
+void
+copilotd_sessions_destroy_all_finish (GAsyncResult *result)
+{
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
 void
 session_link_close (CopilotdSession *self,
                     const GError    *error)

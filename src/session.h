@@ -81,6 +81,13 @@ gboolean         copilotd_session_handle_request (CopilotdSession *self,
                                                   JsonNode       *id);
 void             copilotd_session_peer_vanished (CopilotdSession *self,
                                                  const char      *name);
+/* Daemon exit: session.destroy for each of @sessions whose CLI runs, all
+ * closed "destroyed" (after @timeout_ms at the latest). */
+void             copilotd_sessions_destroy_all_async  (GPtrArray           *sessions,
+                                                       guint                timeout_ms,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+void             copilotd_sessions_destroy_all_finish (GAsyncResult        *result);
 /* The manager tells a session of its CLI's fate; the session brings
  * itself back: a lost turn is reported, calls wait, and on "ready" the
  * session is resumed (or created again) before they go out. */
