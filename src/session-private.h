@@ -77,6 +77,13 @@ void session_finish_waiters  (CopilotdSession *self,
                               gboolean         aborted);
 
 /* session-link.c */
+/* session-providers.c */
+void session_run_hooks     (CopilotdSession *self,
+                            JsonObject      *params,
+                            JsonNode        *id);
+void session_run_command   (CopilotdSession *self,
+                            JsonObject      *data);
+
 void session_link_init     (CopilotdSession *self);
 /* Once ctx is set: the session keeps its CLI from idling out. */
 void session_link_attach   (CopilotdSession *self);

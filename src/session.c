@@ -151,126 +151,6 @@ session_finish_waiters (CopilotdSession *self,
   self->waiters = g_list_reverse (keep);
 }
 
-/* ---- hooks and commands (providers.c) ------------------------------------ */
-
-typedef struct {
-  CopilotdSession *session;    /* owned */
-  JsonNode *rpc_id;            /* owned, nullable */
-} ProviderCall;
-
-static void
-provider_call_free (ProviderCall *call)
-{
-  g_object_unref (call->session);
-  g_clear_pointer (&call->rpc_id, json_node_unref);
-  g_free (call);
-}
-
-static guint
-hook_timeout_ms (CopilotdSession *self)
-{
-  return MIN (self->ctx.config->hook_timeout, G_MAXUINT / 1000) * 1000;
-}
-
-static void
-on_hooks_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  ProviderCall *call = user_data;
-  g_autoptr(JsonNode) answer = copilotd_hooks_invoke_finish (result, NULL);
-
-  /* Withdrawn only when the session closed: its CLI no longer waits. */
-  if (answer != NULL && !call->session->closed)
-    copilotd_backend_reply (call->session->ctx.backend, call->rpc_id, answer);
-  provider_call_free (call);
-}
-
-/* hooks.invoke is answered for every hook type once hooks:true was sent;
- * the types no provider named get no output at once. */
-static void
-run_hooks (CopilotdSession *self,
-           JsonObject      *params,
-           JsonNode        *id)
-{
-  ProviderCall *call = g_new0 (ProviderCall, 1);
-
-  call->session = g_object_ref (self);
-  call->rpc_id = json_node_copy (id);
-  copilotd_hooks_invoke_async (self->ctx.connection, self->ctx.callers, self->providers,
-                               hook_timeout_ms (self), self->path,
-                               json_object_get_string_member_with_default (params, "hookType", ""),
-                               json_object_get_member (params, "input"),
-                               self->cancellable, on_hooks_done, call);
-}
-
-static void
-on_command_answered (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-
-  node = copilotd_session_call_finish (COPILOTD_SESSION (source), result, &error);
-  if (node == NULL)
-    g_debug ("session.commands.handlePendingCommand failed: %s", error->message);
-}
-
-static void
-on_command_done (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  ProviderCall *call = user_data;
-  JsonObject *answer = copilotd_command_execute_finish (result, NULL);
-
-  if (answer != NULL && !call->session->closed)
-    copilotd_session_call_async (call->session, "session.commands.handlePendingCommand", answer,
-                                 on_command_answered, NULL);
-  else if (answer != NULL)
-    json_object_unref (answer);
-  provider_call_free (call);
-}
-
-static void
-run_command (CopilotdSession *self,
-             JsonObject      *data)
-{
-  ProviderCall *call;
-
-  /* Another client of a shared CLI server may serve it. */
-  if (self->providers == NULL || self->providers->len == 0)
-    return;
-
-  call = g_new0 (ProviderCall, 1);
-  call->session = g_object_ref (self);
-  copilotd_command_execute_async (self->ctx.connection, self->ctx.callers, self->providers,
-                                  hook_timeout_ms (self), self->path, data,
-                                  self->cancellable, on_command_done, call);
-}
-
-void
-copilotd_session_set_providers (CopilotdSession *self,
-                                GPtrArray       *providers)
-{
-  g_clear_pointer (&self->providers, g_ptr_array_unref);
-  self->providers = providers;
-}
-
-void
-copilotd_session_join_providers (CopilotdSession *self,
-                                 GPtrArray       *providers,
-                                 JsonObject      *params)
-{
-  g_autoptr(GPtrArray) added = providers;
-
-  if (self->providers == NULL)
-    self->providers = g_ptr_array_new_with_free_func ((GDestroyNotify) copilotd_provider_free);
-  copilotd_providers_join (self->providers, added);
-  copilotd_providers_describe (self->providers, params);
-}
-
 gboolean
 copilotd_session_handle_request (CopilotdSession *self,
                                  const char      *method,
@@ -283,7 +163,7 @@ copilotd_session_handle_request (CopilotdSession *self,
    * CLI then goes on as with no output. */
   if (strcmp (method, "hooks.invoke") == 0 && copilotd_providers_has_hooks (self->providers))
     {
-      run_hooks (self, params, id);
+      session_run_hooks (self, params, id);
       return TRUE;
     }
   return copilotd_prompts_handle_request (self->prompts, method, params, id);
@@ -382,7 +262,7 @@ process_event (CopilotdSession *self,
   else if (strcmp (type, "abort") == 0)
     copilotd_prompts_cancel_all (self->prompts);
   else if (strcmp (type, "command.execute") == 0)
-    run_command (self, data);
+    session_run_command (self, data);
   else if (!copilotd_session_control_handle_event (self, type, data))
     copilotd_prompts_handle_event (self->prompts, type, data, self->tools);
 
