@@ -5,7 +5,8 @@
  * crosses the GIO thread pool), cut into Content-Length frames by hand,
  * parsed (json-fast.c, else json-glib) and dispatched: a response completes
  * its call, a request or notification becomes a signal. A framing error
- * closes the connection; a body that is not JSON is skipped.
+ * closes the connection; a body that is not JSON is skipped, and so is a
+ * body over MAX_BODY_SIZE (as it streams: see skip_oversized()).
  */
 #include "config.h"
 
@@ -293,7 +294,7 @@ parse_headers (const guint8  *headers,
       *out_problem = g_strdup ("no Content-Length header");
       return FALSE;
     }
-  if (length > MAX_BODY_SIZE)
+  if (length > MAX_SKIP_SIZE)
     {
       *out_problem = g_strdup_printf ("body of %" G_GUINT64_FORMAT " bytes is too large", length);
       return FALSE;
@@ -356,6 +357,97 @@ find_header_end (const guint8  *data,
 /* Cuts every complete frame out of inbuf and dispatches it. The only
  * entry point for input: reads and copilotd_jsonrpc_feed() both land
  * here. */
+/* Finds `"name"` followed by a colon in @data. */
+static const guint8 *
+find_member (const guint8 *data,
+             gsize         len,
+             const char   *quoted_name)
+{
+  gsize n = strlen (quoted_name);
+
+  for (gsize i = 0; i + n <= len; i++)
+    {
+      gsize j = i + n;
+
+      if (memcmp (data + i, quoted_name, n) != 0)
+        continue;
+      while (j < len && (data[j] == ' ' || data[j] == '\t' || data[j] == '\r' || data[j] == '\n'))
+        j++;
+      if (j < len && data[j] == ':')
+        return data + j + 1;
+    }
+  return NULL;
+}
+
+/* The integer id in the first bytes of a body, if one is there. */
+static gboolean
+peek_id (const guint8 *data,
+         gsize         len,
+         gint64       *out_id)
+{
+  const guint8 *p = find_member (data, len, "\"id\"");
+  const guint8 *end = data + len;
+  gint64 id = 0;
+  guint digits = 0;
+
+  if (p == NULL)
+    return FALSE;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  for (; p < end && g_ascii_isdigit (*p) && digits < 18; p++, digits++)
+    id = id * 10 + (*p - '0');
+  *out_id = id;
+  return digits > 0 && p < end && !g_ascii_isdigit (*p);
+}
+
+/* A body over MAX_BODY_SIZE: dropped as it streams. Its first bytes
+ * (@peek) say whose it is: a response fails its call with
+ * LimitsExceeded, a request is answered with an error, a notification
+ * (an event the CLI could not have meant to be that large) is lost. */
+static void
+skip_oversized (CopilotdJsonrpc *self,
+                const guint8    *peek,
+                gsize            peek_len,
+                guint64          body_len)
+{
+  gboolean has_method = find_member (peek, peek_len, "\"method\"") != NULL;
+  gint64 id;
+
+  self->skip_remaining = body_len;
+  if (!peek_id (peek, peek_len, &id))
+    {
+      g_warning ("Skipping a message of %" G_GUINT64_FORMAT " bytes from the CLI: over the %d MiB limit",
+                 body_len, MAX_BODY_SIZE / (1024 * 1024));
+      return;
+    }
+  if (has_method)
+    {
+      g_autoptr(JsonNode) id_node = json_node_new (JSON_NODE_VALUE);
+
+      g_warning ("Refusing a request of %" G_GUINT64_FORMAT " bytes from the CLI: over the %d MiB limit",
+                 body_len, MAX_BODY_SIZE / (1024 * 1024));
+      json_node_set_int (id_node, id);
+      copilotd_jsonrpc_reply_error (self, id_node, -32600, "Request too large");
+    }
+  else
+    {
+      g_autoptr(GTask) task = NULL;
+
+      g_warning ("Skipping the answer to call %" G_GINT64_FORMAT " (%" G_GUINT64_FORMAT
+                 " bytes): over the %d MiB limit", id, body_len, MAX_BODY_SIZE / (1024 * 1024));
+      if (g_hash_table_steal_extended (self->pending, &id, NULL, (gpointer *) &task))
+        {
+          CallData *data = g_task_get_task_data (task);
+
+          if (data->cancel_source != NULL)
+            g_source_destroy (data->cancel_source);
+          g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                                   "The CLI's answer is %" G_GUINT64_FORMAT " bytes, over the %d MiB "
+                                   "copilotd reads", body_len, MAX_BODY_SIZE / (1024 * 1024));
+        }
+    }
+}
+
 static void
 jsonrpc_process_input (CopilotdJsonrpc *self)
 {
@@ -374,6 +466,15 @@ jsonrpc_process_input (CopilotdJsonrpc *self)
       if (avail == 0)
         break;
 
+      if (self->skip_remaining > 0)
+        {
+          gsize n = (gsize) MIN (self->skip_remaining, (guint64) avail);
+
+          self->inbuf_pos += n;
+          self->skip_remaining -= n;
+          continue;
+        }
+
       header_len = find_header_end (data, avail, &problem);
       if (header_len == 0)
         break;
@@ -384,6 +485,17 @@ jsonrpc_process_input (CopilotdJsonrpc *self)
 
           jsonrpc_close_literal (self, G_IO_ERROR_INVALID_DATA, message);
           break;
+        }
+
+      if (body_len > MAX_BODY_SIZE)
+        {
+          gsize peek_len = MIN (body_len, SKIP_PEEK_SIZE);
+
+          if (avail < (gsize) header_len + 4 + peek_len)
+            break;
+          self->inbuf_pos += (gsize) header_len + 4;
+          skip_oversized (self, data + header_len + 4, peek_len, body_len);
+          continue;
         }
 
       frame_len = (gsize) header_len + 4 + body_len;

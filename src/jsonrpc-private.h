@@ -11,6 +11,12 @@ G_BEGIN_DECLS
 /* The largest result seen in practice (getMessages of a long session) is a
  * few MiB; 64 MiB is far beyond that and still bounds memory. */
 #define MAX_BODY_SIZE (64 * 1024 * 1024)
+/* A body between the two limits is skipped as it streams (never buffered)
+ * and the connection lives on; a Content-Length past this one means the
+ * stream is garbage. */
+#define MAX_SKIP_SIZE (G_GUINT64_CONSTANT (1024) * 1024 * 1024)
+/* How much of a skipped body is looked at to find its id. */
+#define SKIP_PEEK_SIZE 256
 #define READ_CHUNK_SIZE (64 * 1024)
 /* Reads per wakeup of the input source before yielding to other sources,
  * so a chatty CLI cannot starve the D-Bus side of the main loop. */
@@ -32,6 +38,7 @@ struct _CopilotdJsonrpc
   /* Unparsed input: bytes before inbuf_pos are consumed. */
   GByteArray *inbuf;             /* owned */
   gsize inbuf_pos;
+  guint64 skip_remaining;        /* bytes of an oversized body still to drop */
 
   GQueue write_queue;            /* owned GBytes, one frame each */
   GQueue write_ids;              /* the call id of each frame (GINT64 in a pointer), -1: none */

@@ -419,6 +419,47 @@ test_gone_session (Fixture       *fx,
   g_assert_nonnull (strstr (xml, "SendAndWait"));
 }
 
+/* A frame over the 64 MiB copilotd reads from the CLI closed the CLI's
+ * connection: every session of the user restarted. Now it is skipped as
+ * it streams: the event is lost (logged), the call it answered fails with
+ * LimitsExceeded, and the same CLI goes on. */
+static void
+test_oversized_frame (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *huge = g_strnfill (66 * 1024 * 1024, 'y');
+  g_autofree char *tool_data = g_strdup_printf ("{\"toolCallId\":\"t-1\",\"success\":true,"
+                                                "\"result\":{\"content\":\"%s\"}}", huge);
+  g_autofree char *tool = event_frame ("tool.execution_complete", "e-huge", tool_data);
+  g_autofree char *message = event_frame ("assistant.message", "e-done",
+                                          "{\"messageId\":\"m-2\",\"content\":\"done\"}");
+  const char *lines[] = { tool, message, NULL };
+  g_autofree char *prompt = NULL;
+  g_autofree char *content = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fixture_allow_warnings (fx);
+  prompt = raw_prompt (fx, lines);
+  g_clear_pointer (&tool_data, g_free);
+  g_clear_pointer (&tool, g_free);
+  g_clear_pointer (&huge, g_free);
+
+  content = send_and_wait (fx->client, path, prompt);
+  g_assert_cmpstr (content, ==, "done");
+
+  /* The history now holds the 66 MB event: its answer is too large. */
+  reply = call_sync_iterate (fx->client, path, SESSION_IFACE, "GetMessages",
+                             g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))", &error);
+  assert_dbus_error (error, "LimitsExceeded", "MiB");
+
+  g_free (content);
+  content = send_and_wait (fx->client, path, "after");
+  g_assert_cmpstr (content, ==, "Echo: after");
+  g_assert_cmpuint (record_count (fx, "connect"), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -428,6 +469,7 @@ main (int   argc,
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/hostile/cli/encoding", test_encoding);
   ADD ("/hostile/cli/size", test_size);
+  ADD ("/hostile/cli/oversized-frame", test_oversized_frame);
   ADD ("/hostile/bus/delete-stranger", test_delete_stranger);
   ADD ("/hostile/bus/subscribe-types", test_subscribe_types_bounded);
   ADD ("/hostile/bus/gone-session", test_gone_session);

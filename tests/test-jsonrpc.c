@@ -775,10 +775,74 @@ test_close_bad_length (void)
                      G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a number");
   check_fatal_input ("Content-Length: \r\n\r\n{}",
                      G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a number");
-  check_fatal_input ("Content-Length: 67108865\r\n\r\n{}",
+  check_fatal_input ("Content-Length: 1073741825\r\n\r\n{}",
                      G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "too large");
   check_fatal_input ("Content-Length: 2\n\n{}",
                      G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "line feed");
+}
+
+/* Feeds a frame whose body starts with @head and is padded with spaces
+ * to @body_len bytes, in 1 MiB pieces. */
+static void
+feed_padded_frame (CopilotdJsonrpc *rpc,
+                   const char      *head,
+                   gsize            body_len)
+{
+  g_autofree char *header = g_strdup_printf ("Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", body_len);
+  g_autofree guint8 *piece = g_malloc (1024 * 1024);
+  gsize left = body_len - strlen (head);
+
+  memset (piece, ' ', 1024 * 1024);
+  feed_str (rpc, header);
+  feed_str (rpc, head);
+  while (left > 0)
+    {
+      gsize n = MIN (left, 1024 * 1024);
+
+      copilotd_jsonrpc_feed (rpc, piece, n);
+      left -= n;
+    }
+}
+
+/* Issue 8: a body over 64 MiB closed the connection (and so restarted the
+ * CLI, for every session). Now it is skipped as it streams; its call
+ * fails with LimitsExceeded, and the frames after it are read. */
+static void
+test_skip_oversized (void)
+{
+  g_autoptr(GMemoryOutputStream) out = NULL;
+  g_autoptr(CopilotdJsonrpc) rpc = new_memory_rpc (&out);
+  gsize big = 64 * 1024 * 1024 + 10;
+  CallResult res = { 0 };
+  CallResult other = { 0 };
+  Recorder rec;
+
+  recorder_init (&rec);
+  recorder_connect (&rec, rpc);
+  copilotd_jsonrpc_call_async (rpc, "session.getMessages", NULL, NULL, call_done_cb, &res);
+  copilotd_jsonrpc_call_async (rpc, "ping", NULL, NULL, call_done_cb, &other);
+
+  g_test_expect_message ("copilotd", G_LOG_LEVEL_WARNING, "*answer to call 1*over the 64 MiB limit*");
+  feed_padded_frame (rpc, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"events\":[]}", big);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("copilotd", G_LOG_LEVEL_WARNING, "*message of*over the 64 MiB limit*");
+  feed_padded_frame (rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{}}", big);
+  g_test_assert_expected_messages ();
+  feed_frame (rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"after\",\"params\":{}}");
+  feed_frame (rpc, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"ok\":true}}");
+
+  g_assert_false (copilotd_jsonrpc_is_closed (rpc));
+  wait_call (&res);
+  g_assert_error (res.error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED);
+  wait_call (&other);
+  g_assert_no_error (other.error);
+  g_assert_cmpuint (rec.events->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (rec.events, 0), ==, "after {}");
+  g_assert_cmpuint (rec.n_closed, ==, 0);
+
+  call_result_clear (&res);
+  call_result_clear (&other);
+  recorder_clear (&rec);
 }
 
 static void
@@ -1427,6 +1491,7 @@ main (int    argc,
   g_test_add_func ("/jsonrpc/incoming/request-unhandled", test_request_unhandled);
   g_test_add_func ("/jsonrpc/close/missing-length", test_close_missing_length);
   g_test_add_func ("/jsonrpc/close/bad-length", test_close_bad_length);
+  g_test_add_func ("/jsonrpc/skip-oversized", test_skip_oversized);
   g_test_add_func ("/jsonrpc/close/header-too-large", test_close_header_too_large);
   g_test_add_func ("/jsonrpc/close/parse-error-null-id", test_close_parse_error_null_id);
   g_test_add_func ("/jsonrpc/close/eof", test_close_eof);
