@@ -7,6 +7,8 @@
  *   WRITE: <path> <text…>     a call to the create tool
  *   ASK: <q> [| c1 | c2 …]    a call to ask_user
  *   TOOL: <name> <json-args>  a call to any (custom) tool
+ *   EXIT PLAN: <summary>      in plan mode, the exit_plan_mode call that
+ *                             asks the user to approve the plan
  *   SLOW: <n>                 n words streamed with a delay between chunks
  *   FAIL: <status>            an HTTP error
  *   "create a file named X [containing Y]"   a create call (demo)
@@ -408,6 +410,22 @@ directive_tool (JsonObject  *body,
   return reply_new_tool_call (name, json_node_get_object (root));
 }
 
+/* Plan mode's way out: the CLI turns this call into an exit-plan-mode
+ * request to the client (RequestPlanApproval). */
+static Reply *
+directive_exit_plan (JsonObject  *body,
+                     const gchar *summary)
+{
+  JsonObject *tool = find_tool (body, "exit_plan_mode");
+  g_autoptr(JsonObject) args = json_object_new ();
+
+  if (tool == NULL)
+    return reply_new_text ("I cannot leave plan mode: the exit_plan_mode tool is not available.");
+  json_object_set_string_member (args, "summary", *summary != '\0' ? summary : "The plan is ready.");
+  fill_required (tool, args);
+  return reply_new_tool_call ("exit_plan_mode", args);
+}
+
 static Reply *
 directive_slow (const gchar *rest,
                 gint         delay_ms)
@@ -664,6 +682,8 @@ reply_decide (JsonObject *body,
         return directive_ask (body, g_strchug ((gchar *) line + 4));
       if (g_str_has_prefix (line, "TOOL:"))
         return directive_tool (body, g_strchug ((gchar *) line + 5));
+      if (g_str_has_prefix (line, "EXIT PLAN:"))
+        return directive_exit_plan (body, g_strchug ((gchar *) line + 10));
     }
 
   if (has_tools)

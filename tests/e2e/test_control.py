@@ -492,6 +492,25 @@ def test_ask_ends_its_session(fx):
         check_error(err, "InvalidArgs", name)
 
 
+def test_plan_mode_exit_plan_call(fx):
+    def body(case):
+        case.call("SetMode", ("plan", {}), "(sa{sv})")
+        h.wait_until(lambda: case.client.get_property(case.path, "Session", "Mode") == "plan",
+                     what="plan mode")
+        n = len(fx.model_requests())
+        idle = case.turn("EXIT PLAN: Ship the release notes")
+        check(not idle.get("aborted"), f"the plan-mode turn was aborted: {idle}")
+        requests = fx.model_requests()[n:]
+        check(any("exit_plan_mode" in request_tools(r) for r in requests),
+              "plan mode offered no exit_plan_mode tool")
+        starts = [data(p) for _, p in case.signals.events("tool.execution_start")]
+        check(any(s.get("toolName") == "exit_plan_mode" and s["arguments"]["summary"] ==
+                  "Ship the release notes" for s in starts),
+              f"the model did not call exit_plan_mode: {starts}")
+    # The CLI offers exit_plan_mode only to clients that answer its request.
+    run_case(fx, body, **{"extra-params": V("s", json.dumps({"requestExitPlanMode": True}))})
+
+
 NEVER = [
     "session.destroy", "session.shutdown", "session.suspend",
     "session.permissions.setApproveAll", "session.permissions.configure",
