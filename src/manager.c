@@ -27,7 +27,7 @@
 #include "session.h"
 #include "users.h"
 
-#define API_VERSION 1
+#define API_VERSION 2
 
 struct _CopilotdManager
 {

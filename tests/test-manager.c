@@ -759,7 +759,7 @@ test_properties (Fixture       *fx,
   g_autofree char *backend_version = NULL;
 
   g_assert_cmpstr (g_variant_get_string (version, NULL), ==, PACKAGE_VERSION);
-  g_assert_cmpuint (g_variant_get_uint32 (api), ==, 1);
+  g_assert_cmpuint (g_variant_get_uint32 (api), ==, 2);
   /* Lazy: nothing started the CLI yet. */
   g_assert_cmpstr (state, ==, "stopped");
   g_assert_false (g_file_test (fx->record_path, G_FILE_TEST_EXISTS));

@@ -511,6 +511,10 @@ def test_plan_mode_exit_plan_call(fx):
     run_case(fx, body, **{"extra-params": V("s", json.dumps({"requestExitPlanMode": True}))})
 
 
+def test_api_version(fx):
+    check(fx.client.get_property(h.ROOT, "Manager", "ApiVersion") == 2, "ApiVersion is not 2")
+
+
 NEVER = [
     "session.destroy", "session.shutdown", "session.suspend",
     "session.permissions.setApproveAll", "session.permissions.configure",
