@@ -215,6 +215,19 @@ def test_commands(fx):
     run_case(fx, body)
 
 
+def test_command_agent_prompt_runs_a_turn(fx):
+    def body(case):
+        after = fx.next_order()
+        (result,) = case.call("ExecuteCommand", ("/plan", "draft the release", {}), "(ssa{sv})")
+        check(result["kind"] == "agent-prompt" and result.get("message-id"), f"/plan: {result}")
+        _, idle = case.signals.wait_event("session.idle", after=after)
+        users = [data(p) for _, p in case.signals.events("user.message")]
+        check(users and "draft the release" in users[-1]["content"] and users[-1].get("agentMode") == "plan",
+              f"the command's prompt was not sent as a plan-mode turn: {users}")
+        check(case.signals.events("assistant.message"), "the command's turn got no answer")
+    run_case(fx, body)
+
+
 def test_compact(fx):
     def body(case):
         case.turn("Remember the word pineapple")
