@@ -5,53 +5,27 @@
  * breaks it fails what was pending, says "lost", and restarts with an
  * exponential backoff. Too many failures in a short window leave it
  * "failed" until the next call tries again.
+ *
+ * Nothing waits on the CLI forever: the handshake and every call have a
+ * deadline (handshake-timeout, call-timeout), and when calls go unanswered
+ * the CLI is pinged; a CLI that does not answer that ping is wedged and is
+ * treated as lost (backend-call.c). A CLI that nobody uses (no hold,
+ * nothing pending) is stopped after backend-idle-timeout and started again
+ * by the next call. The process itself is cli-process.c's.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-private.h"
+#include "cli-process.h"
 #include "copilotd-error.h"
 #include "jsonrpc.h"
 
 #define RESTART_BASE_DELAY_MS 500
 #define RESTART_MAX_DELAY_MS 8000
-#define STOP_GRACE_MS 3000
-
-struct _CopilotdBackend
-{
-  GObject parent_instance;
-
-  const CopilotdConfig *config;   /* unowned: outlives the backend */
-  uid_t run_as;                   /* (uid_t) -1: the daemon's own user */
-  CopilotdBackendState state;
-
-  GSubprocess *process;           /* owned, nullable */
-  GIOStream *socket;              /* owned, nullable: --cli-url */
-  CopilotdJsonrpc *rpc;           /* owned, nullable */
-  GCancellable *cancellable;      /* owned: the current connection attempt */
-
-  char *version;                  /* owned, nullable */
-  guint protocol_version;
-
-  GQueue waiting;                 /* GTask* owned: calls waiting for the handshake */
-  GArray *failures;               /* gint64: monotonic times of failures */
-  guint restart_source;
-  gboolean restart_pending;       /* the next handshake is a restart */
-  gboolean single_attempt;        /* started from "failed": no backoff loop */
-  gboolean stopping;
-  GError *failure;                /* owned, nullable: why the state is failed */
-
-  guint holds;                    /* copilotd_backend_hold(): sessions, agents */
-  guint in_flight;                /* calls not answered yet */
-  guint idle_source;              /* stops a CLI nobody uses */
-};
 
 G_DEFINE_FINAL_TYPE (CopilotdBackend, copilotd_backend, G_TYPE_OBJECT)
 
@@ -61,23 +35,8 @@ static GParamSpec *properties[N_PROPS];
 enum { SIGNAL_NOTIFICATION, SIGNAL_REQUEST, SIGNAL_READY, SIGNAL_LOST, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-typedef struct {
-  char *method;        /* owned */
-  JsonNode *params;    /* owned, nullable */
-  gboolean lost_unsent; /* its CLI was lost before the request was written */
-} CallData;
-
-static void
-call_data_free (CallData *data)
-{
-  g_free (data->method);
-  g_clear_pointer (&data->params, json_node_unref);
-  g_free (data);
-}
-
-static void backend_start (CopilotdBackend *self);
-static void update_idle (CopilotdBackend *self);
-static void backend_lost (CopilotdBackend *self, const GError *reason);
+static void maybe_finish_stop (CopilotdBackend *self);
+static guint kill_grace_ms (CopilotdBackend *self);
 
 const char *
 copilotd_backend_state_to_string (CopilotdBackendState state)
@@ -103,7 +62,6 @@ set_state (CopilotdBackend      *self,
            copilotd_backend_state_to_string (self->state),
            copilotd_backend_state_to_string (state));
   self->state = state;
-  update_idle (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
@@ -185,104 +143,67 @@ copilotd_backend_find_cli (const CopilotdConfig  *config,
   return resolve_npm_launcher (path);
 }
 
-/* Errors the CLI sent back are turned into the project's domain here, once,
- * so that every D-Bus method maps them the same way. */
 static void
-translate_error (GError **error)
+on_process_terminated (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
 {
-  GError *e;
-  const char *message;
-  const char *marker = " failed with message: ";
-  const char *found;
-  int code = COPILOTD_ERROR_FAILED;
+  g_autoptr(CopilotdBackend) self = user_data;
 
-  /* Callers that do not care about the error pass NULL. */
-  if (error == NULL)
-    return;
-  e = *error;
-
-  if (e == NULL || e->domain != COPILOTD_JSONRPC_ERROR)
-    return;
-
-  message = e->message;
-  if (g_str_has_prefix (message, "Request ") && (found = strstr (message, marker)) != NULL)
-    message = found + strlen (marker);
-
-  if (strstr (message, "Session not found") != NULL)
-    code = COPILOTD_ERROR_NOT_FOUND;
-  else if (strstr (message, "is not available") != NULL ||
-           strstr (message, "invalid") != NULL || strstr (message, "Invalid") != NULL)
-    code = COPILOTD_ERROR_INVALID_ARGS;
-  else
-    code = copilotd_error_code_for_cli (message, NULL, 0, code);
-
-  *error = g_error_new (COPILOTD_ERROR, code, "%s", message);
-  g_error_free (e);
+  copilotd_cli_process_terminate_finish (G_SUBPROCESS (source), result);
+  g_ptr_array_remove (self->dying, source);
+  maybe_finish_stop (self);
 }
 
+/* The connection and the process go; the process is reaped later (and
+ * killed when it ignores SIGTERM), never left behind. */
 static void
-on_call_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  JsonNode *node;
-
-  node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, &error);
-  ((CallData *) g_task_get_task_data (task))->lost_unsent =
-    node == NULL && !copilotd_jsonrpc_call_was_written (result) &&
-    g_error_matches (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
-  if (node == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, node, (GDestroyNotify) json_node_unref);
-}
-
-static void
-dispatch_call (CopilotdBackend *self,
-               GTask           *task)
-{
-  CallData *data = g_task_get_task_data (task);
-
-  copilotd_jsonrpc_call_async (self->rpc, data->method, data->params,
-                               g_task_get_cancellable (task),
-                               on_call_done, task);
-}
-
-static void
-fail_waiting (CopilotdBackend *self,
-              const GError    *error)
-{
-  GTask *task;
-
-  while ((task = g_queue_pop_head (&self->waiting)) != NULL)
-    {
-      g_task_return_error (task, g_error_copy (error));
-      g_object_unref (task);
-    }
-}
-
-static void
-tear_down_connection (CopilotdBackend *self)
+tear_down_connection_full (CopilotdBackend *self,
+                           const GError    *reason)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->handshake_source, g_source_remove);
+  g_clear_handle_id (&self->watchdog_source, g_source_remove);
+  g_clear_handle_id (&self->probe_source, g_source_remove);
+  g_clear_handle_id (&self->idle_source, g_source_remove);
+  g_cancellable_cancel (self->probe);
+  g_clear_object (&self->probe);
 
   if (self->rpc != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->rpc, self);
-      copilotd_jsonrpc_close (self->rpc, NULL);
+      copilotd_jsonrpc_close (self->rpc, reason);
       g_clear_object (&self->rpc);
     }
   g_clear_object (&self->socket);
 
   if (self->process != NULL)
     {
-      /* SIGTERM lets the CLI persist session.shutdown (PROTOCOL.md §1.7). */
-      g_subprocess_send_signal (self->process, SIGTERM);
+      g_ptr_array_add (self->dying, g_object_ref (self->process));
+      copilotd_cli_process_terminate_async (self->process, kill_grace_ms (self),
+                                            on_process_terminated, g_object_ref (self));
       g_clear_object (&self->process);
     }
+}
+
+static void
+tear_down_connection (CopilotdBackend *self)
+{
+  tear_down_connection_full (self, NULL);
+}
+
+/* SIGTERM to SIGKILL: stop-timeout, but a daemon that is exiting spends
+ * stop-timeout in all, runtime.shutdown included. */
+static guint
+kill_grace_ms (CopilotdBackend *self)
+{
+  gint64 left;
+
+  if (self->stop_deadline == 0)
+    return self->config->stop_timeout * 1000;
+  left = (self->stop_deadline - g_get_monotonic_time ()) / 1000;
+  return (guint) CLAMP (left, 0, (gint64) self->config->stop_timeout * 1000);
 }
 
 static guint
@@ -312,7 +233,10 @@ restart_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A start attempt or a running CLI failed: retry with backoff, or give up. */
+/* A start attempt or a running CLI failed: retry with backoff, or give up.
+ * The waiting calls get the error first (a session being created hears
+ * why, not that it was closed), then the state changes in the same main
+ * loop dispatch, before any caller can read it. */
 static void
 backend_failed (CopilotdBackend *self,
                 const GError    *error)
@@ -321,10 +245,10 @@ backend_failed (CopilotdBackend *self,
   guint delay;
 
   tear_down_connection (self);
-  fail_waiting (self, error);
 
   if (self->stopping)
     {
+      backend_fail_waiting (self, error);
       set_state (self, COPILOTD_BACKEND_STOPPED);
       return;
     }
@@ -343,18 +267,20 @@ backend_failed (CopilotdBackend *self,
       self->failure = g_error_copy (error);
       /* Failed closes every session: a later start has none to resume. */
       self->restart_pending = FALSE;
+      backend_fail_waiting (self, error);
       set_state (self, COPILOTD_BACKEND_FAILED);
       return;
     }
 
   delay = MIN (RESTART_BASE_DELAY_MS << MIN (n - 1, 8u), RESTART_MAX_DELAY_MS);
   g_debug ("Restarting the CLI in %u ms (failure %u): %s", delay, n, error->message);
+  backend_fail_waiting (self, error);
   set_state (self, COPILOTD_BACKEND_RESTARTING);
   g_clear_handle_id (&self->restart_source, g_source_remove);
   self->restart_source = g_timeout_add (delay, restart_cb, self);
 }
 
-static void
+void
 backend_lost (CopilotdBackend *self,
               const GError    *reason)
 {
@@ -364,6 +290,7 @@ backend_lost (CopilotdBackend *self,
     {
       tear_down_connection (self);
       set_state (self, COPILOTD_BACKEND_STOPPED);
+      maybe_finish_stop (self);
       return;
     }
 
@@ -374,12 +301,64 @@ backend_lost (CopilotdBackend *self,
   if (self->state == COPILOTD_BACKEND_RUNNING)
     {
       self->restart_pending = TRUE;
-      /* Pending calls fail before anyone hears of the loss. */
-      tear_down_connection (self);
+      /* Pending calls fail (saying why) before anyone hears of the loss. */
+      tear_down_connection_full (self, error);
       g_signal_emit (self, signals[SIGNAL_LOST], 0, error);
     }
   backend_failed (self, error);
 }
+
+/* ---- idle: a CLI nobody uses is stopped --------------------------------- */
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  CopilotdBackend *self = user_data;
+
+  self->idle_source = 0;
+  g_debug ("The CLI was unused for %u s; stopping it", self->config->backend_idle_timeout);
+  /* Closing stdin and SIGTERM both make the CLI persist and exit. */
+  tear_down_connection (self);
+  g_array_set_size (self->failures, 0);
+  set_state (self, COPILOTD_BACKEND_STOPPED);
+  return G_SOURCE_REMOVE;
+}
+
+void
+backend_update_idle (CopilotdBackend *self)
+{
+  gboolean idle = self->state == COPILOTD_BACKEND_RUNNING && !self->stopping &&
+                  self->holds == 0 && self->in_flight->len == 0 &&
+                  g_queue_is_empty (&self->waiting) &&
+                  self->config->backend_idle_timeout > 0;
+
+  if (!idle)
+    g_clear_handle_id (&self->idle_source, g_source_remove);
+  else if (self->idle_source == 0)
+    self->idle_source = g_timeout_add_seconds (self->config->backend_idle_timeout,
+                                               on_idle_timeout, self);
+}
+
+void
+copilotd_backend_hold (CopilotdBackend *self)
+{
+  g_return_if_fail (COPILOTD_IS_BACKEND (self));
+
+  self->holds++;
+  backend_update_idle (self);
+}
+
+void
+copilotd_backend_release (CopilotdBackend *self)
+{
+  g_return_if_fail (COPILOTD_IS_BACKEND (self));
+  g_return_if_fail (self->holds > 0);
+
+  self->holds--;
+  backend_update_idle (self);
+}
+
+/* ---- the connection ----------------------------------------------------- */
 
 static void
 on_rpc_notification (CopilotdJsonrpc *rpc,
@@ -387,7 +366,10 @@ on_rpc_notification (CopilotdJsonrpc *rpc,
                      JsonNode        *params,
                      gpointer         user_data)
 {
-  g_signal_emit (user_data, signals[SIGNAL_NOTIFICATION], 0, method, params);
+  CopilotdBackend *self = user_data;
+
+  self->last_heard = g_get_monotonic_time ();
+  g_signal_emit (self, signals[SIGNAL_NOTIFICATION], 0, method, params);
 }
 
 static gboolean
@@ -397,9 +379,11 @@ on_rpc_request (CopilotdJsonrpc *rpc,
                 JsonNode        *id,
                 gpointer         user_data)
 {
+  CopilotdBackend *self = user_data;
   gboolean handled = FALSE;
 
-  g_signal_emit (user_data, signals[SIGNAL_REQUEST], 0, method, params, id, &handled);
+  self->last_heard = g_get_monotonic_time ();
+  g_signal_emit (self, signals[SIGNAL_REQUEST], 0, method, params, id, &handled);
   return handled;
 }
 
@@ -467,27 +451,51 @@ on_stderr_read (GObject      *source,
                                    NULL, on_stderr_read, NULL);
 }
 
+/* ---- the handshake ------------------------------------------------------ */
+
+/* protocolVersion must be the JSON integer 3: not 3.0, not "3", not
+ * 2^32 + 3 (which a 32-bit read would take for 3), not missing. */
+static gboolean
+read_protocol_version (JsonObject *result,
+                       gint64     *out_version)
+{
+  JsonNode *node = json_object_get_member (result, "protocolVersion");
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *out_version = json_node_get_int (node);
+  return TRUE;
+}
+
 static void
 handshake_succeeded (CopilotdBackend *self,
                      JsonObject      *result)
 {
   gboolean restarted = self->restart_pending;
+  gint64 version = -1;
+  gboolean has_version;
   GTask *task;
 
-  self->protocol_version = (guint) json_object_get_int_member_with_default (result, "protocolVersion", 0);
+  g_clear_handle_id (&self->handshake_source, g_source_remove);
+  self->last_heard = g_get_monotonic_time ();
+  has_version = read_protocol_version (result, &version);
+  self->protocol_version = has_version && version > 0 && version <= G_MAXUINT32 ? (guint) version : 0;
   if (json_object_has_member (result, "version"))
     {
       g_free (self->version);
       self->version = g_strdup (json_object_get_string_member_with_default (result, "version", NULL));
     }
 
-  if (self->protocol_version != COPILOTD_REQUIRED_PROTOCOL_VERSION)
+  if (!has_version || version != COPILOTD_REQUIRED_PROTOCOL_VERSION)
     {
       g_autoptr(GError) error = NULL;
+      g_autofree char *seen = has_version ? g_strdup_printf ("protocol version %" G_GINT64_FORMAT, version)
+                                          : g_strdup ("no protocol version");
 
       error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_PROTOCOL_MISMATCH,
-                           "The Copilot CLI speaks protocol version %u; copilotd needs %u",
-                           self->protocol_version, COPILOTD_REQUIRED_PROTOCOL_VERSION);
+                           "The Copilot CLI speaks %s; copilotd needs %d",
+                           seen, COPILOTD_REQUIRED_PROTOCOL_VERSION);
       backend_failed (self, error);
       return;
     }
@@ -507,7 +515,8 @@ handshake_succeeded (CopilotdBackend *self,
 
   while (self->state == COPILOTD_BACKEND_RUNNING &&
          (task = g_queue_pop_head (&self->waiting)) != NULL)
-    dispatch_call (self, task);
+    backend_dispatch_call (self, task);
+  backend_update_idle (self);
 }
 
 /* The reply to connect or to ping: the server's description, or why the
@@ -639,87 +648,25 @@ on_socket_connected (GObject      *source,
                    g_io_stream_get_output_stream (self->socket));
 }
 
-/* Runs in the child between fork and exec: only async-signal-safe calls. */
-typedef struct {
-  uid_t uid;
-  gid_t gid;
-  const char *name;               /* unowned: the passwd entry's copy */
-} DropPrivileges;
-
-static void
-drop_privileges (gpointer user_data)
-{
-  const DropPrivileges *user = user_data;
-
-  if (initgroups (user->name, user->gid) != 0 ||
-      setgid (user->gid) != 0 ||
-      setuid (user->uid) != 0)
-    _exit (126);
-}
-
-/* On the system bus each user's CLI runs as that user, in that user's
- * home, never as the daemon's own user (DESIGN.md §7). */
 static gboolean
-setup_user (CopilotdBackend      *self,
-            GSubprocessLauncher  *launcher,
-            DropPrivileges       *user,
-            GError              **error)
+on_handshake_deadline (gpointer user_data)
 {
-  struct passwd *pw;
-  g_autofree char *cache = NULL;
-  g_autofree char *home = NULL;
+  CopilotdBackend *self = user_data;
+  g_autoptr(GError) error = NULL;
 
-  pw = getpwuid (self->run_as);
-  if (pw == NULL)
-    {
-      g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
-                   "User %u has no passwd entry", (guint) self->run_as);
-      return FALSE;
-    }
-  user->uid = pw->pw_uid;
-  user->gid = pw->pw_gid;
-  user->name = pw->pw_name;
-
-  g_subprocess_launcher_setenv (launcher, "HOME", pw->pw_dir, TRUE);
-  g_subprocess_launcher_setenv (launcher, "USER", pw->pw_name, TRUE);
-  g_subprocess_launcher_setenv (launcher, "LOGNAME", pw->pw_name, TRUE);
-  cache = g_build_filename (pw->pw_dir, ".cache", NULL);
-  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "XDG_CONFIG_HOME");
-  g_subprocess_launcher_unsetenv (launcher, "XDG_STATE_HOME");
-  g_subprocess_launcher_unsetenv (launcher, "XDG_RUNTIME_DIR");
-  if (self->config->copilot_home != NULL)
-    {
-      /* A shared state root: one private directory per user inside it. */
-      home = g_strdup_printf ("%s/%u", self->config->copilot_home, (guint) pw->pw_uid);
-      if (g_mkdir_with_parents (self->config->copilot_home, 0711) != 0 ||
-          (g_mkdir (home, 0700) != 0 && errno != EEXIST) ||
-          chown (home, pw->pw_uid, pw->pw_gid) != 0)
-        {
-          int saved_errno = errno;
-
-          g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
-                       "Cannot prepare '%s' for user %u: %s",
-                       home, (guint) pw->pw_uid, g_strerror (saved_errno));
-          return FALSE;
-        }
-    }
-  else
-    home = g_build_filename (pw->pw_dir, ".copilot", NULL);
-  g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", home, TRUE);
-  /* System users may have no home (/nonexistent). */
-  g_subprocess_launcher_set_cwd (launcher, g_file_test (pw->pw_dir, G_FILE_TEST_IS_DIR) ? pw->pw_dir : "/");
-  if (pw->pw_uid != geteuid ())
-    g_subprocess_launcher_set_child_setup (launcher, drop_privileges, user, NULL);
-  return TRUE;
+  self->handshake_source = 0;
+  error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_TIMEOUT,
+                       "The Copilot CLI did not answer the handshake within %u s",
+                       self->config->handshake_timeout);
+  g_warning ("%s", error->message);
+  backend_failed (self, error);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
 spawn_cli (CopilotdBackend  *self,
            GError          **error)
 {
-  DropPrivileges user = { 0 };
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cli = NULL;
   ExitData *exit_data;
@@ -742,31 +689,10 @@ spawn_cli (CopilotdBackend  *self,
   g_ptr_array_add (argv, g_strdup ("--stdio"));
   g_ptr_array_add (argv, NULL);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  if (self->run_as != (uid_t) -1)
-    {
-      if (!setup_user (self, launcher, &user, error))
-        return FALSE;
-    }
-  else if (self->config->copilot_home != NULL)
-    g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", self->config->copilot_home, TRUE);
-
-  g_debug ("Spawning '%s'", cli);
-  self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
+  self->process = copilotd_cli_process_spawn (self->config, self->run_as,
+                                              (const char * const *) argv->pdata, error);
   if (self->process == NULL)
-    {
-      g_prefix_error (error, "Cannot start the Copilot CLI '%s': ", cli);
-      if (*error != NULL && (*error)->domain != COPILOTD_ERROR)
-        {
-          GError *wrapped = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
-                                         "%s", (*error)->message);
-          g_clear_error (error);
-          *error = wrapped;
-        }
-      return FALSE;
-    }
+    return FALSE;
 
   exit_data = g_new0 (ExitData, 1);
   exit_data->self = g_object_ref (self);
@@ -782,7 +708,7 @@ spawn_cli (CopilotdBackend  *self,
   return TRUE;
 }
 
-static void
+void
 backend_start (CopilotdBackend *self)
 {
   g_autoptr(GError) error = NULL;
@@ -793,6 +719,10 @@ backend_start (CopilotdBackend *self)
   tear_down_connection (self);
   self->cancellable = g_cancellable_new ();
   set_state (self, self->restart_pending ? COPILOTD_BACKEND_RESTARTING : COPILOTD_BACKEND_STARTING);
+  /* A CLI (or server) that never answers must not keep "starting". */
+  if (self->config->handshake_timeout > 0)
+    self->handshake_source = g_timeout_add_seconds (self->config->handshake_timeout,
+                                                    on_handshake_deadline, self);
 
   if (self->config->cli_url != NULL && *self->config->cli_url != '\0')
     {
@@ -809,224 +739,25 @@ backend_start (CopilotdBackend *self)
     backend_failed (self, error);
 }
 
-/* ---- idle stop ------------------------------------------------------------ */
-
-static gboolean
-on_idle_timeout (gpointer user_data)
-{
-  CopilotdBackend *self = user_data;
-
-  self->idle_source = 0;
-  g_debug ("The CLI was not used for %u s; stopping it", self->config->backend_idle_timeout);
-  /* Nothing is pending and no session lives in it: no "lost", no
-   * restart; the next call starts a new one. */
-  tear_down_connection (self);
-  g_array_set_size (self->failures, 0);
-  set_state (self, COPILOTD_BACKEND_STOPPED);
-  return G_SOURCE_REMOVE;
-}
-
-/* A running CLI with no session, no agent and no call in flight is
- * stopped after backend-idle-timeout seconds (DESIGN.md §8 "Resources"). */
-static void
-update_idle (CopilotdBackend *self)
-{
-  gboolean idle = self->state == COPILOTD_BACKEND_RUNNING && !self->stopping &&
-                  self->holds == 0 && self->in_flight == 0 &&
-                  self->config->backend_idle_timeout > 0;
-
-  if (!idle)
-    g_clear_handle_id (&self->idle_source, g_source_remove);
-  else if (self->idle_source == 0)
-    self->idle_source = g_timeout_add_seconds (self->config->backend_idle_timeout, on_idle_timeout, self);
-}
+/* ---- stop: runtime.shutdown, then every process is reaped ---------------- */
 
 static void
-on_call_completed (GTask      *task,
-                   GParamSpec *pspec,
-                   gpointer    user_data)
-{
-  CopilotdBackend *self = user_data;
-
-  g_return_if_fail (self->in_flight > 0);
-  self->in_flight--;
-  update_idle (self);
-}
-
-void
-copilotd_backend_hold (CopilotdBackend *self)
-{
-  self->holds++;
-  update_idle (self);
-}
-
-void
-copilotd_backend_release (CopilotdBackend *self)
-{
-  g_return_if_fail (self->holds > 0);
-  self->holds--;
-  update_idle (self);
-}
-
-void
-copilotd_backend_call_async (CopilotdBackend     *self,
-                             const char          *method,
-                             JsonNode            *params,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
+maybe_finish_stop (CopilotdBackend *self)
 {
   g_autoptr(GTask) task = NULL;
-  CallData *data;
 
-  g_return_if_fail (COPILOTD_IS_BACKEND (self));
-  g_return_if_fail (method != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, copilotd_backend_call_async);
-  /* A CLI with a call in flight is in use, whichever way it ends. */
-  self->in_flight++;
-  update_idle (self);
-  g_signal_connect_object (task, "notify::completed", G_CALLBACK (on_call_completed), self, 0);
-  data = g_new0 (CallData, 1);
-  data->method = g_strdup (method);
-  data->params = params ? json_node_copy (params) : NULL;
-  g_task_set_task_data (task, data, (GDestroyNotify) call_data_free);
-
-  if (self->stopping)
-    {
-      g_task_return_new_error (task, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
-                               "copilotd is shutting down");
-      return;
-    }
-
-  switch (self->state)
-    {
-    case COPILOTD_BACKEND_RUNNING:
-      dispatch_call (self, g_steal_pointer (&task));
-      return;
-    case COPILOTD_BACKEND_STARTING:
-    case COPILOTD_BACKEND_RESTARTING:
-      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
-      return;
-    case COPILOTD_BACKEND_FAILED:
-      /* Failed is retried on the next call, once. */
-      self->single_attempt = TRUE;
-      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
-      backend_start (self);
-      return;
-    case COPILOTD_BACKEND_STOPPED:
-    default:
-      g_array_set_size (self->failures, 0);
-      g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
-      backend_start (self);
-      return;
-    }
-}
-
-JsonNode *
-copilotd_backend_call_finish (CopilotdBackend  *self,
-                              GAsyncResult     *result,
-                              GError          **error)
-{
-  JsonNode *node;
-
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  node = g_task_propagate_pointer (G_TASK (result), error);
-  if (node == NULL)
-    translate_error (error);
-  return node;
-}
-
-gboolean
-copilotd_backend_call_was_unsent (GAsyncResult *result)
-{
-  CallData *data = g_task_get_task_data (G_TASK (result));
-
-  return data->lost_unsent;
-}
-
-void
-copilotd_backend_reply (CopilotdBackend *self,
-                        JsonNode        *id,
-                        JsonNode        *result)
-{
-  if (self->rpc != NULL)
-    copilotd_jsonrpc_reply (self->rpc, id, result);
-}
-
-void
-copilotd_backend_reply_error (CopilotdBackend *self,
-                              JsonNode        *id,
-                              int              code,
-                              const char      *message)
-{
-  if (self->rpc != NULL)
-    copilotd_jsonrpc_reply_error (self->rpc, id, code, message);
-}
-
-typedef struct {
-  gboolean done;
-  GSource *timeout;               /* owned, nullable */
-} StopData;
-
-static void
-stop_data_free (StopData *data)
-{
-  /* Normally gone already: the source holds a reference on the task. */
-  if (data->timeout != NULL)
-    {
-      g_source_destroy (data->timeout);
-      g_source_unref (data->timeout);
-    }
-  g_free (data);
-}
-
-static void
-stop_finish_task (GTask *task)
-{
-  CopilotdBackend *self = g_task_get_source_object (task);
-  StopData *data = g_task_get_task_data (task);
-
-  if (data->done)
+  if (self->stop_task == NULL || self->process != NULL || self->rpc != NULL || self->dying->len > 0)
     return;
-  data->done = TRUE;
-  /* The timeout holds a reference on the task: drop it now. */
-  if (data->timeout != NULL)
-    {
-      g_source_destroy (data->timeout);
-      g_clear_pointer (&data->timeout, g_source_unref);
-    }
-  tear_down_connection (self);
-  set_state (self, COPILOTD_BACKEND_STOPPED);
+  task = g_steal_pointer (&self->stop_task);
   g_task_return_boolean (task, TRUE);
 }
 
-static gboolean
-on_stop_timeout (gpointer user_data)
-{
-  GTask *task = user_data;
-  CopilotdBackend *self = g_task_get_source_object (task);
-
-  if (self->process != NULL)
-    {
-      g_debug ("The CLI did not exit in time; killing it");
-      g_subprocess_force_exit (self->process);
-    }
-  stop_finish_task (task);
-  return G_SOURCE_REMOVE;
-}
-
 static void
-on_stop_waited (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+stop_terminate (CopilotdBackend *self)
 {
-  g_autoptr(GTask) task = user_data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  stop_finish_task (task);
+  tear_down_connection (self);
+  set_state (self, COPILOTD_BACKEND_STOPPED);
+  maybe_finish_stop (self);
 }
 
 static void
@@ -1034,26 +765,13 @@ on_shutdown_done (GObject      *source,
                   GAsyncResult *result,
                   gpointer      user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  CopilotdBackend *self = g_task_get_source_object (task);
-  StopData *data = g_task_get_task_data (task);
+  g_autoptr(CopilotdBackend) self = user_data;
   g_autoptr(JsonNode) node = NULL;
 
-  node = copilotd_jsonrpc_call_finish (COPILOTD_JSONRPC (source), result, NULL);
-  if (data->done)
-    return;
-  if (self->process != NULL)
-    {
-      /* Closing stdin makes the CLI exit too (PROTOCOL.md §1.7). */
-      if (self->rpc != NULL)
-        {
-          g_signal_handlers_disconnect_by_data (self->rpc, self);
-          copilotd_jsonrpc_close (self->rpc, NULL);
-        }
-      g_subprocess_wait_async (self->process, NULL, on_stop_waited, g_object_ref (task));
-      return;
-    }
-  stop_finish_task (task);
+  node = g_task_propagate_pointer (G_TASK (result), NULL);
+  /* Answered, timed out or lost: closing stdin and SIGTERM make the CLI
+   * exit; SIGKILL follows when it does not. */
+  stop_terminate (self);
 }
 
 void
@@ -1063,32 +781,35 @@ copilotd_backend_stop_async (CopilotdBackend     *self,
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   g_autoptr(GError) error = NULL;
-  StopData *data = g_new0 (StopData, 1);
 
   g_task_set_source_tag (task, copilotd_backend_stop_async);
-  g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
+  if (self->stop_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "Already stopping");
+      return;
+    }
+  self->stop_task = g_steal_pointer (&task);
   self->stopping = TRUE;
+  self->stop_deadline = g_get_monotonic_time () + (gint64) self->config->stop_timeout * G_USEC_PER_SEC;
   g_clear_handle_id (&self->restart_source, g_source_remove);
   g_clear_handle_id (&self->idle_source, g_source_remove);
 
   error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
                                "copilotd is shutting down");
-  fail_waiting (self, error);
+  backend_fail_waiting (self, error);
 
   /* A CLI server reached with --cli-url is not ours to shut down: its
    * other clients go on; closing the connection is all. */
   if (self->rpc != NULL && self->state == COPILOTD_BACKEND_RUNNING && self->process != NULL)
     {
-      /* The whole stop is bounded: a CLI that hangs (or is stopped) and
-       * never answers runtime.shutdown is killed, so that the daemon
-       * always exits. */
-      data->timeout = g_timeout_source_new (STOP_GRACE_MS);
-      g_task_attach_source (task, data->timeout, on_stop_timeout);
-      copilotd_jsonrpc_call_async (self->rpc, "runtime.shutdown", NULL, NULL,
-                                   on_shutdown_done, g_steal_pointer (&task));
+      /* Bounded: a CLI that hangs (or is stopped) and never answers
+       * runtime.shutdown is terminated all the same. */
+      backend_dispatch_call (self, backend_call_task_new (self, "runtime.shutdown", NULL,
+                                          self->config->stop_timeout * 1000, NULL,
+                                          on_shutdown_done, g_object_ref (self)));
       return;
     }
-  stop_finish_task (task);
+  stop_terminate (self);
 }
 
 gboolean
@@ -1117,6 +838,12 @@ copilotd_backend_get_protocol_version (CopilotdBackend *self)
   return self->protocol_version;
 }
 
+const GError *
+copilotd_backend_get_failure (CopilotdBackend *self)
+{
+  return self->state == COPILOTD_BACKEND_FAILED ? self->failure : NULL;
+}
+
 static void
 copilotd_backend_dispose (GObject *object)
 {
@@ -1127,9 +854,11 @@ copilotd_backend_dispose (GObject *object)
   g_clear_handle_id (&self->restart_source, g_source_remove);
   error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
                                "copilotd is shutting down");
-  fail_waiting (self, error);
+  backend_fail_waiting (self, error);
   tear_down_connection (self);
-  g_clear_handle_id (&self->idle_source, g_source_remove);
+  /* Nobody waits any more: no grace. Reaping is left to the child watch. */
+  for (guint i = 0; i < self->dying->len; i++)
+    g_subprocess_force_exit (g_ptr_array_index (self->dying, i));
 
   G_OBJECT_CLASS (copilotd_backend_parent_class)->dispose (object);
 }
@@ -1141,7 +870,10 @@ copilotd_backend_finalize (GObject *object)
 
   g_free (self->version);
   g_array_unref (self->failures);
+  g_ptr_array_unref (self->in_flight);
+  g_ptr_array_unref (self->dying);
   g_clear_error (&self->failure);
+  g_clear_object (&self->stop_task);
 
   G_OBJECT_CLASS (copilotd_backend_parent_class)->finalize (object);
 }
@@ -1200,6 +932,8 @@ copilotd_backend_init (CopilotdBackend *self)
 {
   g_queue_init (&self->waiting);
   self->failures = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->in_flight = g_ptr_array_new_with_free_func (g_object_unref);
+  self->dying = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 CopilotdBackend *

@@ -44,11 +44,30 @@ CopilotdBackend     *copilotd_backend_new_for_user    (const CopilotdConfig *con
 CopilotdBackendState copilotd_backend_get_state       (CopilotdBackend *self);
 const char          *copilotd_backend_get_version     (CopilotdBackend *self);
 guint                copilotd_backend_get_protocol_version (CopilotdBackend *self);
+/* Why the state is "failed"; NULL in any other state. */
+const GError        *copilotd_backend_get_failure     (CopilotdBackend *self);
 
-/* Starts the CLI first when needed; @params is not consumed (nullable). */
+/* Live sessions and registered agents hold the backend: with no hold and
+ * no call pending, the CLI stops after backend-idle-timeout (state
+ * "stopped") and the next call starts it again. */
+void                 copilotd_backend_hold            (CopilotdBackend *self);
+void                 copilotd_backend_release    (CopilotdBackend *self);
+
+/* Starts the CLI first when needed; @params is not consumed (nullable).
+ * Fails with COPILOTD_ERROR_TIMEOUT after call-timeout, and with
+ * COPILOTD_ERROR_BACKEND_FAILED when the CLI is lost (or wedged). */
 void                 copilotd_backend_call_async      (CopilotdBackend     *self,
                                                        const char          *method,
                                                        JsonNode            *params,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+/* The same with its own deadline: 0 for a call that may legitimately run
+ * long (the CLI's liveness is still watched). */
+void                 copilotd_backend_call_full_async (CopilotdBackend     *self,
+                                                       const char          *method,
+                                                       JsonNode            *params,
+                                                       guint                timeout_ms,
                                                        GCancellable        *cancellable,
                                                        GAsyncReadyCallback  callback,
                                                        gpointer             user_data);
@@ -67,13 +86,8 @@ void                 copilotd_backend_reply_error     (CopilotdBackend     *self
                                                        JsonNode            *id,
                                                        int                  code,
                                                        const char          *message);
-/* While held (by a live session, or while an agent is registered), and
- * while a call is in flight, the CLI is never stopped for being idle;
- * otherwise it stops after backend-idle-timeout seconds and the next call
- * starts it again. */
-void                 copilotd_backend_hold            (CopilotdBackend     *self);
-void                 copilotd_backend_release         (CopilotdBackend     *self);
-/* runtime.shutdown, then the process is waited for (and killed when slow). */
+/* runtime.shutdown, then SIGTERM and (after stop-timeout) SIGKILL; finishes
+ * once every CLI process this backend started has been reaped. */
 void                 copilotd_backend_stop_async      (CopilotdBackend     *self,
                                                        GAsyncReadyCallback  callback,
                                                        gpointer             user_data);

@@ -34,6 +34,9 @@ copilotd_config_new (void)
   config->agent_max_in_flight = 4;
   config->restart_max_failures = 5;
   config->restart_window = 60;
+  config->call_timeout = 30;
+  config->handshake_timeout = 30;
+  config->stop_timeout = 5;
   config->backend_idle_timeout = 300;
 
   return config;
@@ -83,7 +86,11 @@ static const KeyInfo keys[] = {
   { "agent-max-in-flight", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, agent_max_in_flight) },
   { "restart-max-failures", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, restart_max_failures) },
   { "restart-window", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, restart_window) },
+  { "call-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, call_timeout) },
+  { "handshake-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, handshake_timeout) },
+  { "stop-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, stop_timeout) },
   { "backend-idle-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, backend_idle_timeout) },
+  { "session-idle-timeout", KEY_UINT, G_STRUCT_OFFSET (CopilotdConfig, session_idle_timeout) },
 };
 
 gboolean

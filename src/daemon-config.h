@@ -27,7 +27,11 @@ typedef struct {
   guint agent_max_in_flight;      /* 4 per agent */
   guint restart_max_failures;     /* 5 failed starts ... */
   guint restart_window;           /* ... within this many seconds: failed */
-  guint backend_idle_timeout;     /* seconds a CLI nobody uses runs on; 300, 0 = never stop */
+  guint call_timeout;             /* seconds a CLI call may take, 0 = none; 30 */
+  guint handshake_timeout;        /* seconds for connect/ping at start, 0 = none; 30 */
+  guint stop_timeout;             /* seconds from SIGTERM to SIGKILL; 5 */
+  guint backend_idle_timeout;     /* seconds before an unused CLI stops, 0 = never; 300 */
+  guint session_idle_timeout;     /* seconds before a quiet session closes, 0 = never */
 } CopilotdConfig;
 
 CopilotdConfig *copilotd_config_new       (void);

@@ -365,80 +365,39 @@ add_protocol_version (GVariantBuilder *builder,
                            g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
 }
 
-/* The (a{sv}) of GetStatus: from status.get's @object when there is one,
- * else from what the handshake told the backend. */
-static GVariant *
-build_status (CopilotdManager       *self,
-              GDBusMethodInvocation *invocation,
-              CopilotdBackend       *backend,
-              JsonObject            *object,
-              const GError          *error)
-{
-  GVariantBuilder builder;
-  uid_t uid = getuid ();
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  if (object != NULL)
-    {
-      add_string (&builder, "version", object, "version");
-      add_protocol_version (&builder, object);
-    }
-  else
-    {
-      g_variant_builder_add (&builder, "{sv}", "version", g_variant_new_string (copilotd_backend_get_version (backend)));
-      g_variant_builder_add (&builder, "{sv}", "protocol-version",
-                             g_variant_new_uint32 (copilotd_backend_get_protocol_version (backend)));
-    }
-  g_variant_builder_add (&builder, "{sv}", "daemon-version", g_variant_new_string (PACKAGE_VERSION));
-  g_variant_builder_add (&builder, "{sv}", "backend-state",
-                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (backend))));
-  if (error != NULL)
-    g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (error->message));
-  copilotd_callers_get_uid (manager_get_callers (self), g_dbus_method_invocation_get_sender (invocation), &uid, NULL);
-  copilotd_cli_schema_add_status (&builder, copilotd_backend_get_version (backend), uid);
-  return g_variant_new ("(a{sv})", &builder);
-}
-
-/* Status must answer even when the CLI cannot start: it says why instead,
- * so it does not go through on_reply_built. */
-static void
-on_status_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  CallContext *ctx = user_data;
-  CopilotdBackend *backend = COPILOTD_BACKEND (source);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(JsonObject) empty = json_object_new ();
-  JsonObject *object;
-
-  node = copilotd_backend_call_finish (backend, result, &error);
-  object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : empty;
-  g_dbus_method_invocation_return_value (ctx->invocation,
-                                         build_status (ctx->manager, ctx->invocation, backend, object, error));
-  call_context_free (ctx);
-}
-
+/* GetStatus never starts the CLI and never waits on it: it answers at
+ * once from what is known (the state, the CLI seen last in a handshake,
+ * why it failed), even when the CLI is stopped, starting or wedged. */
 static gboolean
 handle_get_status (CopilotdDbusManager   *iface,
                    GDBusMethodInvocation *invocation)
 {
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) params = copilotd_json_node_take_object (json_object_new ());
   CopilotdBackend *backend = copilotd_backend_pool_for_caller (copilotd_manager_get_pool (self), invocation, &error);
+  const GError *failure;
+  GVariantBuilder builder;
+  uid_t uid = getuid ();
 
   if (backend == NULL)
-    g_dbus_method_invocation_return_gerror (invocation, error);
-  else if (copilotd_backend_get_state (backend) == COPILOTD_BACKEND_RUNNING &&
-           copilotd_backend_get_version (backend) != NULL)
-    /* A running CLI told its version and protocol in the handshake:
-     * answered here, without a round trip through the CLI's pipe. */
-    g_dbus_method_invocation_return_value (invocation, build_status (self, invocation, backend, NULL, NULL));
-  else
-    copilotd_backend_call_async (backend, "status.get", params, NULL, on_status_done,
-                                 call_context_new (self, invocation));
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  if (copilotd_backend_get_version (backend) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "version", g_variant_new_string (copilotd_backend_get_version (backend)));
+  if (copilotd_backend_get_protocol_version (backend) != 0)
+    g_variant_builder_add (&builder, "{sv}", "protocol-version",
+                           g_variant_new_uint32 (copilotd_backend_get_protocol_version (backend)));
+  g_variant_builder_add (&builder, "{sv}", "daemon-version", g_variant_new_string (PACKAGE_VERSION));
+  g_variant_builder_add (&builder, "{sv}", "backend-state",
+                         g_variant_new_string (copilotd_backend_state_to_string (copilotd_backend_get_state (backend))));
+  if ((failure = copilotd_backend_get_failure (backend)) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "backend-error", g_variant_new_string (failure->message));
+  copilotd_callers_get_uid (manager_get_callers (self), g_dbus_method_invocation_get_sender (invocation), &uid, NULL);
+  copilotd_cli_schema_add_status (&builder, copilotd_backend_get_version (backend), uid);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a{sv})", &builder));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

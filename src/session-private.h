@@ -63,6 +63,7 @@ struct _CopilotdSession
   CopilotdPrompts *prompts;    /* owned: permission prompts, questions, tool calls */
   gboolean busy;
   gboolean closed;
+  guint idle_close_source;       /* session-idle-timeout: closes a quiet session */
 };
 
 /* session.c */

@@ -199,6 +199,39 @@ on_prompts_changed (gpointer user_data)
   session_update_state (user_data);
 }
 
+/* ---- session-idle-timeout ---------------------------------------------- */
+
+static void session_touch (CopilotdSession *self);
+
+static gboolean
+on_session_idle (gpointer user_data)
+{
+  CopilotdSession *self = user_data;
+
+  self->idle_close_source = 0;
+  /* A running turn or a prompt with an agent is activity too. */
+  if (self->busy || copilotd_prompts_get_n_waiting (self->prompts) > 0)
+    {
+      session_touch (self);
+      return G_SOURCE_REMOVE;
+    }
+  g_debug ("Session '%s' was quiet for %u s", self->id, self->ctx.config->session_idle_timeout);
+  copilotd_session_close (self, "idle-timeout");
+  return G_SOURCE_REMOVE;
+}
+
+/* Activity (a call from a client, an event from the CLI) restarts the
+ * session's idle clock. */
+static void
+session_touch (CopilotdSession *self)
+{
+  g_clear_handle_id (&self->idle_close_source, g_source_remove);
+  if (self->closed || self->ctx.config->session_idle_timeout == 0)
+    return;
+  self->idle_close_source = g_timeout_add_seconds (self->ctx.config->session_idle_timeout,
+                                                   on_session_idle, self);
+}
+
 /* ---- CLI events -------------------------------------------------------- */
 
 static void
@@ -212,6 +245,7 @@ process_event (CopilotdSession *self,
 
   if (data == NULL)
     data = empty = json_object_new ();
+  session_touch (self);
 
   if (strcmp (type, "user.message") == 0 || strcmp (type, "assistant.turn_start") == 0)
     {
@@ -348,7 +382,10 @@ copilotd_session_check_caller (CopilotdSession       *self,
   if (sender == NULL ||
       g_strcmp0 (sender, self->owner) == 0 ||
       copilotd_event_relay_is_subscribed (self->relay, sender))
-    return TRUE;
+    {
+      session_touch (self);
+      return TRUE;
+    }
 
   g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_ACCESS_DENIED,
                                          "Only the owner of session %s and its subscribers may call %s",
@@ -863,6 +900,7 @@ copilotd_session_close (CopilotdSession *self,
     session_link_forget (self);
   copilotd_prompts_close (self->prompts);
   self->closed = TRUE;
+  g_clear_handle_id (&self->idle_close_source, g_source_remove);
 
   error = g_error_new (COPILOTD_ERROR, COPILOTD_ERROR_CLOSED, "Session %s was closed (%s)", self->id, reason);
   session_link_close (self, error);
@@ -911,6 +949,7 @@ copilotd_session_dispose (GObject *object)
   CopilotdSession *self = COPILOTD_SESSION (object);
 
   self->closed = TRUE;
+  g_clear_handle_id (&self->idle_close_source, g_source_remove);
   if (self->prompts != NULL)
     copilotd_prompts_close (self->prompts);
   g_clear_object (&self->prompts);
@@ -991,6 +1030,8 @@ copilotd_session_new (const CopilotdSessionContext *context,
                                         context->agents, context->tools,
                                         context->config->cli_url != NULL,
                                         fill_prompt_target, on_prompts_changed, self);
+
+  session_touch (self);
 
   copilotd_dbus_session_set_id (iface, session_id);
   copilotd_dbus_session_set_model (iface, "");

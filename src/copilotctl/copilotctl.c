@@ -728,13 +728,14 @@ cmd_status (Ctl   *ctl,
   if (status != 0)
     return status;
 
-  /* GetStatus starts the CLI when it is not running yet. */
+  /* GetAuthStatus starts the CLI when it is not running yet; GetStatus
+   * never does, so it comes second and reports that CLI. */
+  copilotd_dbus_manager_call_get_auth_status_sync (ctl->manager, &auth, NULL, &auth_error);
   if (!copilotd_dbus_manager_call_get_status_sync (ctl->manager, &status_dict, NULL, &error))
     {
       ctl_print_error (error);
       return CTL_EXIT_FAILURE;
     }
-  copilotd_dbus_manager_call_get_auth_status_sync (ctl->manager, &auth, NULL, &auth_error);
   properties = get_manager_properties (ctl, NULL);
 
   if (ctl->json)
