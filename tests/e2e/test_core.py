@@ -213,6 +213,8 @@ def test_auth_status(fx):
 
 def test_status(fx):
     c = fx.client
+    # GetStatus never starts the CLI: Ping does.
+    c.manager("Ping", ("start",), "(s)")
     (status,) = c.manager("GetStatus")
     check(status.get("version") == "1.0.102", f"GetStatus: {status}")
     check(status.get("protocol-version") == 3, f"GetStatus: {status}")

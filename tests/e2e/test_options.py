@@ -2,13 +2,15 @@
 """copilotd's command line (DESIGN.md §7): --replace, --config, --version,
 and bad options or configuration, on a private bus with the fake CLI."""
 import os
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
-    BUS_NAME as NAME, Daemon, GLib, binary, children_of, cmdline, environ_of, run_cases,
-    stop_process,
+    BUS_NAME as NAME, Daemon, GLib, binary, children_of, cmdline, environ_of, pid_alive,
+    run_cases, stop_process,
 )
 
 DAEMON = binary("COPILOTD_DAEMON")
@@ -84,6 +86,10 @@ def test_config_file(world_factory):
                   config=f"[copilotd]\ncli-path={FAKE_CLI}\nidle-exit=1\n")
     world.daemons.append(good)
     try:
+        world.bus.wait_owner(good.pid)
+        # GetStatus never starts the CLI: Ping does.
+        world.bus.conn.call_sync(NAME, "/io/github/copilotd/Copilot1", NAME + ".Manager", "Ping",
+                                 GLib.Variant("(s)", ("start",)), None, 0, 20000, None)
         status = get_status(world)
         assert status.get("backend-state") == "running" and \
             status.get("version", "").endswith("fake"), status
@@ -128,9 +134,56 @@ def test_verbose_logs_cli_stderr(world_factory):
     assert d.stdout() == "", d.stdout()[-2000:]
 
 
+def test_daemon_env_does_not_reach_cli(world_factory):
+    # What only the daemon reads (GLib's debug switches, however they were
+    # set) is not passed on to the CLI; what the CLI needs is.
+    world = world_factory(model=False)
+    world.child_env["G_MESSAGES_DEBUG"] = "all"
+    world.child_env["G_DEBUG"] = "fatal-criticals"
+    d = daemon(world)
+    try:
+        world.bus.wait_owner(d.pid)
+        world.bus.conn.call_sync(NAME, "/io/github/copilotd/Copilot1", NAME + ".Manager", "Ping",
+                                 GLib.Variant("(s)", ("hi",)), None, 0, 20000, None)
+        (cli,) = fake_clis(d.pid)
+        environ = environ_of(cli)
+        for leaked in (b"G_MESSAGES_DEBUG", b"G_DEBUG"):
+            assert leaked not in environ, environ
+        assert b"COPILOT_HOME" in environ and b"PATH" in environ, environ
+    finally:
+        assert stop(d) == 0
+
+
+def test_cli_dies_with_killed_daemon(world_factory):
+    # A CLI deaf to SIGTERM and to stdin EOF: only the kernel's parent-death
+    # signal (PR_SET_PDEATHSIG) ends it when the daemon is SIGKILLed.
+    world = world_factory(model=False)
+    world.child_env["FAKE_CLI_IGNORE_SIGTERM"] = "1"
+    d = daemon(world)
+    clis = []
+    try:
+        world.bus.wait_owner(d.pid)
+        world.bus.conn.call_sync(NAME, "/io/github/copilotd/Copilot1", NAME + ".Manager", "Ping",
+                                 GLib.Variant("(s)", ("hi",)), None, 0, 20000, None)
+        clis = fake_clis(d.pid)
+        assert len(clis) == 1, clis
+        d.proc.kill()
+        d.proc.wait(10)
+        deadline = time.monotonic() + 10
+        while pid_alive(clis[0]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not pid_alive(clis[0]), "the CLI outlived the SIGKILLed daemon"
+    finally:
+        stop(d)
+        for pid in clis:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 CASES = [(fn.__name__, fn) for fn in (
     test_version, test_bad_option_fails, test_name_taken_without_replace,
-    test_replace_takes_over, test_config_file, test_verbose_logs_cli_stderr)]
+    test_replace_takes_over, test_config_file, test_verbose_logs_cli_stderr,
+    test_daemon_env_does_not_reach_cli, test_cli_dies_with_killed_daemon)]
 
 if __name__ == "__main__":
     run_cases(CASES, needs_cli=False)

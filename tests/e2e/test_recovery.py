@@ -269,7 +269,8 @@ def test_activation(world_factory):
     pids = []
     for round_ in range(2):
         status = client.manager("GetStatus", timeout=60)[0]
-        check(status.get("backend-state") == "running",
+        # Activated by the call; GetStatus itself never starts the CLI.
+        check(status.get("backend-state") == "stopped",
               f"GetStatus after activation: {status}")
         owner = bus.name_owner()
         check(owner, "nobody owns the name after an activating call")

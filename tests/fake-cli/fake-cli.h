@@ -154,6 +154,8 @@ typedef struct {
   gint64 garbage_after;         /* -1 when off */
   char **hang;                  /* owned */
   char **delay;                 /* owned: "method:ms" entries */
+  gint64 wedge_after;           /* -1 when off */
+  gboolean ignore_sigterm;
   FILE *record;                 /* owned, nullable */
 } FakeCli;
 
@@ -265,6 +267,7 @@ void faults_clear (void);
 void faults_record_frame (const char *text);
 gboolean faults_method_hangs (const char *method);
 gboolean faults_delay_method (JsonNode *id, const char *method, JsonObject *params);
+gboolean faults_ignore_sigterm (void);
 void faults_count_response (void);
 void faults_maybe_write_garbage (void);
 void faults_set_protocol_version (JsonObject *result, gboolean always);

@@ -17,6 +17,11 @@
  *                                ms late, while later frames are read and
  *                                answered; the record gets a line
  *                                {"fake-dispatched":"m1"} when one runs
+ *   FAKE_CLI_WEDGE_AFTER=N       after N responses answer nothing more, not
+ *                                even ping, yet stay alive and read (0: a
+ *                                CLI silent from the start)
+ *   FAKE_CLI_IGNORE_SIGTERM=1    ignore SIGTERM, and stay after stdin EOF
+ *                                and runtime.shutdown: only SIGKILL ends it
  *
  * To add a fault: a field in FakeCli's "Knobs" (fake-cli.h), read it in
  * faults_init(), free it in faults_clear(), and act on it where it bites
@@ -49,6 +54,16 @@ faults_init (void)
       if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT32, &n, NULL))
         cli.garbage_after = n;
     }
+  cli.wedge_after = -1;
+  value = g_getenv ("FAKE_CLI_WEDGE_AFTER");
+  if (value != NULL)
+    {
+      guint64 n;
+
+      if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT32, &n, NULL))
+        cli.wedge_after = n;
+    }
+  cli.ignore_sigterm = g_strcmp0 (g_getenv ("FAKE_CLI_IGNORE_SIGTERM"), "1") == 0;
   value = g_getenv ("FAKE_CLI_HANG");
   cli.hang = value ? g_strsplit (value, ",", -1) : NULL;
   value = g_getenv ("FAKE_CLI_DELAY");
@@ -79,7 +94,8 @@ faults_set_protocol_version (JsonObject *result,
 {
   if (!always && g_strcmp0 (cli.protocol_version, "none") == 0)
     return;
-  json_object_set_int_member (result, "protocolVersion", atoi (cli.protocol_version));
+  /* 64-bit, so that 4294967299 (2^32 + 3) goes out as written. */
+  json_object_set_int_member (result, "protocolVersion", g_ascii_strtoll (cli.protocol_version, NULL, 10));
 }
 
 /* After FAKE_CLI_GARBAGE_AFTER responses the fake writes one -32700 with a
@@ -111,6 +127,11 @@ faults_count_response (void)
 gboolean
 faults_method_hangs (const char *method)
 {
+  if (cli.wedge_after >= 0 && cli.n_responses >= (guint64) cli.wedge_after)
+    {
+      g_printerr ("fake-cli: wedged, not answering %s (FAKE_CLI_WEDGE_AFTER)\n", method);
+      return TRUE;
+    }
   for (guint i = 0; cli.hang && cli.hang[i]; i++)
     if (g_strcmp0 (g_strstrip (cli.hang[i]), method) == 0)
       return TRUE;
@@ -170,4 +191,10 @@ faults_record_frame (const char *text)
   fputs (text, cli.record);
   fputc ('\n', cli.record);
   fflush (cli.record);
+}
+
+gboolean
+faults_ignore_sigterm (void)
+{
+  return cli.ignore_sigterm;
 }

@@ -286,7 +286,10 @@ stdin_readable_cb (GObject  *stream,
     {
       if (n < 0)
         g_printerr ("fake-cli: stdin: %s\n", error->message);
-      g_main_loop_quit (cli.loop);
+      if (faults_ignore_sigterm ())
+        g_printerr ("fake-cli: staying after stdin EOF (FAKE_CLI_IGNORE_SIGTERM)\n");
+      else
+        g_main_loop_quit (cli.loop);
       return G_SOURCE_REMOVE;
     }
   if (!cli.desync_in)

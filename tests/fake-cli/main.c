@@ -59,7 +59,13 @@ main (int    argc,
 
   cli.loop = g_main_loop_new (NULL, FALSE);
   framing_start ();
-  sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, NULL);
+  if (faults_ignore_sigterm ())
+    {
+      signal (SIGTERM, SIG_IGN);
+      sigterm_id = 0;
+    }
+  else
+    sigterm_id = g_unix_signal_add (SIGTERM, signal_cb, NULL);
   sigint_id = g_unix_signal_add (SIGINT, signal_cb, NULL);
 
   /* FAKE_CLI_GARBAGE_AFTER=0: the very first frame is the bad one. */
@@ -68,7 +74,7 @@ main (int    argc,
 
   sessions_shutdown_all ();
 
-  g_source_remove (sigterm_id);
+  g_clear_handle_id (&sigterm_id, g_source_remove);
   g_source_remove (sigint_id);
   state_clear ();
   framing_stop ();

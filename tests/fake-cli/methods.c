@@ -104,6 +104,8 @@ handle_models_list (JsonNode   *id,
 static gboolean
 shutdown_cb (gpointer user_data)
 {
+  if (faults_ignore_sigterm ())
+    return G_SOURCE_REMOVE;
   g_main_loop_quit (cli.loop);
   return G_SOURCE_REMOVE;
 }
