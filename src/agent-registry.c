@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent-registry.c: agents per connection, routing order, timeouts, cancel
  *
  * An agent is an object implementing io.github.copilotd.Copilot1.Agent on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent-registry.h: agents per connection, routing order, timeouts, cancel */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* app-info.c: which app a process is, for prompts that name who is asking
  *
  * An approval dialog names the app asking (DESIGN.md §9). When the app gave

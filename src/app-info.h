@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* app-info.h: which app a process is, for prompts that name who is asking */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ask.c: Manager.Ask, one call for one answer (contract §8)
  *
  * For gdbus call and scripts: starts a session with CreateSession's

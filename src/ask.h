@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ask.h: Manager.Ask, one call for one answer (contract §8) */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* auth-store.c: GitHub tokens the daemon keeps for CLIs without a keychain
  *
  * Manager.SignIn hands a token to the CLI with account.login. Where no

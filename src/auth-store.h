@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* auth-store.h: GitHub tokens the daemon keeps for CLIs without a keychain */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend-call.c: calls to one CLI, each with a deadline, and the liveness
  * ping that finds a CLI that is alive but answers nothing
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend-pool.c: the per-user CLIs, their model lists, stopping them all
  *
  * On the session bus the daemon runs one CLI; on the system bus every user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend-pool.h: the per-user CLIs, their model lists, stopping them all */
 #pragma once
 

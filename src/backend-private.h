@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend-private.h: what backend.c and backend-call.c share */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend.c: the CLI process (or TCP server): spawn, handshake, restart
  *
  * One backend drives one CLI. It starts lazily on the first call, answers

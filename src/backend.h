@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend.h: the CLI process (or TCP server): spawn, handshake, restart */
 #pragma once
 

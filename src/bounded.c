@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bounded.c: keeping what the daemon sends under the bus's message size
  *
  * dbus-daemon drops the connection of a peer that sends a message over

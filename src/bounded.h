@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bounded.h: keeping what the daemon sends under the bus's message size */
 #pragma once
 

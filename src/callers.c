@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* callers.c: who is calling: UID per unique name, and who left the bus
  *
  * The UID of a peer comes from the bus driver's GetConnectionCredentials.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* callers.h: who is calling: UID per unique name, and who left the bus */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-process.h: the CLI child: a clean environment, an end the kernel
  * enforces, SIGTERM then SIGKILL */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-schema.c: the CLI's own description of its JSON-RPC methods
  *
  * The CLI package ships schemas/api.schema.json (unpacked under the user's

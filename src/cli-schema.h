@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-schema.h: the CLI's own description of its JSON-RPC methods */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client-call.c: call a method on a client's object with a daemon-side deadline
  *
  * Agents, tool providers, hook providers and command providers are objects

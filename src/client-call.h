@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client-call.h: call a method on a client's object with a daemon-side deadline */
 #pragma once
 

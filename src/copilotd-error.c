@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilotd-error.c: the error domain every D-Bus client sees
  *
  * Registered with GDBus so that every GError the daemon returns reaches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilotd-error.h: the error domain every D-Bus client sees */
 #pragma once
 

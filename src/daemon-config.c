@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.c: daemon settings from defaults and GKeyFile config files
  *
  * The file has one group, [copilotd], whose keys are the dashed forms of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.h: daemon settings from defaults, the config file and options */
 #pragma once
 

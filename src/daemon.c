@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon.c: the composition root: bus, backend pool, registry, manager
  *
  * Builds every layer of DESIGN.md §1 on one connection, owns the bus

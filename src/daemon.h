@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon.h: the composition root: bus, backend, registry, manager */
 #pragma once
 

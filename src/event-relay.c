@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event-relay.c: CLI events to unicast Event/Delta signals, and a replay ring
  *
  * Signals go to each subscriber with g_dbus_connection_emit_signal and a

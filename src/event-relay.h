@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event-relay.h: CLI events to unicast Event/Delta signals, and a replay ring */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json-fast.c: a fast path for reading the CLI's JSON-RPC bodies
  *
  * json-glib 1.6 parses through GScanner, one character at a time with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json-fast.h: a fast path for reading the CLI's JSON-RPC bodies */
 #pragma once
 

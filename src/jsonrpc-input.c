@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonrpc-input.c: the reading half of CopilotdJsonrpc
  *
  * Bytes from the CLI are read straight into a growing buffer (through

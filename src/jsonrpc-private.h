@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonrpc-private.h: what jsonrpc.c (the object, writes, calls) and
  * jsonrpc-input.c (reads, framing, dispatch) share */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonrpc.c: JSON-RPC 2.0 with Content-Length framing over a stream pair
  *
  * This file holds the object, its close, and the writing half: calls,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonrpc.h: JSON-RPC 2.0 with Content-Length framing over a stream pair */
 #pragma once
 

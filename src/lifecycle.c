@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lifecycle.c: the Manager's SessionLifecycle signal
  *
  * The CLI's session.lifecycle notifications become SessionLifecycle

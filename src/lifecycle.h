@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lifecycle.h: the Manager's SessionLifecycle signal, coalesced */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c: options, the bus and the main loop */
 #include "config.h"
 

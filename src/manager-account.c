@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager-account.c: Manager.SignIn, SignOut and GetAccount (contract §8)
  *
  * SignIn hands a token the app obtained (GNOME Online Accounts, its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager-account.h: Manager.SignIn, SignOut and GetAccount (contract §8) */
 #pragma once
 

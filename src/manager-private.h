@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager-private.h: what manager.c and manager-queries.c share */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager-queries.c: the Manager methods that only ask the caller's CLI
  *
  * ListSessions, GetSessionMetadata, the foreground session, ListModels,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager.c: the root object: Manager, sessions and the ObjectManager
  *
  * The manager maps D-Bus calls at /io/github/copilotd/Copilot1 to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager.h: the root object: Manager, sessions and the ObjectManager */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* options.c: reading a{sv} options and turning D-Bus values into JSON */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* options.h: reading a{sv} options and turning D-Bus values into JSON */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* permission.c: CLI permission requests to D-Bus and decisions back
  *
  * The request summary is what an agent needs to draw a prompt without

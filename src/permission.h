@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* permission.h: CLI permission requests to D-Bus and decisions back */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* polkit.c: may this caller use copilotd? (system bus only)
  *
  * On the system bus, starting a conversation or serving prompts is the

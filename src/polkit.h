@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* polkit.h: may this caller use copilotd? (system bus only) */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prompts.c: a session's permission prompts, questions and tool calls
  *
  * Between the CLI and the clients: permission.requested,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prompts.h: a session's permission prompts, questions and tool calls */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* providers.c: hook and command providers served by clients
  *
  * CreateSession/ResumeSession name HookProvider and CommandProvider objects

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* providers.h: hook and command providers served by clients */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* send-options.c: Send/SendAndWait options of contract §8
  *
  * agent-mode, response-format and attachments. Attachments are checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* send-options.h: Send/SendAndWait options of contract §8 */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-call.c: Session.Call, the long tail of CLI methods
  *
  * Any session-scoped method the running CLI's schema lists as public is

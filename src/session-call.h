@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-call.h: Session.Call, the long tail of CLI methods */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-control.c: the session control surface of DESIGN.md §8
  *
  * Modes, plans, names, usage and context, compaction, rewind and slash

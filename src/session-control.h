@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-control.h: the session control surface of DESIGN.md §8 */
 #pragma once
 

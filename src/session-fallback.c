@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-fallback.c: a named error for calls to sessions that are gone
  *
  * Once a session is closed its object is unexported, and GDBus would

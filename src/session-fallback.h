@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-fallback.h: a named error for calls to sessions that are gone */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-link.c: a session's link to its CLI
  *
  * Every call a session makes of its CLI goes through

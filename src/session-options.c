@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-options.c: CreateSession/ResumeSession options to session.create params
  *
  * The table of DESIGN.md §3: dashed a{sv} keys become the CLI's camelCase

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-options.h: CreateSession/ResumeSession options to session.create params */
 #pragma once
 

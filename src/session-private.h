@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-private.h: what session.c and session-link.c share
  *
  * A CopilotdSession is one object written in two files: session.c holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-providers.c: a session's hook and command providers
  *
  * The glue between a session and providers.c: hooks.invoke requests and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-resume.c: ResumeSession of a live session (contract §8)
  *
  * What a second SDK client's resume does: the caller's options are sent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.c: one live CLI session exported on D-Bus
  *
  * A CopilotdSession subclasses the generated Session skeleton. It turns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.h: one live CLI session exported on D-Bus */
 #pragma once
 

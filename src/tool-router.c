@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tool-router.c: custom tools served by clients over ToolProvider
  *
  * A tool declared in CreateSession/ResumeSession is bound to the caller's

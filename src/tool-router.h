@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tool-router.h: custom tools served by clients over ToolProvider */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* users.c: can this user have a Copilot CLI of their own? (system bus)
  *
  * On the system bus every user's CLI runs as that user, in their home

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* users.h: can this user have a Copilot CLI of their own? (system bus) */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* utf8.c: making text from the CLI fit for GVariant before json-glib reads it
  *
  * GVariant strings must be valid UTF-8, and a string that is not raises a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* utf8.h: making text from the CLI fit for GVariant before json-glib reads it */
 #pragma once
 

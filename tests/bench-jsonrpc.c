@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-jsonrpc.c: cost per frame of CopilotdJsonrpc's input path
  *
  * Feeds N framed assistant.message_delta notifications (the shape of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # copilotctl's bash completion, with bash-completion loaded as in an
 # interactive shell: commands and options come from the built copilotctl's
 # --help, session ids from `copilotctl sessions --json` (a stand-in prints

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A man page says what the program's --help says: every command of
 copilotctl has an entry, every option of the program and of each command
 is documented, and the synopsis renders without stray brackets. Output is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Fails when a built man page has a template variable left in it or when
 # man/groff warn about it while rendering it.
 set -eu

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command must not change more of the machine than it
 # needs: what tests/setup-deps.sh --quickstart would install builds and
 # runs copilotd, and nothing in it replaces or adds a system bus (the dbus

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the build into a DESTDIR and checks what a distribution ships for
 # the system bus: the activation file, the systemd system unit, the bus
 # policy and the polkit action; then `systemd-analyze verify` on the

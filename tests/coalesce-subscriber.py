@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A subscriber for test-coalesce: Subscribe to a session, print "ready",
 then receive; at session.idle print every Delta and Event serial it got,
 in order, as one JSON line, and exit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon-fixture.c: an in-process copilotd on a private bus, for tests */
 #include "config.h"
 

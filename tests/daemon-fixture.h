@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon-fixture.h: an in-process copilotd on a private bus, for tests
  *
  * Every test case gets a GTestDBus bus, a CopilotdDaemon started in this

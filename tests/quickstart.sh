@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The newcomer's first command: installs what is missing, builds copilotd,
 # starts it and holds one real conversation through copilotctl, with a
 # permission prompt you answer in the terminal.

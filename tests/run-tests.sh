@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds copilotd with -Werror and AddressSanitizer/UBSan in build-tests/ and
 # runs every test. Arguments go to `meson test` (e.g. a test name).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what copilotd needs to build and test, and the Copilot CLI the
 # end-to-end tests run. Safe to run again: it only does what is missing.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-agent-registry.c: the AgentManager and prompt routing on a private bus */
 #include <locale.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-agent.c: an Agent and a ToolProvider served by the test itself */
 #include "config.h"
 

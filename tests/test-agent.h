@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-agent.h: an Agent and a ToolProvider served by the test itself
  *
  * Part of the C test fixture library (see test-util.h). Each object is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-app-info.c: naming the app behind a process ID from a fake /proc */
 #include <locale.h>
 #include <unistd.h>

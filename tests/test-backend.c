@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-backend.c: the daemon never hangs on its CLI, never leaves one behind
  *
  * The in-process daemon of daemon-fixture.c runs the fake CLI with faults

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-coalesce.c: deltas merged for a subscriber that falls behind
  *
  * A second subscriber (tests/coalesce-subscriber.py, a separate process)

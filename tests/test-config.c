@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-config.c: defaults and the GKeyFile config */
 #include <locale.h>
 #include <unistd.h>

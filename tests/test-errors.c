@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-errors.c: CLI failures to the project's D-Bus errors, and the
  * never-list of Session.Call */
 #include <json-glib/json-glib.h>

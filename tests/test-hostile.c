@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-hostile.c: what the CLI side may send that the daemon must survive
  *
  * The fake CLI's `RAW: <file>` directive writes the lines of a file as

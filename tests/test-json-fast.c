@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-json-fast.c: json-fast.c builds exactly json-glib's tree, or leaves
  * the frame to json-glib */
 #include "config.h"

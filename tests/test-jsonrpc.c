@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-jsonrpc.c: framing, correlation and close semantics of CopilotdJsonrpc */
 #include "config.h"
 

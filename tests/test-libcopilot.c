@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-libcopilot.c: libcopilot against an in-process copilotd
  *
  * The daemon of daemon-fixture.c (GTestDBus, the fake CLI) runs in this

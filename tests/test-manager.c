@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-manager.c: the Manager interface of copilotd against the fake CLI
  *
  * Every case talks to an in-process daemon on a private bus, as a client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-permission.c: permission request summaries and decisions */
 #include <locale.h>
 

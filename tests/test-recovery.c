@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-recovery.c: a session's calls wait while it is brought back
  *
  * The fake CLI crashes mid-turn (CRASH); copilotd restarts it and resumes

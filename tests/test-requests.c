@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-requests.c: the CLI's requests of DESIGN.md §9 reach clients
  *
  * An in-process daemon with the fake CLI, whose `RAW: <file>` directive

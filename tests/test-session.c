@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-session.c: the Session interface of copilotd against the fake CLI
  *
  * Turns, signals and their privacy, subscribers, replay, prompts through

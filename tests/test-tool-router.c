@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-tool-router.c: tool declarations and ToolProvider calls on a private bus */
 #include <locale.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-util.c: private-bus helpers every C test shares */
 #include "config.h"
 

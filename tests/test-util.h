@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-util.h: private-bus helpers every C test shares
  *
  * Part of the one C test fixture library (tests/meson.build: test_lib_dep):

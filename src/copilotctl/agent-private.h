@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent-private.h: the terminal agent's requests, shared by agent.c and
  * agent-requests.c (forms, plans and mode switches) */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent-requests.c: forms, plans and mode switches on the terminal
  *
  * The three Agent requests of DESIGN.md §9 for `copilotctl agent` and

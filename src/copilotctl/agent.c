@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent.c: the terminal agent that answers permission prompts and questions
  *
  * Exports io.github.copilotd.Copilot1.Agent at CTL_AGENT_PATH on copilotctl's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control.c: copilotctl's session control and account commands
  *
  * mode, plan, rename, info, compact, rewind, commands, run (one session

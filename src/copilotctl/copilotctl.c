@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilotctl.c: the command-line client of copilotd
  *
  * Talks to copilotd only through its D-Bus API, in the manner of busctl and

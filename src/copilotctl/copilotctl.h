@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilotctl.h: what the parts of the command-line client share */
 #pragma once
 

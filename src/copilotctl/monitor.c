@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* monitor.c: `copilotctl monitor [ID]`, the events of live sessions as they happen
  *
  * Subscribes to one session, or to every live session and to those that

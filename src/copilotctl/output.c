@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* output.c: colours, columns, JSON lines and error messages of copilotctl */
 #include "config.h"
 

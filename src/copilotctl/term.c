@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* term.c: lines from the terminal (or stdin) without blocking the main loop
  *
  * A CtlTerm keeps at most one read in flight and hands each line to whoever

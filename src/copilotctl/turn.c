@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* turn.c: `copilotctl ask` and `copilotctl chat`
  *
  * Both create (or resume) a session, act as its agent, send prompts and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-agent.c: answers copilotd's prompts for this app
  *
  * Serves the Agent interface (its XML is embedded in the library) on the

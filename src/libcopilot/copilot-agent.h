@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-agent.h: answers copilotd's prompts for this app */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-attachment.c: the attachments of a turn, as Send takes them
  *
  * Each is the `a{sv}` of one entry of Send's `attachments` option

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-attachment.h: the attachments of a turn, as Send takes them */
 #pragma once
 

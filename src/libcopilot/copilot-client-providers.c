@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-client-providers.c: hooks and slash commands served by the app
  *
  * Contract 2 (DESIGN.md §9): a client names HookProvider and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-client.c: a connection to copilotd
  *
  * One CopilotClient per bus connection. It follows the daemon's unique name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-client.h: a connection to copilotd */
 #pragma once
 

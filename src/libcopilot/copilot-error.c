@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-error.c: copilotd's D-Bus errors as a GError domain */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-error.h: copilotd's D-Bus errors as a GError domain */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-private.h: what libcopilot's classes share, not installed */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-prompt.c: one request of the daemon to an agent
  *
  * Wraps the pending D-Bus method call. It is answered exactly once: by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-prompt.h: one request of the daemon to an agent */
 #pragma once
 

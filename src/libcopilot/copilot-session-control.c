@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-session-control.c: the session control surface of Contract 2
  *
  * Modes, plans, names, info, compaction, rewind, slash commands and Call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-session.c: one conversation of copilotd
  *
  * The daemon relays a session's events as Event and Delta signals that

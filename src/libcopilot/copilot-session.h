@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-session.h: one conversation of copilotd */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-tool-call.c: one call of a CopilotTool by the model
  *
  * Wraps the pending ToolProvider.Invoke. Answered exactly once: by the

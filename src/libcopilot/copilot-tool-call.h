@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-tool-call.h: one call of a CopilotTool by the model */
 #pragma once
 

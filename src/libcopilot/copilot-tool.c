@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-tool.c: a tool this app serves to the model
  *
  * A name, a description and a JSON Schema for its arguments; the model's

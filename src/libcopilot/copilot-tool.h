@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-tool.h: a tool this app serves to the model */
 #pragma once
 

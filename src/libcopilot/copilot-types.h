@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot-types.h: what every libcopilot header shares */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copilot.h: libcopilot, the GObject client library of copilotd
  *
  * Include only this header.

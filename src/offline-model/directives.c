@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* directives.c: what the offline model answers
  *
  * The answer is deterministic and driven by directives in the last user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* directives.h: what the offline model answers to a chat completion */
 #pragma once
 

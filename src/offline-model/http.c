@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http.c: the offline model's HTTP/1.1 server, on libsoup's SoupServer
  *
  * SoupServer does the HTTP: request parsing, chunked request bodies,

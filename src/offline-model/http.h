@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http.h: the offline model's HTTP/1.1 server */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replies.c: the offline model's endpoints
  *
  * Puts the answers of directives.c on the wire in the shape of OpenAI chat

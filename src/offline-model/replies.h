@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replies.h: the offline model's endpoints */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-common.h: what the benchmark's helper programs share */
 #pragma once
 

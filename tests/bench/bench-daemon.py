@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench-daemon.py: copilotd side by side with the raw D-Bus ceiling and the
 official Node SDK, in one run, on one private bus. Prints a table on stdout.
 

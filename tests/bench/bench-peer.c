@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-peer.c: the D-Bus ends of tests/bench/bench-daemon.py
  *
  * One program, one mode per measurement; each prints one JSON line on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench-sdk.mjs: the official Node SDK (@github/copilot-sdk) doing what
 // `bench-peer turn` does through copilotd, directly on the same native CLI.
 //

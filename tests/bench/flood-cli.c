@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* flood-cli.c: a stand-in for `copilot --headless --stdio` that floods deltas
  *
  * Speaks the CLI's framing (Content-Length, JSON-RPC 2.0) on stdin/stdout

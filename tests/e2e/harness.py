@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """harness.py: the one Python harness of the end-to-end tests.
 
 Every end-to-end test (tests/e2e/*.py, tests/test-copilotctl.py,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """harness_dbus.py: the D-Bus client half of harness.py (import harness,
 not this): calls that keep the main context turning, signal recorders and
 client-side objects answering by policy."""

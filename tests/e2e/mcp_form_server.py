@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A tiny stdio MCP server for test_requests.py: its one tool, ask_color,
 asks the client for input through elicitation/create and reports what came
 back. Every answer it receives is appended as a JSON line to the file named

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A stand-in for polkitd on a test bus.
 
 CheckAuthorization answers by the subject's UID: every UID is authorized

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: Manager.SignIn, GetAccount and SignOut with the real Copilot
 CLI and the offline model's GitHub API, where no keychain serves the CLI
 (as on a headless machine): the daemon keeps the token, gives it to live

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: permission prompts, questions and custom tools, with real
 prompts from the real Copilot CLI and agents/tool providers exported by
 this process.  Every case that makes the model run or write something

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 # Checks data/io.github.copilotd.Copilot1.conf on a private dbus-daemon
 # configured like Debian's system bus (deny own and method calls by default,
 # then include the policy): root owns the name and may call agents back;

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: --cli-url, copilotd driving a Copilot CLI server that is
 already running (TCP, PROTOCOL.md §1.5), gated by a connection token."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: the session control surface of DESIGN.md §8 (modes, plans,
 names, info, compaction, rewind, slash commands, Call) with the real
 Copilot CLI and the offline model."""

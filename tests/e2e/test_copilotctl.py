@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 # End-to-end tests of copilotctl: a private dbus-daemon, the built copilotd
 # running the real Copilot CLI ($COPILOTD_TEST_CLI) against the offline model,
 # and copilotctl driven as a person would drive it: --json runs parsed as

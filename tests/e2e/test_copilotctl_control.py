@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """copilotctl's session control and account commands, end to end: mode,
 plan, rename, info, compact, rewind, commands, run, ask --session, chat's
 slash commands, login/whoami/logout — against copilotd running the real

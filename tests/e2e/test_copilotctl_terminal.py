@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """copilotctl as a person uses it on a terminal, like bluetoothctl: chat
 lines can be edited and come back with the Up key, Ctrl-C ends with status
 130, a session is named by the start of its id, and `agent --default` is

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: conversations, history, sessions, models, access control and
 the published contract, with the real Copilot CLI and the offline model."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """copilotd's command line (DESIGN.md §7): --replace, --config, --version,
 and bad options or configuration, on a private bus with the fake CLI."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The README's first command, as a newcomer runs it: tests/quickstart.sh
 under a terminal, answering the permission prompt with "y".
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end tests of copilotd's recovery with the real Copilot CLI.
 
 The CLI dying while idle or in a turn, a CLI that never starts, a daemon

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: a call made right after the CLI died is held, not lost.
 
 The Copilot CLI is SIGKILLed and, as soon as the process is gone (no wait

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end: the CLI's requests of DESIGN.md §9 reach clients, with the
 real Copilot CLI and the offline model. Forms from an MCP server (a tiny
 stdio server written for this test), plan approval, hooks, app-defined

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """copilotd as a system service: two real users on a private system bus.
 
 The bus is configured like Debian's system bus (method calls denied by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Drives the GNOME Shell extension's logic (chat.js) through a turn with
 // a permission prompt it approves, then Stop on a long turn, in plain
 // `gjs -m` against copilotd. Prints one JSON line of what it saw.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fake-cli.h: what the files of the fake Copilot CLI share
  *
  * The fake is one process with one GMainLoop and one global state, `cli`.

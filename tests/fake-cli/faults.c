@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* faults.c: failures the real CLI will not produce on demand
  *
  * Tests switch them on through the environment (the daemon passes its

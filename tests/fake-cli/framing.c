@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* framing.c: JSON-RPC 2.0 with Content-Length framing on stdin/stdout
  *
  * Output: replies, errors, notifications and the fake's own requests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c: a scripted stand-in for the Copilot CLI
  *
  * The daemon's integration tests spawn this instead of the real

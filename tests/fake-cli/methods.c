@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* methods.c: the fake's method table and its connection-level methods
  *
  * connect, ping, status.get, auth.getStatus, models.list and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* prompts.c: prompt directives and the prompts a turn raises
  *
  * A session.send prompt chooses the shape of its turn (directives[] below):

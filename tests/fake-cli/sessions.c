@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sessions.c: the session.* methods
  *
  * create, resume, send, abort, destroy, delete, getMessages, list,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* state.c: the fake's sessions, live and on "disk"
  *
  * Like the real CLI, sessions survive a restart: they persist in

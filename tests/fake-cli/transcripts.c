@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* transcripts.c: the real CLI's recorded transcripts (tests/data/)
  *
  * Turns replay recorded events adapted to the session (turns.c), so the

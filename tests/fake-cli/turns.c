@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* turns.c: a turn is a queue of actions pumped from the main loop
  *
  * Actions are events, notifications, delays and calls (a TurnCall may

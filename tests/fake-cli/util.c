@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.c: small JSON and string helpers of the fake CLI */
 #include "fake-cli.h"
 

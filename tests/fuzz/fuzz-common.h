@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-common.h: what every libFuzzer target of copilotd shares
  *
  * GLib criticals and errors abort (libFuzzer then keeps the input as a

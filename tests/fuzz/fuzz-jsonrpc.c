@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-jsonrpc.c: arbitrary bytes from the CLI into the JSON-RPC layer
  *
  * The input is what the CLI writes on its stdout: Content-Length framing,

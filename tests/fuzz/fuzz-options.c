@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-options.c: the a{sv} options of CreateSession and Send
  *
  * The input is a serialised a{sv}, as a peer sends it on the bus (GVariant

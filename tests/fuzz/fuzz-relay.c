@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-relay.c: one CLI event envelope to Event and Delta signals
  *
  * The input is the JSON text of a session.event's `event`. It is repaired,

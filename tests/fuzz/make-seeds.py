@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpora of the fuzz targets into OUTDIR/{jsonrpc,relay,options}.
 
 jsonrpc and relay seeds come from the recorded CLI transcripts in

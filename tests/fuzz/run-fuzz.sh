@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang (ASan + UBSan + libFuzzer) in their
 # own build dir and runs each for a bounded time, printing TAP.
 #

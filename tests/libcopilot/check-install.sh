@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the build into a DESTDIR and checks that libcopilot is there as
 # an app developer needs it: the shared library with its soname, copilot-1.pc,
 # the headers, the GIR, the typelib and the VAPI; that pkg-config finds it

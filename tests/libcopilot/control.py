@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Contract 2 through libcopilot (the typelib): modes, names, info, a turn,
 rewind points, Call and Manager.Ask. Prints one
 JSON line of what it saw. argv: working directory."""

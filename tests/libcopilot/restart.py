@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A libcopilot app across a daemon restart: its session is closed
 ("daemon-vanished"), its agent is registered with the new daemon and
 answers the next turn's permission prompt. Prints "ready" when the harness

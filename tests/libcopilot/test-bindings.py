@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """libcopilot through its bindings: the same turn driven from GJS and from
 Python through the typelib, and from Vala through the VAPI, each against
 the built copilotd (with the fake CLI) on a private bus.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """libcopilot's Contract 2 wrappers against the built daemon with the real
 Copilot CLI and the offline model (tests/e2e/harness.py), through the
 typelib. argv: libdir."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A turn through libcopilot's typelib from GJS: an agent that approves a
 // shell command, streamed deltas, the final answer. Prints one JSON line.
 imports.gi.versions.Copilot = '1';

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A turn through libcopilot's typelib from Python: an agent that approves
 a shell command, streamed deltas, the final answer. Prints one JSON line."""
 import json

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A turn through libcopilot's VAPI: proves the bindings compile and work.
 async int run (MainLoop loop) {
     try {

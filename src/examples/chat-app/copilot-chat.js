@@ -1,4 +1,5 @@
 #!/usr/bin/env -S gjs -m
+// SPDX-License-Identifier: MIT
 // copilot-chat: a GTK 4 / libadwaita chat with GitHub Copilot through
 // copilotd and libcopilot. Sessions in a sidebar (a GListModel), the
 // answer streaming into a text view, Stop, model and mode pickers, and

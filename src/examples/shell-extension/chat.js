@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // chat.js: what the Copilot panel extension does, without any UI.
 //
 // The extension (extension.js) draws; this module talks to copilotd

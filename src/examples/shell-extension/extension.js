@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // extension.js: the Copilot panel button of GNOME Shell (45 and later).
 //
 // A prompt entry, the answer streaming into a label, Stop, and permission
