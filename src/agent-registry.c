@@ -20,6 +20,7 @@
 #include "client-call.h"
 #include "copilotd-error.h"
 #include "polkit.h"
+#include "peer-gate.h"
 
 #define AGENT_INTERFACE "io.github.copilotd.Copilot1.Agent"
 
@@ -931,6 +932,9 @@ static void
 copilotd_agent_registry_class_init (CopilotdAgentRegistryClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  /* --session: callers of another UID get AccessDenied (peer-gate.c). */
+  copilotd_peer_gate_install (G_DBUS_INTERFACE_SKELETON_CLASS (klass));
 
   object_class->get_property = copilotd_agent_registry_get_property;
   object_class->dispose = copilotd_agent_registry_dispose;

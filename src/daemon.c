@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
 #include "agent-registry.h"
 #include "backend-pool.h"
 #include "callers.h"
@@ -15,6 +17,7 @@
 #include "event-relay.h"
 #include "jsonrpc.h"
 #include "manager.h"
+#include "peer-gate.h"
 #include "session-fallback.h"
 #include "tool-router.h"
 
@@ -128,6 +131,8 @@ copilotd_daemon_start (CopilotdDaemon   *self,
   self->connection = g_object_ref (connection);
   g_dbus_connection_set_exit_on_close (connection, FALSE);
   self->callers = copilotd_callers_new (connection);
+  if (!self->config->system_bus)
+    copilotd_peer_gate_set (self->callers, getuid ());
   self->pool = copilotd_backend_pool_new (self->config, self->callers);
   self->agents = copilotd_agent_registry_new (connection, self->callers, self->config);
   self->tools = copilotd_tool_router_new (connection, self->callers, self->config);
@@ -210,6 +215,7 @@ copilotd_daemon_dispose (GObject *object)
   g_clear_object (&self->tools);
   g_clear_object (&self->agents);
   g_clear_object (&self->pool);
+  copilotd_peer_gate_set (NULL, 0);
   g_clear_object (&self->callers);
   g_clear_object (&self->connection);
 

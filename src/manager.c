@@ -27,6 +27,7 @@
 #include "session-options.h"
 #include "session.h"
 #include "users.h"
+#include "peer-gate.h"
 
 #define API_VERSION 2
 
@@ -725,6 +726,9 @@ static void
 copilotd_manager_class_init (CopilotdManagerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  /* --session: callers of another UID get AccessDenied (peer-gate.c). */
+  copilotd_peer_gate_install (G_DBUS_INTERFACE_SKELETON_CLASS (klass));
 
   object_class->dispose = copilotd_manager_dispose;
   object_class->finalize = copilotd_manager_finalize;

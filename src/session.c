@@ -21,6 +21,7 @@
 #include "send-options.h"
 #include "session-control.h"
 #include "session-private.h"
+#include "peer-gate.h"
 
 #define DEFAULT_SEND_AND_WAIT_TIMEOUT_MS 300000
 
@@ -984,6 +985,9 @@ static void
 copilotd_session_class_init (CopilotdSessionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  /* --session: callers of another UID get AccessDenied (peer-gate.c). */
+  copilotd_peer_gate_install (G_DBUS_INTERFACE_SKELETON_CLASS (klass));
 
   object_class->dispose = copilotd_session_dispose;
   object_class->finalize = copilotd_session_finalize;

@@ -9,8 +9,11 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
+#include "callers.h"
 #include "daemon-fixture.h"
+#include "peer-gate.h"
 
 #define REPLACEMENT "\xef\xbf\xbd"
 
@@ -461,6 +464,53 @@ test_oversized_frame (Fixture       *fx,
   g_assert_cmpuint (record_count (fx, "connect"), ==, 1);
 }
 
+/* Issue 8 "What was seen" 4: on a session bus that admits another UID,
+ * that UID used this user's CLI. The gate is set here to a UID that is not
+ * the test's, which is what the daemon sees from such a peer. */
+static void
+test_session_bus_other_uid (Fixture       *fx,
+                            gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autoptr(CopilotdCallers) callers = copilotd_callers_new (fx->daemon_conn);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  copilotd_peer_gate_set (callers, getuid () + 1);
+
+  reply = call_sync_iterate (fx->client, ROOT_PATH, MANAGER_IFACE, "ListSessions",
+                             g_variant_new ("(a{sv})", NULL), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", "UID");
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, ROOT_PATH, MANAGER_IFACE, "CreateSession",
+                             g_variant_new ("(a{sv})", NULL), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, ROOT_PATH, AGENT_MANAGER_IFACE, "RegisterAgent",
+                             g_variant_new ("(oa{sv})", "/test/agent", NULL), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, path, SESSION_IFACE, "Send",
+                             g_variant_new ("(sa{sv})", "intruder", NULL), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, path, SESSION_IFACE, "GetMessages",
+                             g_variant_new ("(a{sv})", NULL), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, path, PROPERTIES_IFACE, "Get",
+                             g_variant_new ("(ss)", SESSION_IFACE, "Model"), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  g_assert_cmpuint (record_count (fx, "session.send"), ==, 0);
+
+  /* The daemon's own UID is served as before. */
+  copilotd_peer_gate_set (callers, getuid ());
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_ok (fx->client, path, SESSION_IFACE, "GetMessages", g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))");
+  copilotd_peer_gate_set (NULL, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -474,6 +524,7 @@ main (int   argc,
   ADD ("/hostile/bus/delete-stranger", test_delete_stranger);
   ADD ("/hostile/bus/subscribe-types", test_subscribe_types_bounded);
   ADD ("/hostile/bus/gone-session", test_gone_session);
+  ADD ("/hostile/bus/session-bus-other-uid", test_session_bus_other_uid);
 #undef ADD
 
   return g_test_run ();
