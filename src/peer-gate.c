@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peer-gate.c: on a session bus, only the daemon's own user gets in
  *
  * A session bus may admit other UIDs (root always; any user when it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peer-gate.h: on a session bus, only the daemon's own user gets in */
 #pragma once
 
