@@ -124,7 +124,7 @@ on_cli_event (CopilotdSession *session,
     return;
   if (strcmp (type, "assistant.message") == 0 && !json_object_has_member (data, "parentToolCallId"))
     {
-      const char *content = json_object_get_string_member_with_default (data, "content", NULL);
+      const char *content = copilotd_json_get_string (data, "content", NULL);
 
       if (content != NULL && *content != '\0')
         {
@@ -137,7 +137,7 @@ on_cli_event (CopilotdSession *session,
   else if (strcmp (type, "session.idle") == 0 && ask->message_id != NULL)
     {
       ask->idle = TRUE;
-      ask->aborted = json_object_get_boolean_member_with_default (data, "aborted", FALSE);
+      ask->aborted = copilotd_json_get_boolean (data, "aborted", FALSE);
       ask_finish (ask);
     }
 }
@@ -188,7 +188,7 @@ on_sent (GObject      *source,
   if (ask->idle)
     return;   /* closed or timed out already */
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
-    message_id = json_object_get_string_member_with_default (json_node_get_object (node), "messageId", NULL);
+    message_id = copilotd_json_get_string (json_node_get_object (node), "messageId", NULL);
   if (message_id == NULL)
     {
       ask->idle = TRUE;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "backend-private.h"
 #include "cli-process.h"
 #include "copilotd-error.h"
@@ -485,7 +486,7 @@ handshake_succeeded (CopilotdBackend *self,
   if (json_object_has_member (result, "version"))
     {
       g_free (self->version);
-      self->version = g_strdup (json_object_get_string_member_with_default (result, "version", NULL));
+      self->version = g_strdup (copilotd_json_get_string (result, "version", NULL));
     }
 
   if (!has_version || version != COPILOTD_REQUIRED_PROTOCOL_VERSION)

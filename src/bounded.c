@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "options.h"
 #include "bounded.h"
 #include "copilotd-error.h"
 #include "event-relay.h"
@@ -149,7 +150,7 @@ history_entry (JsonObject *event,
                gboolean    more)
 {
   JsonNode *data = json_object_get_member (event, "data");
-  g_autofree char *type = copilotd_utf8_strdup_bounded (json_object_get_string_member_with_default (event, "type", ""),
+  g_autofree char *type = copilotd_utf8_strdup_bounded (copilotd_json_get_string (event, "type", ""),
                                                         COPILOTD_META_STRING_MAX, NULL);
   g_autofree char *data_json = NULL;
   gboolean truncated = FALSE;

@@ -16,6 +16,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "options.h"
 #include "cli-schema.h"
 #include "copilotd-error.h"
 
@@ -107,8 +108,8 @@ copilotd_cli_schema_never_call (const char *method)
 static gboolean
 is_internal (JsonObject *object)
 {
-  return g_strcmp0 (json_object_get_string_member_with_default (object, "visibility", ""), "internal") == 0 ||
-         json_object_get_boolean_member_with_default (object, "internal", FALSE);
+  return g_strcmp0 (copilotd_json_get_string (object, "visibility", ""), "internal") == 0 ||
+         copilotd_json_get_boolean (object, "internal", FALSE);
 }
 
 static void
@@ -128,7 +129,7 @@ collect_methods (JsonObject *object,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       child = json_node_get_object (node);
-      rpc = json_object_get_string_member_with_default (child, "rpcMethod", NULL);
+      rpc = copilotd_json_get_string (child, "rpcMethod", NULL);
       if (rpc != NULL)
         {
           if (g_str_has_prefix (rpc, "session.") && !is_internal (child))

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "options.h"
 #include "copilotd-error.h"
 
 static const GDBusErrorEntry copilotd_error_entries[] = {
@@ -91,7 +92,7 @@ GError *
 copilotd_error_new_for_session_error (gpointer data)
 {
   JsonObject *object = data;
-  const char *message = json_object_get_string_member_with_default (object, "message", "The turn failed");
+  const char *message = copilotd_json_get_string (object, "message", "The turn failed");
   JsonNode *status = json_object_get_member (object, "statusCode");
   gint64 code = 0;
 
@@ -99,7 +100,7 @@ copilotd_error_new_for_session_error (gpointer data)
     code = json_node_get_int (status);
   return g_error_new (COPILOTD_ERROR,
                       copilotd_error_code_for_cli (message,
-                                                   json_object_get_string_member_with_default (object, "errorType", NULL),
+                                                   copilotd_json_get_string (object, "errorType", NULL),
                                                    code, COPILOTD_ERROR_FAILED),
                       "%s", message);
 }

@@ -25,6 +25,7 @@
 
 #include <string.h>
 
+#include "options.h"
 #include "bounded.h"
 #include "event-relay.h"
 #include "json-fast.h"
@@ -400,7 +401,7 @@ event_meta (JsonObject *event,
   add_meta_string (entries, &n, event, "timestamp", "timestamp");
   entries[n++] = g_variant_new_dict_entry (g_variant_new_string ("ephemeral"),
                                            g_variant_new_variant (g_variant_new_boolean (
-                                             json_object_get_boolean_member_with_default (event, "ephemeral", FALSE))));
+                                             copilotd_json_get_boolean (event, "ephemeral", FALSE))));
   add_meta_string (entries, &n, event, "agentId", "agent-id");
   if (truncated)
     entries[n++] = g_variant_new_dict_entry (g_variant_new_string ("truncated"),
@@ -463,7 +464,7 @@ void
 copilotd_event_relay_relay (CopilotdEventRelay *relay,
                             JsonObject         *event)
 {
-  const char *type = json_object_get_string_member_with_default (event, "type", NULL);
+  const char *type = copilotd_json_get_string (event, "type", NULL);
   JsonNode *data = json_object_get_member (event, "data");
   gboolean noise, delta;
   GHashTableIter iter;
@@ -512,8 +513,8 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
     {
       JsonObject *d = data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL;
       gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
-      const char *message_id = d ? json_object_get_string_member_with_default (d, reasoning ? "reasoningId" : "messageId", "") : "";
-      const char *text = d ? json_object_get_string_member_with_default (d, "deltaContent", "") : "";
+      const char *message_id = d ? copilotd_json_get_string (d, reasoning ? "reasoningId" : "messageId", "") : "";
+      const char *text = d ? copilotd_json_get_string (d, "deltaContent", "") : "";
       g_autofree char *cut_id = copilotd_utf8_strdup_bounded (message_id ? message_id : "", COPILOTD_META_STRING_MAX, NULL);
       g_autofree char *cut_text = copilotd_utf8_strdup_bounded (text ? text : "", text_max, NULL);
       g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "options.h"
 #include "lifecycle.h"
 
 #define UPDATE_INTERVAL_MS 1000
@@ -29,7 +30,7 @@ add_time (GVariantBuilder *builder,
           JsonObject      *object,
           const char      *member)
 {
-  const char *value = object ? json_object_get_string_member_with_default (object, member, NULL) : NULL;
+  const char *value = object ? copilotd_json_get_string (object, member, NULL) : NULL;
 
   if (value != NULL)
     g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
@@ -95,8 +96,8 @@ void
 copilotd_lifecycle_handle (CopilotdLifecycle *self,
                            JsonObject        *params)
 {
-  const char *type = json_object_get_string_member_with_default (params, "type", NULL);
-  const char *id = json_object_get_string_member_with_default (params, "sessionId", NULL);
+  const char *type = copilotd_json_get_string (params, "type", NULL);
+  const char *id = copilotd_json_get_string (params, "sessionId", NULL);
   JsonNode *meta_node = json_object_get_member (params, "metadata");
   JsonObject *meta = meta_node && JSON_NODE_HOLDS_OBJECT (meta_node) ? json_node_get_object (meta_node) : NULL;
   GVariantBuilder builder;

@@ -96,7 +96,7 @@ dict_add (GVariantDict *dict,
           JsonObject   *object,
           const char   *member)
 {
-  const char *value = object ? json_object_get_string_member_with_default (object, member, NULL) : NULL;
+  const char *value = object ? copilotd_json_get_string (object, member, NULL) : NULL;
 
   if (value != NULL)
     g_variant_dict_insert (dict, key, "s", value);
@@ -161,7 +161,7 @@ on_login_done (GObject      *source,
       return;
     }
   call->stored_in_vault = object_of (node) != NULL &&
-                          json_object_get_boolean_member_with_default (object_of (node), "storedInVault", FALSE);
+                          copilotd_json_get_boolean (object_of (node), "storedInVault", FALSE);
   g_debug ("Signed in to %s (%s)", call->host,
            call->stored_in_vault ? "kept by the CLI's keychain" : "kept by copilotd: no keychain");
   if (call->stored_in_vault)

@@ -112,7 +112,7 @@ add_string (GVariantBuilder *builder,
 
   if (object == NULL)
     return;
-  value = json_object_get_string_member_with_default (object, member, NULL);
+  value = copilotd_json_get_string (object, member, NULL);
   if (value != NULL)
     g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
 }
@@ -133,7 +133,7 @@ session_entry (JsonObject *entry,
   CopilotdManager *self = user_data;
   GVariantBuilder builder;
   JsonObject *context = object_member (entry, "context");
-  const char *id = json_object_get_string_member_with_default (entry, "sessionId", NULL);
+  const char *id = copilotd_json_get_string (entry, "sessionId", NULL);
   CopilotdSession *live = id ? manager_lookup_session (self, id) : NULL;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
@@ -152,7 +152,7 @@ session_entry (JsonObject *entry,
   add_string (&builder, "branch", context, "branch");
   if (json_object_has_member (entry, "isRemote"))
     g_variant_builder_add (&builder, "{sv}", "is-remote",
-                           g_variant_new_boolean (json_object_get_boolean_member_with_default (entry, "isRemote", FALSE)));
+                           g_variant_new_boolean (copilotd_json_get_boolean (entry, "isRemote", FALSE)));
   return g_variant_builder_end (&builder);
 }
 
@@ -241,7 +241,7 @@ build_session_id (CallContext  *ctx,
                   JsonObject   *result,
                   GError      **error)
 {
-  const char *id = result ? json_object_get_string_member_with_default (result, "sessionId", NULL) : NULL;
+  const char *id = result ? copilotd_json_get_string (result, "sessionId", NULL) : NULL;
 
   return g_variant_new ("(s)", id ? id : "");
 }
@@ -270,10 +270,10 @@ build_success (CallContext  *ctx,
 {
   const char *message;
 
-  if (result == NULL || json_object_get_boolean_member_with_default (result, "success", TRUE))
+  if (result == NULL || copilotd_json_get_boolean (result, "success", TRUE))
     return g_variant_new ("()");
 
-  message = json_object_get_string_member_with_default (result, "error", NULL);
+  message = copilotd_json_get_string (result, "error", NULL);
   g_set_error (error, COPILOTD_ERROR,
                message == NULL || strstr (message, "not found") != NULL
                  ? COPILOTD_ERROR_NOT_FOUND : COPILOTD_ERROR_FAILED,
@@ -310,17 +310,17 @@ model_entry (JsonObject *model,
   add_string (&builder, "vendor", model, "vendor");
   if (supports != NULL)
     {
-      gboolean effort = json_object_get_boolean_member_with_default (supports, "reasoningEffort", FALSE);
+      gboolean effort = copilotd_json_get_boolean (supports, "reasoningEffort", FALSE);
 
       if (json_object_has_member (model, "supportedReasoningEfforts"))
         effort = TRUE;
       g_variant_builder_add (&builder, "{sv}", "supports-vision",
-                             g_variant_new_boolean (json_object_get_boolean_member_with_default (supports, "vision", FALSE)));
+                             g_variant_new_boolean (copilotd_json_get_boolean (supports, "vision", FALSE)));
       g_variant_builder_add (&builder, "{sv}", "supports-reasoning-effort", g_variant_new_boolean (effort));
     }
   if (limits != NULL && json_object_has_member (limits, "max_context_window_tokens"))
     g_variant_builder_add (&builder, "{sv}", "max-context-tokens",
-                           g_variant_new_uint32 ((guint32) json_object_get_int_member (limits, "max_context_window_tokens")));
+                           g_variant_new_uint32 ((guint32) copilotd_json_get_int (limits, "max_context_window_tokens", 0)));
   if (caps_node != NULL)
     g_variant_builder_add (&builder, "{sv}", "capabilities-json",
                            g_variant_new_take_string (json_to_string (caps_node, FALSE)));
@@ -363,7 +363,7 @@ add_protocol_version (GVariantBuilder *builder,
 {
   if (object != NULL && json_object_has_member (object, "protocolVersion"))
     g_variant_builder_add (builder, "{sv}", "protocol-version",
-                           g_variant_new_uint32 ((guint32) json_object_get_int_member (object, "protocolVersion")));
+                           g_variant_new_uint32 ((guint32) copilotd_json_get_int (object, "protocolVersion", 0)));
 }
 
 /* GetStatus never starts the CLI and never waits on it: it answers at
@@ -411,7 +411,7 @@ build_auth (CallContext  *ctx,
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&builder, "{sv}", "authenticated",
-                         g_variant_new_boolean (result && json_object_get_boolean_member_with_default (result, "isAuthenticated", FALSE)));
+                         g_variant_new_boolean (result && copilotd_json_get_boolean (result, "isAuthenticated", FALSE)));
   add_string (&builder, "auth-type", result, "authType");
   add_string (&builder, "login", result, "login");
   add_string (&builder, "host", result, "host");

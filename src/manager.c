@@ -458,7 +458,7 @@ on_backend_notification (CopilotdBackend *backend,
 
   if (strcmp (method, "session.event") == 0)
     {
-      const char *id = json_object_get_string_member_with_default (object, "sessionId", NULL);
+      const char *id = copilotd_json_get_string (object, "sessionId", NULL);
       JsonNode *event = json_object_get_member (object, "event");
       CopilotdSession *session = id ? g_hash_table_lookup (self->sessions, id) : NULL;
 
@@ -483,7 +483,7 @@ on_backend_request (CopilotdBackend *backend,
 
   if (object == NULL)
     return FALSE;
-  session_id = json_object_get_string_member_with_default (object, "sessionId", NULL);
+  session_id = copilotd_json_get_string (object, "sessionId", NULL);
   session = session_id ? g_hash_table_lookup (self->sessions, session_id) : NULL;
   if (session == NULL)
     return FALSE;

@@ -206,3 +206,67 @@ copilotd_session_params (const char *session_id)
   json_object_set_string_member (params, "sessionId", session_id);
   return params;
 }
+
+/* A scalar member (not an object, array or null), or NULL. */
+static JsonNode *
+scalar_member (JsonObject *object,
+               const char *member)
+{
+  JsonNode *node;
+
+  if (object == NULL || member == NULL)
+    return NULL;
+  node = json_object_get_member (object, member);
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE)
+    return NULL;
+  return node;
+}
+
+const char *
+copilotd_json_get_string (JsonObject *object,
+                          const char *member,
+                          const char *default_value)
+{
+  JsonNode *node = scalar_member (object, member);
+
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+    return default_value;
+  return json_node_get_string (node);
+}
+
+/* Numbers and booleans read as json-glib reads them; a string does not. */
+gint64
+copilotd_json_get_int (JsonObject *object,
+                       const char *member,
+                       gint64      default_value)
+{
+  JsonNode *node = scalar_member (object, member);
+
+  if (node == NULL || json_node_get_value_type (node) == G_TYPE_STRING)
+    return default_value;
+  return json_node_get_int (node);
+}
+
+gboolean
+copilotd_json_get_boolean (JsonObject *object,
+                           const char *member,
+                           gboolean    default_value)
+{
+  JsonNode *node = scalar_member (object, member);
+
+  if (node == NULL || json_node_get_value_type (node) == G_TYPE_STRING)
+    return default_value;
+  return json_node_get_boolean (node);
+}
+
+double
+copilotd_json_get_double (JsonObject *object,
+                          const char *member,
+                          double      default_value)
+{
+  JsonNode *node = scalar_member (object, member);
+
+  if (node == NULL || json_node_get_value_type (node) == G_TYPE_STRING)
+    return default_value;
+  return json_node_get_double (node);
+}

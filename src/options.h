@@ -33,6 +33,22 @@ gboolean  copilotd_option_get_json   (GVariant            *options,
 char     *copilotd_dashed_to_camel   (const char          *dashed);
 /* A{sv} (nested too) to a JSON object with camelCase member names. */
 JsonNode *copilotd_variant_to_json   (GVariant            *value);
+/* Members of the CLI's JSON, which is not trusted: json-glib's own getters
+ * raise a GLib-CRITICAL on a member of the wrong kind (an array where a
+ * string was meant). These give @default_value for a missing member, a
+ * null, one of the wrong kind, or a NULL @object. */
+const char *copilotd_json_get_string  (JsonObject *object,
+                                       const char *member,
+                                       const char *default_value);
+gint64      copilotd_json_get_int     (JsonObject *object,
+                                       const char *member,
+                                       gint64      default_value);
+gboolean    copilotd_json_get_boolean (JsonObject *object,
+                                       const char *member,
+                                       gboolean    default_value);
+double      copilotd_json_get_double  (JsonObject *object,
+                                       const char *member,
+                                       double      default_value);
 /* A JSON node holding @object, which it takes. */
 JsonNode   *copilotd_json_node_take_object (JsonObject *object);
 /* {"sessionId": @session_id}, the start of every session-scoped call. */

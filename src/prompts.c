@@ -196,7 +196,7 @@ static void
 start_permission (CopilotdPrompts *self,
                   JsonObject      *data)
 {
-  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+  const char *request_id = copilotd_json_get_string (data, "requestId", NULL);
   JsonNode *request_node = json_object_get_member (data, "permissionRequest");
   CopilotdPromptTarget target;
   g_autofree char *request_json = NULL;
@@ -205,7 +205,7 @@ start_permission (CopilotdPrompts *self,
   if (request_id == NULL || g_hash_table_contains (self->prompts, request_id))
     return;
   /* Already decided by a hook: answering would be a second answer. */
-  if (json_object_get_boolean_member_with_default (data, "resolvedByHook", FALSE))
+  if (copilotd_json_get_boolean (data, "resolvedByHook", FALSE))
     return;
   if (request_node == NULL || !JSON_NODE_HOLDS_OBJECT (request_node) || self->agents == NULL)
     {
@@ -641,7 +641,7 @@ copilotd_prompts_handle_request (CopilotdPrompts *self,
     return FALSE;
 
   /* The user_input.requested event that came first has the request id. */
-  question = json_object_get_string_member_with_default (params, "question", "");
+  question = copilotd_json_get_string (params, "question", "");
   known_id = g_hash_table_lookup (self->input_ids, question);
   request_id = known_id ? g_strdup (known_id) : g_strdup_printf ("input-%u", ++self->input_counter);
   g_hash_table_remove (self->input_ids, question);
@@ -669,7 +669,7 @@ copilotd_prompts_handle_request (CopilotdPrompts *self,
     }
   g_variant_builder_add (&request, "{sv}", "choices", g_variant_builder_end (&choice_builder));
   g_variant_builder_add (&request, "{sv}", "allow-freeform",
-                         g_variant_new_boolean (json_object_get_boolean_member_with_default (params, "allowFreeform", TRUE)));
+                         g_variant_new_boolean (copilotd_json_get_boolean (params, "allowFreeform", TRUE)));
 
   prompt = prompt_new (self, request_id);
   prompt->kind = COPILOTD_PROMPT_USER_INPUT;
@@ -710,8 +710,8 @@ start_tool_call (CopilotdPrompts *self,
                  JsonObject      *data,
                  GPtrArray       *tools)
 {
-  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
-  const char *name = json_object_get_string_member_with_default (data, "toolName", NULL);
+  const char *request_id = copilotd_json_get_string (data, "requestId", NULL);
+  const char *name = copilotd_json_get_string (data, "toolName", NULL);
   CopilotdTool *tool = NULL;
   GCancellable *cancellable;
   ToolCall *call;
@@ -753,7 +753,7 @@ copilotd_prompts_handle_event (CopilotdPrompts *self,
                                JsonObject      *data,
                                GPtrArray       *tools)
 {
-  const char *request_id = json_object_get_string_member_with_default (data, "requestId", NULL);
+  const char *request_id = copilotd_json_get_string (data, "requestId", NULL);
 
   if (self->closed)
     return;
@@ -774,7 +774,7 @@ copilotd_prompts_handle_event (CopilotdPrompts *self,
     start_paired (self, COPILOTD_PROMPT_MODE_SWITCH, data);
   else if (request_id != NULL && strcmp (type, "user_input.requested") == 0)
     g_hash_table_insert (self->input_ids,
-                         g_strdup (json_object_get_string_member_with_default (data, "question", "")),
+                         g_strdup (copilotd_json_get_string (data, "question", "")),
                          g_strdup (request_id));
   else if (strcmp (type, "external_tool.requested") == 0)
     start_tool_call (self, data, tools);

@@ -575,10 +575,10 @@ copilotd_command_execute_async (GDBusConnection     *connection,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  const char *request_id = json_object_get_string_member_with_default (data, "requestId", "");
-  const char *name = json_object_get_string_member_with_default (data, "commandName", "");
-  const char *args = json_object_get_string_member_with_default (data, "args", "");
-  const char *command = json_object_get_string_member_with_default (data, "command", "");
+  const char *request_id = copilotd_json_get_string (data, "requestId", "");
+  const char *name = copilotd_json_get_string (data, "commandName", "");
+  const char *args = copilotd_json_get_string (data, "args", "");
+  const char *command = copilotd_json_get_string (data, "command", "");
   g_auto(GVariantDict) context = G_VARIANT_DICT_INIT (NULL);
   CopilotdProvider *provider = find_command (providers, name);
 

@@ -83,7 +83,7 @@ check_path (JsonObject  *item,
             guint        index,
             GError     **error)
 {
-  const char *path = json_object_get_string_member_with_default (item, "path", NULL);
+  const char *path = copilotd_json_get_string (item, "path", NULL);
   g_autofree char *full = NULL;
   gboolean is_dir = g_strcmp0 (type, "directory") == 0;
 
@@ -176,7 +176,7 @@ parse_attachment (GVariant     *entry,
       json_object_set_member (item, camel, copilotd_variant_to_json (value));
     }
 
-  type = json_object_get_string_member_with_default (item, "type", NULL);
+  type = copilotd_json_get_string (item, "type", NULL);
   if (type == NULL || !g_strv_contains (attachment_types, type))
     {
       g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
@@ -239,7 +239,7 @@ copilotd_send_options_parse (GVariant               *options,
       JsonObject *format = json_object_new ();
       JsonObject *json_schema = json_object_new ();
       JsonObject *schema_object = json_node_get_object (schema);
-      const char *title = json_object_get_string_member_with_default (schema_object, "title", NULL);
+      const char *title = copilotd_json_get_string (schema_object, "title", NULL);
       g_autofree char *name = NULL;
 
       /* Providers restrict the name to [A-Za-z0-9_-]. */

@@ -466,14 +466,14 @@ copilotd_session_set_started (CopilotdSession *self,
                               JsonObject      *result)
 {
   JsonNode *model_state = json_object_get_member (result, "modelState");
-  const char *start = json_object_get_string_member_with_default (result, "startTime", NULL);
+  const char *start = copilotd_json_get_string (result, "startTime", NULL);
 
   if (start != NULL)
     copilotd_dbus_session_set_start_time (COPILOTD_DBUS_SESSION (self), start);
   copilotd_session_control_started (self, result);
   if (model_state != NULL && JSON_NODE_HOLDS_OBJECT (model_state))
     {
-      const char *model = json_object_get_string_member_with_default (json_node_get_object (model_state),
+      const char *model = copilotd_json_get_string (json_node_get_object (model_state),
                                                                       "modelId", NULL);
       if (model != NULL)
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);

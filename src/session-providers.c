@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include "options.h"
 #include "providers.h"
 #include "session-private.h"
 
@@ -58,7 +59,7 @@ session_run_hooks (CopilotdSession *self,
   call->rpc_id = json_node_copy (id);
   copilotd_hooks_invoke_async (self->ctx.connection, self->ctx.callers, self->providers,
                                hook_timeout_ms (self), self->path,
-                               json_object_get_string_member_with_default (params, "hookType", ""),
+                               copilotd_json_get_string (params, "hookType", ""),
                                json_object_get_member (params, "input"),
                                self->cancellable, on_hooks_done, call);
 }

@@ -188,11 +188,11 @@ fill_prompt_target (gpointer              user_data,
   /* Who is asking (DESIGN.md §9): the owner's client-name, which the
    * manager derived from the owner's process when it gave none. */
   if (params != NULL)
-    target->client_name = json_object_get_string_member_with_default (params, "clientName", NULL);
+    target->client_name = copilotd_json_get_string (params, "clientName", NULL);
   target->client_pid = self->owner != NULL ? copilotd_callers_get_pid (self->ctx.callers, self->owner) : 0;
   target->working_directory = self->cwd;
   if (target->working_directory == NULL && params != NULL)
-    target->working_directory = json_object_get_string_member_with_default (params, "workingDirectory", NULL);
+    target->working_directory = copilotd_json_get_string (params, "workingDirectory", NULL);
 }
 
 static void
@@ -240,7 +240,7 @@ static void
 process_event (CopilotdSession *self,
                JsonObject      *event)
 {
-  const char *type = json_object_get_string_member_with_default (event, "type", "");
+  const char *type = copilotd_json_get_string (event, "type", "");
   JsonNode *data_node = json_object_get_member (event, "data");
   JsonObject *data = data_node && JSON_NODE_HOLDS_OBJECT (data_node) ? json_node_get_object (data_node) : NULL;
   g_autoptr(JsonObject) empty = NULL;
@@ -258,7 +258,7 @@ process_event (CopilotdSession *self,
     {
       if (!json_object_has_member (data, "parentToolCallId"))
         {
-          const char *content = json_object_get_string_member_with_default (data, "content", NULL);
+          const char *content = copilotd_json_get_string (data, "content", NULL);
 
           if (content != NULL && *content != '\0')
             {
@@ -272,13 +272,13 @@ process_event (CopilotdSession *self,
     {
       /* Without an explicit model the create/resume reply has an empty
        * modelState; the CLI names its pick only here. */
-      const char *model = json_object_get_string_member_with_default (data, "selectedModel", NULL);
+      const char *model = copilotd_json_get_string (data, "selectedModel", NULL);
       JsonNode *context = json_object_get_member (data, "context");
 
       /* The CLI's own working directory when the creator named none. */
       if (context != NULL && JSON_NODE_HOLDS_OBJECT (context))
         {
-          const char *cwd = json_object_get_string_member_with_default (json_node_get_object (context),
+          const char *cwd = copilotd_json_get_string (json_node_get_object (context),
                                                                         "cwd", NULL);
           if (cwd != NULL)
             {
@@ -291,7 +291,7 @@ process_event (CopilotdSession *self,
     }
   else if (strcmp (type, "session.model_change") == 0)
     {
-      const char *model = json_object_get_string_member_with_default (data, "newModel", NULL);
+      const char *model = copilotd_json_get_string (data, "newModel", NULL);
       if (model != NULL)
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
     }
@@ -316,7 +316,7 @@ process_event (CopilotdSession *self,
     {
       self->busy = FALSE;
       session_update_state (self);
-      session_finish_waiters (self, NULL, json_object_get_boolean_member_with_default (data, "aborted", FALSE));
+      session_finish_waiters (self, NULL, copilotd_json_get_boolean (data, "aborted", FALSE));
     }
   g_signal_emit (self, signals[SIGNAL_CLI_EVENT], 0, type, data);
 }
@@ -499,7 +499,7 @@ copilotd_session_parse_send (CopilotdSession        *self,
 
   /* agent-mode, response-format, attachments (send-options.c). */
   if (self->params != NULL && JSON_NODE_HOLDS_OBJECT (self->params))
-    cwd = json_object_get_string_member_with_default (json_node_get_object (self->params),
+    cwd = copilotd_json_get_string (json_node_get_object (self->params),
                                                       "workingDirectory", NULL);
   if (!copilotd_send_options_parse (options, invocation, cwd, params, error))
     return FALSE;
@@ -520,7 +520,7 @@ on_send_done (GObject      *source,
 
   node = copilotd_session_call_finish (ctx->session, result, &error);
   if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
-    message_id = json_object_get_string_member_with_default (json_node_get_object (node), "messageId", NULL);
+    message_id = copilotd_json_get_string (json_node_get_object (node), "messageId", NULL);
   if (error == NULL && message_id == NULL)
     error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
                                  "The CLI answered session.send without a messageId");
@@ -735,7 +735,7 @@ on_set_model_done (GObject      *source,
       const char *model = NULL;
 
       if (JSON_NODE_HOLDS_OBJECT (node))
-        model = json_object_get_string_member_with_default (json_node_get_object (node), "modelId", NULL);
+        model = copilotd_json_get_string (json_node_get_object (node), "modelId", NULL);
       if (model != NULL)
         copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (ctx->session), model);
       g_dbus_method_invocation_return_value (ctx->invocation, NULL);

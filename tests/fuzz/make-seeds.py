@@ -62,6 +62,9 @@ hostile = [
     b'{"type":"assistant.message","data":{"content":"x\\ud800"}}',
     b'{"type":"tool.execution_complete","data":{"result":{"content":"\xff\xfe bytes \xed\xa0\x80"}}}',
     b'{"type":"session.info","id":"\\ud83d\\ude00","data":[[[[[[[]]]]]]]}',
+    # Members of the wrong kind: json-glib's getters raised a critical.
+    b'{"type":[[[[[[[]]]]]]]}',
+    b'{"type":"assistant.message_delta","id":{},"parentId":[],"timestamp":7,"ephemeral":"yes","data":{"messageId":[1],"deltaContent":{"a":1}}}',
 ]
 for i, body in enumerate(frames):
     write("jsonrpc", i, frame(body))
