@@ -67,6 +67,17 @@ struct _CopilotdSession
   guint idle_close_source;       /* session-idle-timeout: closes a quiet session */
 };
 
+/* session-subscribers.c: Subscribe, Unsubscribe, GetEvents */
+gboolean session_handle_subscribe   (CopilotdDbusSession   *iface,
+                                     GDBusMethodInvocation *invocation,
+                                     GVariant              *options);
+gboolean session_handle_unsubscribe (CopilotdDbusSession   *iface,
+                                     GDBusMethodInvocation *invocation);
+gboolean session_handle_get_events  (CopilotdDbusSession   *iface,
+                                     GDBusMethodInvocation *invocation,
+                                     guint64                since,
+                                     guint                  max);
+
 /* session.c */
 void session_update_state    (CopilotdSession *self);
 /* Relays an event copilotd itself adds to the session's stream; takes @data. */
