@@ -36,11 +36,12 @@ def sanitizer_preload():
 
 class World:
     """A private bus and the built daemon with the fake CLI (harness.World),
-    and the environment a libcopilot client needs there."""
+    or with @real the real CLI and the offline model, and the environment a
+    libcopilot client needs there."""
 
-    def __init__(self, world_factory):
-        self.world = world_factory(model=False)
-        self.world.daemon(fake=True)
+    def __init__(self, world_factory, real=False):
+        self.world = world_factory(model=real)
+        self.world.daemon(fake=not real)
         self.tmp = self.world.tmp.path
         self.env = dict(self.world.child_env, DBUS_SESSION_BUS_ADDRESS=self.world.bus.address,
                         COPILOT_HOME=self.world.home,
@@ -118,14 +119,17 @@ def start_xvfb(tmp):
 
 
 def test_gtk_chat_app(world):
-    """The GTK 4 / libadwaita app under Xvfb: a turn with an approval
-    dialog; the text view's content and a screenshot."""
+    """The GTK 4 / libadwaita app under Xvfb, on the real CLI and the
+    offline model: a turn with an approval dialog; the text view's content
+    and a screenshot."""
     app = os.path.join(HERE, "..", "..", "src", "examples", "chat-app", "copilot-chat.js")
     transcript = os.path.join(world.tmp, "transcript.txt")
+    target = os.path.join(world.tmp, "approved-in-gtk.txt")
+    command = f"echo approved-in-gtk > {target}"
     shot = os.path.join(os.environ.get("G_TEST_BUILDDIR", world.tmp), "libcopilot-chat-app.png")
     xvfb, display = start_xvfb(world.tmp)
     env = dict(world.interp_env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
-               GTK_A11Y="none", NO_AT_BRIDGE="1", COPILOT_CHAT_TEST_PROMPT="PERMISSION: ls -l",
+               GTK_A11Y="none", NO_AT_BRIDGE="1", COPILOT_CHAT_TEST_PROMPT=f"RUN: {command}",
                COPILOT_CHAT_TEST_APPROVE="1", COPILOT_CHAT_TEST_TRANSCRIPT=transcript)
     log = open(os.path.join(world.tmp, "chat-app.log"), "w")
     proc = subprocess.Popen(["gjs", "-m", app], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -135,9 +139,13 @@ def test_gtk_chat_app(world):
         assert os.path.exists(transcript), open(os.path.join(world.tmp, "chat-app.log")).read()[-3000:]
         with open(transcript) as f:
             text = f.read()
-        assert "You: PERMISSION: ls -l" in text, text
-        assert "wants Copilot to run “ls -l”" in text, text
-        assert text.index("Copilot: ") < text.index("Permission: approved"), text
+        assert f"You: RUN: {command}" in text, text
+        assert f"wants Copilot to run “{command}”" in text, text
+        # The approved command ran, and the model's answer streamed in after
+        # the dialog.
+        assert os.path.exists(target) and open(target).read().strip() == "approved-in-gtk", text
+        answer = text[text.index("wants Copilot to run"):].split("]", 1)[1].strip()
+        assert answer, text
         run = subprocess.run(["import", "-display", display, "-window", "root", shot],
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 0 and os.path.getsize(shot) > 1000, run.stderr
@@ -219,11 +227,12 @@ def test_daemon_restart(world):
     check(seen["prompts"] == 1 and seen["answer"] == "Permission: approved", seen)
 
 
-def case(test):
+def case(test, real=False):
     return (test.__doc__.strip().splitlines()[0] if test.__doc__ else test.__name__,
-            lambda world_factory: test(World(world_factory)))
+            lambda world_factory: test(World(world_factory, real)))
 
 
 h.run_cases([case(t) for t in (test_readme_examples, test_gjs, test_python, test_vala,
-                               test_shell_extension_logic, test_gtk_chat_app, test_daemon_restart)],
+                               test_shell_extension_logic)]
+            + [case(test_gtk_chat_app, real=True), case(test_daemon_restart)],
             needs_cli=False)
