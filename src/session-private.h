@@ -24,6 +24,7 @@ typedef struct {
   CopilotdSession *session;    /* owned */
   GDBusMethodInvocation *invocation; /* owned, nullable once answered */
   char *message_id;            /* owned, nullable until session.send answered */
+  gboolean started;            /* its user.message was seen */
   guint timeout_id;
 } Waiter;
 
@@ -61,6 +62,8 @@ struct _CopilotdSession
   char *cwd;                   /* owned, nullable: the CLI's working directory (session.start) */
   char *last_content;          /* owned, nullable */
   GList *waiters;              /* Waiter* owned */
+  char *last_user_message;     /* owned, nullable: messageId of the last user.message */
+  gboolean idle_owed;          /* a turn failed (session.error); its session.idle is still to come */
   CopilotdPrompts *prompts;    /* owned: permission prompts, questions, tool calls */
   gboolean busy;
   gboolean closed;

@@ -130,6 +130,14 @@ session_finish_waiters (CopilotdSession *self,
           keep = g_list_prepend (keep, waiter);
           continue;
         }
+      /* After a failed turn, its own session.idle may come after the next
+       * turn's session.send was answered: it must not answer that turn's
+       * waiter, which has not started yet (its user.message is to come). */
+      if (error == NULL && self->idle_owed && !waiter->started && !self->closed)
+        {
+          keep = g_list_prepend (keep, waiter);
+          continue;
+        }
       if (waiter->invocation == NULL)
         ;  /* it timed out already */
       else if (error != NULL)
@@ -311,12 +319,28 @@ process_event (CopilotdSession *self,
       g_autoptr(GError) error = copilotd_error_new_for_session_error (data);
 
       session_finish_waiters (self, error, FALSE);
+      self->idle_owed = TRUE;
     }
   else if (strcmp (type, "session.idle") == 0)
     {
       self->busy = FALSE;
       session_update_state (self);
       session_finish_waiters (self, NULL, copilotd_json_get_boolean (data, "aborted", FALSE));
+      self->idle_owed = FALSE;
+    }
+  else if (strcmp (type, "user.message") == 0)
+    {
+      const char *message_id = copilotd_json_get_string (data, "messageId", NULL);
+
+      g_free (self->last_user_message);
+      self->last_user_message = g_strdup (message_id);
+      for (GList *l = self->waiters; l != NULL && message_id != NULL; l = l->next)
+        {
+          Waiter *waiter = l->data;
+
+          if (g_strcmp0 (waiter->message_id, message_id) == 0)
+            waiter->started = TRUE;
+        }
     }
   g_signal_emit (self, signals[SIGNAL_CLI_EVENT], 0, type, data);
 }
@@ -538,7 +562,10 @@ on_send_done (GObject      *source,
           waiter_free (waiter);
         }
       else
-        waiter->message_id = g_strdup (message_id);
+        {
+          waiter->message_id = g_strdup (message_id);
+          waiter->started = g_strcmp0 (message_id, ctx->session->last_user_message) == 0;
+        }
     }
   else if (error != NULL)
     g_dbus_method_invocation_return_gerror (ctx->invocation, error);
@@ -883,6 +910,7 @@ copilotd_session_finalize (GObject *object)
   g_free (self->owner);
   g_free (self->turn_sender);
   g_free (self->cwd);
+  g_free (self->last_user_message);
   g_free (self->last_content);
   g_clear_pointer (&self->params, json_node_unref);
   g_clear_pointer (&self->tools, g_ptr_array_unref);
