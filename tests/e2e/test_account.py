@@ -71,9 +71,13 @@ def case_sign_in(world):
 
     # A CLI that comes back has the token again: signed in, sessions work.
     pid = daemon.cli_pid()
+    seen = len(c.states)
     os.kill(pid, signal.SIGKILL)
-    h.wait_until(lambda: daemon.cli_pids() and daemon.cli_pids() != [pid]
-                 and c.backend_state() == "running", what="the CLI to come back", alive=daemon.check_alive)
+    # Back only once the daemon announced the loss and then "running" again:
+    # a "running" read before the loss was announced is the old CLI's.
+    h.wait_until(lambda: any(state != "running" for state in c.states[seen:])
+                 and c.states[-1] == "running" and daemon.cli_pids() and daemon.cli_pids() != [pid],
+                 what="the CLI to come back", alive=daemon.check_alive)
     h.wait_until(lambda: c.manager("GetAuthStatus")[0].get("authenticated"),
                  what="the CLI to be signed in again", alive=daemon.check_alive)
     ask_ok(c, path, "After the CLI came back")
