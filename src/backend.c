@@ -840,6 +840,12 @@ copilotd_backend_get_protocol_version (CopilotdBackend *self)
   return self->protocol_version;
 }
 
+uid_t
+copilotd_backend_get_user (CopilotdBackend *self)
+{
+  return self->run_as;
+}
+
 const GError *
 copilotd_backend_get_failure (CopilotdBackend *self)
 {

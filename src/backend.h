@@ -45,6 +45,8 @@ CopilotdBackend     *copilotd_backend_new_for_user    (const CopilotdConfig *con
 CopilotdBackendState copilotd_backend_get_state       (CopilotdBackend *self);
 const char          *copilotd_backend_get_version     (CopilotdBackend *self);
 guint                copilotd_backend_get_protocol_version (CopilotdBackend *self);
+/* Whom the CLI runs as: its user (system bus), or (uid_t) -1, the daemon's. */
+uid_t                copilotd_backend_get_user        (CopilotdBackend *self);
 /* Why the state is "failed"; NULL in any other state. */
 const GError        *copilotd_backend_get_failure     (CopilotdBackend *self);
 

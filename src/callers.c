@@ -345,3 +345,21 @@ copilotd_callers_get_pid (CopilotdCallers *self,
 
   return GPOINTER_TO_UINT (g_hash_table_lookup (self->pids, unique_name));
 }
+
+GPtrArray *
+copilotd_callers_list_names (CopilotdCallers *self,
+                             uid_t            uid)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  const char *name;
+  guint *cached;
+
+  g_return_val_if_fail (COPILOTD_IS_CALLERS (self), names);
+
+  g_hash_table_iter_init (&iter, self->uids);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &cached))
+    if ((uid_t) *cached == uid)
+      g_ptr_array_add (names, g_strdup (name));
+  return names;
+}

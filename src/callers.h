@@ -22,5 +22,9 @@ guint32          copilotd_callers_get_pid (CopilotdCallers *self,
                                            const char      *unique_name);
 void             copilotd_callers_watch   (CopilotdCallers  *self,
                                            const char       *unique_name);
+/* The unique names of @uid that were looked up and are still on the bus
+ * (strings owned by the array). */
+GPtrArray       *copilotd_callers_list_names (CopilotdCallers *self,
+                                              uid_t            uid);
 
 G_END_DECLS

@@ -18,7 +18,6 @@
 #include "jsonrpc.h"
 #include "manager.h"
 #include "peer-gate.h"
-#include "session-fallback.h"
 #include "tool-router.h"
 
 #define IDLE_CHECK_INTERVAL_S 1
@@ -37,7 +36,6 @@ struct _CopilotdDaemon
 
   guint name_id;
   guint idle_id;
-  guint fallback_id;                   /* Session calls to gone sessions */
   gint64 idle_since;                   /* monotonic µs, 0 while busy */
   gboolean name_acquired;
   gboolean shutting_down;
@@ -131,7 +129,11 @@ copilotd_daemon_start (CopilotdDaemon   *self,
   self->connection = g_object_ref (connection);
   g_dbus_connection_set_exit_on_close (connection, FALSE);
   self->callers = copilotd_callers_new (connection);
-  if (!self->config->system_bus)
+  /* --session: only our UID gets in; the system bus: everybody, known by
+   * UID so that signals about their sessions can reach them. */
+  if (self->config->system_bus)
+    copilotd_peer_gate_set_open (self->callers);
+  else
     copilotd_peer_gate_set (self->callers, getuid ());
   self->pool = copilotd_backend_pool_new (self->config, self->callers);
   self->agents = copilotd_agent_registry_new (connection, self->callers, self->config);
@@ -142,9 +144,6 @@ copilotd_daemon_start (CopilotdDaemon   *self,
   if (!copilotd_manager_export (self->manager, error) ||
       !g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->agents), connection,
                                          COPILOTD_ROOT_PATH, error))
-    return FALSE;
-  self->fallback_id = copilotd_session_fallback_register (connection, error);
-  if (self->fallback_id == 0)
     return FALSE;
 
   if (replace)
@@ -204,11 +203,6 @@ copilotd_daemon_dispose (GObject *object)
       self->name_id = 0;
     }
   g_clear_object (&self->manager);
-  if (self->fallback_id != 0)
-    {
-      g_dbus_connection_unregister_subtree (self->connection, self->fallback_id);
-      self->fallback_id = 0;
-    }
   if (self->agents != NULL &&
       g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->agents)) != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->agents));

@@ -2,10 +2,11 @@
 /* lifecycle.c: the Manager's SessionLifecycle signal
  *
  * The CLI's session.lifecycle notifications become SessionLifecycle
- * broadcasts carrying times only (the summary is chat content, and a
- * broadcast reaches every peer). "updated" follows almost every persisted
- * event: it goes out at most once per session per interval, the latest
- * metadata winning.
+ * signals carrying times only (the summary is chat content). They go out
+ * through the object manager: on the system bus only to connections of
+ * the UID whose CLI told, on the session bus as a broadcast. "updated"
+ * follows almost every persisted event: it goes out at most once per
+ * session per interval, the latest metadata winning.
  */
 #include "config.h"
 
@@ -14,13 +15,16 @@
 #include "options.h"
 #include "lifecycle.h"
 
+#define ROOT_PATH "/io/github/copilotd/Copilot1"
+#define MANAGER_INTERFACE "io.github.copilotd.Copilot1.Manager"
+
 #define UPDATE_INTERVAL_MS 1000
 
 struct _CopilotdLifecycle
 {
-  CopilotdDbusManager *manager;  /* unowned: it owns this */
+  CopilotdObjectManager *objects; /* unowned: the manager owns both */
   GHashTable *last;              /* owned: id → gint64* last "updated" (µs) */
-  GHashTable *pending;           /* owned: id → GVariant* metadata to send */
+  GHashTable *pending;           /* owned: id → GVariant* (u uid, a{sv} metadata) to send */
   guint flush_id;
 };
 
@@ -38,11 +42,13 @@ add_time (GVariantBuilder *builder,
 
 static void
 emit_lifecycle (CopilotdLifecycle *self,
-                const char      *type,
-                const char      *session_id,
-                GVariant        *metadata)
+                uid_t              uid,
+                const char        *type,
+                const char        *session_id,
+                GVariant          *metadata)
 {
-  copilotd_dbus_manager_emit_session_lifecycle (self->manager, type, session_id, metadata);
+  copilotd_object_manager_emit (self->objects, uid, ROOT_PATH, MANAGER_INTERFACE, "SessionLifecycle",
+                                g_variant_new ("(ss@a{sv})", type, session_id, metadata));
 }
 
 static gboolean
@@ -61,8 +67,9 @@ is_stale (gpointer key,
 
 static void
 emit_updated (CopilotdLifecycle *self,
-              const char      *id,
-              GVariant        *metadata)
+              uid_t              uid,
+              const char        *id,
+              GVariant          *metadata)
 {
   gint64 *now = g_new (gint64, 1);
 
@@ -71,7 +78,7 @@ emit_updated (CopilotdLifecycle *self,
   g_hash_table_foreach_remove (self->last, is_stale, NULL);
   *now = g_get_monotonic_time ();
   g_hash_table_replace (self->last, g_strdup (id), now);
-  emit_lifecycle (self, "updated", id, metadata);
+  emit_lifecycle (self, uid, "updated", id, metadata);
 }
 
 static gboolean
@@ -80,13 +87,17 @@ flush_lifecycle_updates (gpointer user_data)
   CopilotdLifecycle *self = user_data;
   GHashTableIter iter;
   const char *id;
-  GVariant *metadata;
+  GVariant *pending;
 
   self->flush_id = 0;
   g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &metadata))
+  while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &pending))
     {
-      emit_updated (self, id, metadata);
+      g_autoptr(GVariant) metadata = g_variant_get_child_value (pending, 1);
+      guint32 uid;
+
+      g_variant_get_child (pending, 0, "u", &uid);
+      emit_updated (self, (uid_t) uid, id, metadata);
       g_hash_table_iter_remove (&iter);
     }
   return G_SOURCE_REMOVE;
@@ -94,6 +105,7 @@ flush_lifecycle_updates (gpointer user_data)
 
 void
 copilotd_lifecycle_handle (CopilotdLifecycle *self,
+                           uid_t              uid,
                            JsonObject        *params)
 {
   const char *type = copilotd_json_get_string (params, "type", NULL);
@@ -109,8 +121,7 @@ copilotd_lifecycle_handle (CopilotdLifecycle *self,
   if (g_str_has_prefix (type, "session."))
     type += strlen ("session.");
 
-  /* Only times: the summary is chat content and properties/broadcasts
-   * reach every peer. */
+  /* Only times: the summary is chat content. */
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   add_time (&builder, "start-time", meta, "startTime");
   add_time (&builder, "modified-time", meta, "modifiedTime");
@@ -123,7 +134,7 @@ copilotd_lifecycle_handle (CopilotdLifecycle *self,
           g_hash_table_remove (self->last, id);
           g_hash_table_remove (self->pending, id);
         }
-      emit_lifecycle (self, type, id, metadata);
+      emit_lifecycle (self, uid, type, id, metadata);
       return;
     }
 
@@ -133,20 +144,21 @@ copilotd_lifecycle_handle (CopilotdLifecycle *self,
   if (last == NULL || !is_recent (last))
     {
       g_hash_table_remove (self->pending, id);
-      emit_updated (self, id, metadata);
+      emit_updated (self, uid, id, metadata);
       return;
     }
-  g_hash_table_replace (self->pending, g_strdup (id), g_variant_ref (metadata));
+  g_hash_table_replace (self->pending, g_strdup (id),
+                        g_variant_ref_sink (g_variant_new ("(u@a{sv})", (guint32) uid, metadata)));
   if (self->flush_id == 0)
     self->flush_id = g_timeout_add (UPDATE_INTERVAL_MS, flush_lifecycle_updates, self);
 }
 
 CopilotdLifecycle *
-copilotd_lifecycle_new (CopilotdDbusManager *manager)
+copilotd_lifecycle_new (CopilotdObjectManager *objects)
 {
   CopilotdLifecycle *self = g_new0 (CopilotdLifecycle, 1);
 
-  self->manager = manager;
+  self->objects = objects;
   self->last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) g_variant_unref);

@@ -3,8 +3,8 @@
  *
  * The manager maps D-Bus calls at /io/github/copilotd/Copilot1 to the
  * caller's CLI (from the backend pool), owns the table of live
- * CopilotdSession objects (exported through a GDBusObjectManagerServer so
- * that ObjectManager shows them), and routes each CLI's notifications,
+ * CopilotdSession objects (served by object-manager.c, which shows each
+ * only to its owner's UID), and routes each CLI's notifications,
  * requests, loss and restart to its sessions, which bring themselves back.
  */
 #include "config.h"
@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "manager-private.h"
 #include "manager-account.h"
+#include "object-manager.h"
 #include "ask.h"
 #include "options.h"
 #include "polkit.h"
@@ -41,7 +42,7 @@ struct _CopilotdManager
   CopilotdBackendPool *pool;            /* owned: the CLIs */
   CopilotdAgentRegistry *agents;        /* owned, nullable */
   CopilotdToolRouter *tools;            /* owned, nullable */
-  GDBusObjectManagerServer *objects;    /* owned */
+  CopilotdObjectManager *objects;       /* owned: ObjectManager, session paths */
 
   GHashTable *sessions;                 /* owned: id → CopilotdSession* (owned) */
   CopilotdLifecycle *lifecycle;         /* owned: SessionLifecycle, coalesced */
@@ -111,7 +112,7 @@ on_session_closed (CopilotdSession *session,
   g_autofree char *session_id = g_strdup (id);
 
   g_signal_handlers_disconnect_by_data (session, self);
-  g_dbus_object_manager_server_unexport (self->objects, copilotd_session_get_path (session));
+  copilotd_object_manager_unexport (self->objects, copilotd_session_get_path (session));
   g_hash_table_remove (self->sessions, session_id);
 }
 
@@ -119,11 +120,9 @@ static void
 export_session (CopilotdManager *self,
                 CopilotdSession *session)
 {
-  g_autoptr(GDBusObjectSkeleton) object = NULL;
-
-  object = g_dbus_object_skeleton_new (copilotd_session_get_path (session));
-  g_dbus_object_skeleton_add_interface (object, G_DBUS_INTERFACE_SKELETON (session));
-  g_dbus_object_manager_server_export (self->objects, object);
+  copilotd_object_manager_export (self->objects, G_DBUS_INTERFACE_SKELETON (session),
+                                  copilotd_session_get_path (session),
+                                  copilotd_session_get_uid (session));
 }
 
 /* What a start (create, resume, or live resume) is about. */
@@ -466,7 +465,7 @@ on_backend_notification (CopilotdBackend *backend,
         copilotd_session_handle_event (session, json_node_get_object (event));
     }
   else if (strcmp (method, "session.lifecycle") == 0)
-    copilotd_lifecycle_handle (self->lifecycle, object);
+    copilotd_lifecycle_handle (self->lifecycle, copilotd_backend_get_user (backend), object);
 }
 
 static gboolean
@@ -649,8 +648,7 @@ copilotd_manager_export (CopilotdManager  *self,
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self), self->connection,
                                          COPILOTD_ROOT_PATH, error))
     return FALSE;
-  g_dbus_object_manager_server_set_connection (self->objects, self->connection);
-  return TRUE;
+  return copilotd_object_manager_register (self->objects, error);
 }
 
 const CopilotdConfig *
@@ -702,7 +700,7 @@ copilotd_manager_dispose (GObject *object)
     }
   if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self)) != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self));
-  g_clear_object (&self->objects);
+  g_clear_pointer (&self->objects, copilotd_object_manager_free);
   g_clear_object (&self->agents);
   g_clear_object (&self->tools);
   g_clear_object (&self->pool);
@@ -757,8 +755,8 @@ copilotd_manager_new (GDBusConnection       *connection,
   self->pool = g_object_ref (pool);
   self->agents = agents ? g_object_ref (agents) : NULL;
   self->tools = tools ? g_object_ref (tools) : NULL;
-  self->objects = g_dbus_object_manager_server_new (COPILOTD_ROOT_PATH);
-  self->lifecycle = copilotd_lifecycle_new (iface);
+  self->objects = copilotd_object_manager_new (connection, callers, config->system_bus);
+  self->lifecycle = copilotd_lifecycle_new (self->objects);
 
   copilotd_dbus_manager_set_version (iface, PACKAGE_VERSION);
   copilotd_dbus_manager_set_api_version (iface, API_VERSION);

@@ -8,7 +8,10 @@
  * Manager, AgentManager and Session objects first passes this gate, which
  * answers AccessDenied to a caller whose UID is not the daemon's. On the
  * system bus the gate is open: there every user has a CLI of their own and
- * the objects check their owner UID themselves.
+ * the objects check their owner UID themselves. The open gate still looks
+ * every caller's UID up (cached): the connections of a UID that have called
+ * copilotd are where signals about that UID's sessions go
+ * (object-manager.c).
  *
  * The gate wraps the GDBusInterfaceVTable that gdbus-codegen's skeleton
  * returns (GDBusInterfaceSkeletonClass.get_vtable), so it runs in the main
@@ -26,7 +29,8 @@ typedef struct {
   const GDBusInterfaceVTable *inner;     /* unowned: the skeleton's own */
 } GatedVTable;
 
-static CopilotdCallers *gate_callers;    /* unowned, nullable: gate open */
+static CopilotdCallers *gate_callers;    /* unowned, nullable: nobody looked up */
+static gboolean gate_only_uid;           /* closed to UIDs but gate_uid */
 static uid_t gate_uid;
 
 static GQuark
@@ -53,7 +57,21 @@ copilotd_peer_gate_set (CopilotdCallers *callers,
                         uid_t            uid)
 {
   gate_callers = callers;
+  gate_only_uid = callers != NULL;
   gate_uid = uid;
+}
+
+/**
+ * copilotd_peer_gate_set_open:
+ * @callers: where UIDs are looked up and kept
+ *
+ * The system bus: everybody gets in, and is known by UID.
+ */
+void
+copilotd_peer_gate_set_open (CopilotdCallers *callers)
+{
+  gate_callers = callers;
+  gate_only_uid = FALSE;
 }
 
 gboolean
@@ -65,6 +83,13 @@ copilotd_peer_gate_allows (const char  *sender,
   /* No sender: a peer-to-peer connection, which is always our own. */
   if (gate_callers == NULL || sender == NULL)
     return TRUE;
+  if (!gate_only_uid)
+    {
+      /* A caller already gone is no reason to refuse it: the handlers,
+       * which need its UID, say why. */
+      copilotd_callers_get_uid (gate_callers, sender, NULL, NULL);
+      return TRUE;
+    }
   if (!copilotd_callers_get_uid (gate_callers, sender, &uid, error))
     return FALSE;
   if (uid == gate_uid)
