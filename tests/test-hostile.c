@@ -502,6 +502,15 @@ test_session_bus_other_uid (Fixture       *fx,
                              g_variant_new ("(ss)", SESSION_IFACE, "Model"), NULL, &error);
   assert_dbus_error (error, "AccessDenied", NULL);
   g_clear_error (&error);
+  /* Nor does it see the session (object-manager.c). */
+  reply = call_sync_iterate (fx->client, path, PROPERTIES_IFACE, "GetAll",
+                             g_variant_new ("(s)", SESSION_IFACE), NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
+  reply = call_sync_iterate (fx->client, ROOT_PATH, OBJECT_MANAGER_IFACE, "GetManagedObjects",
+                             NULL, NULL, &error);
+  assert_dbus_error (error, "AccessDenied", NULL);
+  g_clear_error (&error);
   g_assert_cmpuint (record_count (fx, "session.send"), ==, 0);
 
   /* The daemon's own UID is served as before. */

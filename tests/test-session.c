@@ -143,7 +143,7 @@ assert_object_gone (GDBusConnection *conn,
                              g_variant_new ("(s)", SESSION_IFACE), "(a{sv})", &error);
   g_assert_null (reply);
   remote = g_dbus_error_get_remote_error (error);
-  /* Gone sessions answer NotFound (session-fallback.c). */
+  /* Gone sessions answer NotFound (object-manager.c). */
   g_assert_cmpstr (remote, ==, "io.github.copilotd.Copilot1.Error.NotFound");
 }
 

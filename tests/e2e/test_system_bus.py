@@ -33,6 +33,10 @@ from harness import GLib  # noqa: E402
 NAME = "io.github.copilotd.Copilot1"
 ROOT = "/io/github/copilotd/Copilot1"
 PREFIX = "io.github.copilotd.Copilot1."
+SESSIONS = ROOT + "/session"
+OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
 ACTION = "io.github.copilotd.Copilot1.use"
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY = os.environ.get("COPILOTD_BUS_POLICY",
@@ -283,6 +287,17 @@ def session_id(path):
     return path.rsplit("/", 1)[1].replace("_", "-")
 
 
+def node(path):
+    return path.rsplit("/", 1)[1]
+
+
+def names_any(signal, paths):
+    """Whether a recorded signal's path or body names one of the session
+    @paths, by path, node name or session id."""
+    text = " ".join(str(part) for part in signal)
+    return any(p in text or session_id(p) in text for p in paths)
+
+
 def test_users_are_isolated(fx):
     # persist: the session outlives alice's client process.
     alice = fx.as_user(ALICE, [
@@ -303,6 +318,10 @@ def test_users_are_isolated(fx):
         ["messages_other", path, "Session", "GetMessages", "(a{sv})", [{}]],
         ["resume_other", ROOT, "Manager", "ResumeSession", "(sa{sv})", [sid, {}]],
         ["delete_other", ROOT, "Manager", "DeleteSession", "(s)", [sid]],
+        ["objects", ROOT, OBJECT_MANAGER, "GetManagedObjects", "", []],
+        ["getall_other", path, PROPERTIES, "GetAll", "(s)", [PREFIX + "Session"]],
+        ["get_other", path, PROPERTIES, "Get", "(ss)", [PREFIX + "Session", "State"]],
+        ["introspect", SESSIONS, INTROSPECTABLE, "Introspect", "", []],
     ])
     calls = bob["calls"]
     assert "ok" in calls["create"], calls["create"]
@@ -311,8 +330,16 @@ def test_users_are_isolated(fx):
     assert sid not in listed, f"bob sees alice's session: {listed}"
     assert len(listed) == 1, listed
     assert calls["metadata_other"]["error"] == PREFIX + "Error.NotFound", calls["metadata_other"]
-    for key in ("subscribe_other", "send_other", "messages_other", "resume_other", "delete_other"):
+    for key in ("subscribe_other", "send_other", "messages_other", "resume_other", "delete_other",
+                "getall_other", "get_other"):
         assert calls[key].get("error") == PREFIX + "Error.AccessDenied", (key, calls[key])
+    # Bob's view of the objects: his own session, nothing of alice's.
+    bob_path = calls["create"]["ok"][0]
+    objects = calls["objects"]["ok"][0]
+    assert list(objects) == [bob_path], f"bob's GetManagedObjects: {objects}"
+    nodes = calls["introspect"]["ok"][0]
+    assert node(bob_path) in nodes and node(path) not in nodes, nodes
+    assert not [s for s in bob["signals"] if names_any(s, [path])], bob["signals"]
 
     again = fx.as_user(ALICE, [
         ["list", ROOT, "Manager", "ListSessions", "(a{sv})", [{}]],
@@ -321,6 +348,34 @@ def test_users_are_isolated(fx):
     mine = [s["session-id"] for s in again["calls"]["list"]["ok"][0]]
     assert mine == [sid], mine
     assert again["calls"]["resume"]["ok"][0] == path, again["calls"]["resume"]
+    seen = fx.as_user(ALICE, [
+        ["objects", ROOT, OBJECT_MANAGER, "GetManagedObjects", "", []],
+        ["getall", path, PROPERTIES, "GetAll", "(s)", [PREFIX + "Session"]],
+    ])
+    assert list(seen["calls"]["objects"]["ok"][0]) == [path], seen["calls"]["objects"]
+    assert seen["calls"]["getall"]["ok"][0]["Id"] == sid, seen["calls"]["getall"]
+
+
+def test_gone_sessions_answer_not_found(fx):
+    """A destroyed session's path, and one that never was, answer the
+    project's NotFound to every member, never GDBus's UnknownMethod."""
+    never = ROOT + "/session/6f1c2a4e_8d3b_4e5f_9a0b_1c2d3e4f5a6b"
+    alice = fx.as_user(ALICE, [
+        ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
+        ["destroy", "$create", "Session", "Destroy", "(a{sv})", [{}]],
+        ["send", "$create", "Session", "Send", "(sa{sv})", ["anyone there?", {}]],
+        ["getall", "$create", PROPERTIES, "GetAll", "(s)", [PREFIX + "Session"]],
+        ["get", "$create", PROPERTIES, "Get", "(ss)", [PREFIX + "Session", "State"]],
+        ["never", never, "Session", "Abort", "(a{sv})", [{}]],
+    ])
+    calls = alice["calls"]
+    assert "ok" in calls["destroy"], calls["destroy"]
+    for key in ("send", "getall", "get", "never"):
+        assert calls[key].get("error") in (PREFIX + "Error.NotFound", PREFIX + "Error.Closed"), (key, calls[key])
+    # The owner heard of its session coming and going.
+    path = calls["create"]["ok"][0]
+    members = [s[2] for s in alice["signals"] if names_any(s, [path])]
+    assert "InterfacesAdded" in members and "InterfacesRemoved" in members, members
 
 
 def test_prompts_reach_only_their_user(fx):
@@ -336,6 +391,7 @@ def test_prompts_reach_only_their_user(fx):
             ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
             ["send", "$create", "Session", "SendAndWait", "(sa{sv})", ["PERMISSION: rm -rf /", {}]],
         ])
+        alice_paths = [alice["calls"]["create"]["ok"][0]]
         # No agent of alice's: the prompt fails closed and bob saw nothing.
         answer = alice["calls"]["send"]["ok"][0]
         assert "denied" in answer.lower() or "user-not-available" in answer.lower() or "reject" in answer.lower(), answer
@@ -348,10 +404,18 @@ def test_prompts_reach_only_their_user(fx):
         assert "ok" in alice["calls"]["agent"], alice["calls"]["agent"]
         assert [p[0] for p in alice["prompts"]] == ["RequestPermission"], alice["prompts"]
         assert "approved" in alice["calls"]["send"]["ok"][0].lower(), alice["calls"]["send"]
+        alice_paths.append(alice["calls"]["create"]["ok"][0])
+        # Alice's own client heard of her session.
+        added = [s for s in alice["signals"] if s[2] == "InterfacesAdded" and names_any(s, alice_paths[1:])]
+        assert added, alice["signals"]
     finally:
         bob_agent.send_signal(signal.SIGTERM)
-        seen, _ = bob_agent.communicate(timeout=30)
-    assert seen.strip() == "prompts: 0", f"bob's agent saw alice's prompts: {seen}"
+        out, _ = bob_agent.communicate(timeout=30)
+    count, signals = out.strip().split("\n", 1)
+    assert count == "prompts: 0", f"bob's agent saw alice's prompts: {count}"
+    # Alice's sessions, their properties and lifecycle never reach Bob.
+    leaked = [line for line in json.loads(signals) if names_any([line], alice_paths)]
+    assert not leaked, "bob received signals about alice's session:\n" + "\n".join(leaked[:10])
 
 
 # Bob's agent: registers, says so, and counts the prompts it gets until
@@ -367,6 +431,15 @@ XML = """<node><interface name="io.github.copilotd.Copilot1.Agent">
 <arg type="u" direction="out"/><arg type="a{sv}" direction="out"/></method>
 <method name="Cancel"><arg type="s" direction="in"/></method><method name="Release"/></interface></node>"""
 count = [0]
+# Every signal this connection receives, by path and body: another user's
+# session must show in none of them (no InterfacesAdded of its object, no
+# PropertiesChanged of it, no SessionLifecycle naming it, no Event).
+seen = []
+def on_signal(conn, sender, path, iface, name, params):
+    seen.append(f"{path} {iface}.{name} {params}")
+bus.signal_subscribe(None, None, None, None, None, Gio.DBusSignalFlags.NONE, on_signal)
+bus.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch",
+              GLib.Variant("(s)", ("eavesdrop=false",)), None, 0, -1, None)
 def on_call(conn, sender, path, iface, method, params, inv):
     if method == "RequestPermission":
         count[0] += 1
@@ -382,6 +455,8 @@ loop = GLib.MainLoop()
 GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
 loop.run()
 print(f"prompts: {count[0]}", flush=True)
+import json
+print(json.dumps(seen), flush=True)
 '''
 
 
@@ -483,7 +558,8 @@ def test_approved_command_runs_as_user(fx):
 
 
 def main():
-    tests = [test_users_are_isolated, test_prompts_reach_only_their_user, test_each_cli_runs_as_its_user,
+    tests = [test_users_are_isolated, test_prompts_reach_only_their_user, test_gone_sessions_answer_not_found,
+             test_each_cli_runs_as_its_user,
              test_polkit_refusal, test_user_without_home, test_locked_account,
              test_fake_daemon_exits_cleanly, test_approved_command_runs_as_user]
     tap = h.Tap(len(tests) + 1)
