@@ -43,7 +43,10 @@ struct _CopilotdJsonrpc
 
   GQueue write_queue;            /* owned GBytes, one frame each */
   GQueue write_ids;              /* the call id of each frame (GINT64 in a pointer), -1: none */
-  gboolean writing;              /* the head of write_queue is in flight */
+  gboolean writing;              /* non-pollable output: the head's async write is in flight */
+  GSource *write_source;         /* owned; pollable output: waiting for room, or to report a failed write */
+  gsize write_offset;            /* pollable output: bytes of the head frame the stream took */
+  GError *write_error;           /* owned; a failed write, reported by write_source */
   gboolean reading_async;        /* a fallback read_bytes_async is in flight */
 
   GHashTable *pending;           /* owned; &CallData.id → owned GTask */

@@ -7,8 +7,12 @@
  * cost ~36 µs per frame against well under a microsecond for the framing
  * done there.
  *
- * Writes are queued and written one after another with async writes, so
- * a peer that stops reading its stdin never blocks the main loop.
+ * Writes are queued and written one after another without blocking, so a
+ * peer that stops reading its stdin never blocks the main loop. On a
+ * pollable stream (the CLI's stdin pipe) each write() is made at once and
+ * its outcome known at once: a request counts as written as soon as the
+ * pipe took a byte of it, and one the pipe refused (the CLI is dead) as
+ * never sent, even when the loss is seen before the write is reported.
  *
  * The connection closes exactly once (copilotd_jsonrpc_close(), EOF, an
  * I/O error or a framing error); every pending call then fails with
@@ -118,6 +122,7 @@ copilotd_jsonrpc_finalize (GObject *object)
 
   g_queue_clear (&self->write_ids);
   g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
+  g_clear_error (&self->write_error);
   g_clear_pointer (&self->inbuf, g_byte_array_unref);
   g_clear_error (&self->close_error);
 
@@ -273,6 +278,12 @@ jsonrpc_close_internal (CopilotdJsonrpc *self,
   if (!self->reading_async)
     jsonrpc_close_input (self->input);
 
+  if (self->write_source != NULL)
+    {
+      g_source_destroy (self->write_source);
+      g_clear_pointer (&self->write_source, g_source_unref);
+    }
+  g_clear_error (&self->write_error);
   if (self->writing)
     {
       /* The in-flight head belongs to its WriteOp now; it may have
@@ -282,9 +293,12 @@ jsonrpc_close_internal (CopilotdJsonrpc *self,
     }
   else
     close_output (self->output);
+  /* Pollable output: what is left was never taken by the pipe (a frame
+   * taken in part was marked written when its first bytes went). */
   g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
   g_queue_clear (&self->write_ids);
   self->writing = FALSE;
+  self->write_offset = 0;
 
   self->inbuf_pos = 0;
   g_byte_array_set_size (self->inbuf, 0);
@@ -394,6 +408,90 @@ write_cb (GObject      *source,
   jsonrpc_write_next (self);
 }
 
+static gboolean
+write_failed_cb (gpointer user_data)
+{
+  CopilotdJsonrpc *self = user_data;
+  g_autoptr(GError) reason = g_steal_pointer (&self->write_error);
+
+  g_clear_pointer (&self->write_source, g_source_unref);
+  copilotd_jsonrpc_close (self, reason);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean write_ready_cb (GObject  *stream,
+                                gpointer  user_data);
+
+static void
+watch_output (CopilotdJsonrpc *self,
+              GSource         *source,
+              GSourceFunc      callback)
+{
+  self->write_source = source;
+  g_source_set_callback (source, callback, self, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+}
+
+/* Writes queued frames until the pipe is full (then waits for room) or
+ * the queue is empty. A failed write closes the connection from an idle
+ * callback, never from inside the call that queued the frame. */
+static void
+write_pollable (CopilotdJsonrpc *self)
+{
+  GPollableOutputStream *output = G_POLLABLE_OUTPUT_STREAM (self->output);
+  GBytes *head;
+
+  while ((head = g_queue_peek_head (&self->write_queue)) != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      gsize size;
+      const guint8 *data = g_bytes_get_data (head, &size);
+      gssize n;
+
+      n = g_pollable_output_stream_write_nonblocking (output, data + self->write_offset,
+                                                      size - self->write_offset, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          watch_output (self, g_pollable_output_stream_create_source (output, NULL),
+                        G_SOURCE_FUNC (write_ready_cb));
+          return;
+        }
+      if (n <= 0)
+        {
+          /* A frame the pipe took none of never reached the peer. */
+          if (self->write_offset == 0)
+            g_queue_pop_head (&self->write_ids);
+          g_bytes_unref (g_queue_pop_head (&self->write_queue));
+          self->write_offset = 0;
+          self->write_error = g_error_new (error ? error->domain : G_IO_ERROR,
+                                           error ? error->code : G_IO_ERROR_FAILED,
+                                           "Writing to the CLI failed: %s",
+                                           error ? error->message : "no progress");
+          watch_output (self, g_idle_source_new (), write_failed_cb);
+          return;
+        }
+      if (self->write_offset == 0)
+        mark_written (self);
+      self->write_offset += n;
+      if (self->write_offset == size)
+        {
+          g_bytes_unref (g_queue_pop_head (&self->write_queue));
+          self->write_offset = 0;
+        }
+    }
+}
+
+static gboolean
+write_ready_cb (GObject  *stream,
+                gpointer  user_data)
+{
+  CopilotdJsonrpc *self = user_data;
+
+  g_clear_pointer (&self->write_source, g_source_unref);
+  write_pollable (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 jsonrpc_write_next (CopilotdJsonrpc *self)
 {
@@ -402,8 +500,15 @@ jsonrpc_write_next (CopilotdJsonrpc *self)
   gsize size;
   gconstpointer data;
 
-  if (self->writing || self->closed)
+  if (self->writing || self->write_source != NULL || self->closed)
     return;
+
+  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output) &&
+      g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (self->output)))
+    {
+      write_pollable (self);
+      return;
+    }
 
   head = g_queue_peek_head (&self->write_queue);
   if (head == NULL)

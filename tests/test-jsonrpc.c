@@ -1140,6 +1140,76 @@ test_close_after_write (void)
   pipe_pair_clear (&pp);
 }
 
+/* The peer died before the request went out, and its end of the
+ * connection is seen (EOF, exit) before the failed write reports back: the
+ * request never reached it and may go to the next CLI. (copilotd held a
+ * SendAndWait made right after a SIGKILL and failed it BackendFailed.) */
+static void
+test_close_before_write_reported (void)
+{
+  PipePair pp;
+  CallResult res = { 0 };
+  Recorder rec;
+  g_autoptr(GError) eof = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "EOF");
+
+  pipe_pair_init (&pp);
+  recorder_init (&rec);
+  recorder_connect (&rec, pp.rpc);
+  copilotd_jsonrpc_start (pp.rpc);
+
+  close (pp.out_read_fd);
+  close (pp.in_write_fd);
+  pp.out_read_fd = pp.in_write_fd = -1;
+  copilotd_jsonrpc_call_async (pp.rpc, "m", NULL, NULL, call_done_cb, &res);
+  /* No main loop iteration in between: the close comes first. */
+  copilotd_jsonrpc_close (pp.rpc, eof);
+  wait_call (&res);
+
+  g_assert_error (res.error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
+  g_assert_false (res.written);
+
+  call_result_clear (&res);
+  recorder_clear (&rec);
+  pipe_pair_clear (&pp);
+}
+
+/* A frame the pipe took in part before the peer went away may have been
+ * read: its request counts as written. */
+static void
+test_close_partial_write (void)
+{
+  PipePair pp;
+  CallResult res = { 0 };
+  Recorder rec;
+  g_autoptr(JsonNode) params = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonObject) object = json_object_new ();
+  g_autofree char *big = g_strnfill (1024 * 1024, 'x');
+  char buf[4096];
+
+  json_object_set_string_member (object, "text", big);
+  json_node_set_object (params, object);
+  pipe_pair_init (&pp);
+  recorder_init (&rec);
+  recorder_connect (&rec, pp.rpc);
+  copilotd_jsonrpc_start (pp.rpc);
+
+  /* 1 MiB does not fit a pipe: the peer reads a little and dies. */
+  copilotd_jsonrpc_call_async (pp.rpc, "m", params, NULL, call_done_cb, &res);
+  while (read (pp.out_read_fd, buf, sizeof buf) <= 0)
+    g_main_context_iteration (NULL, FALSE);
+  close (pp.out_read_fd);
+  close (pp.in_write_fd);
+  pp.out_read_fd = pp.in_write_fd = -1;
+  wait_call (&res);
+
+  g_assert_error (res.error, COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED);
+  g_assert_true (res.written);
+
+  call_result_clear (&res);
+  recorder_clear (&rec);
+  pipe_pair_clear (&pp);
+}
+
 /* Real pipes */
 
 static void
@@ -1499,6 +1569,8 @@ main (int    argc,
   g_test_add_func ("/jsonrpc/close/after-close", test_close_after_close);
   g_test_add_func ("/jsonrpc/close/handler-drops-last-ref", test_close_handler_drops_last_ref);
   g_test_add_func ("/jsonrpc/close/write-error", test_close_write_error);
+  g_test_add_func ("/jsonrpc/close/before-write-reported", test_close_before_write_reported);
+  g_test_add_func ("/jsonrpc/close/partial-write", test_close_partial_write);
   g_test_add_func ("/jsonrpc/close/after-write", test_close_after_write);
   g_test_add_func ("/jsonrpc/pipe/roundtrip", test_pipe_roundtrip);
   g_test_add_func ("/jsonrpc/pipe/dispose-while-reading", test_dispose_while_reading);
