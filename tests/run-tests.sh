@@ -62,12 +62,14 @@ import xml.etree.ElementTree as ET
 logdir = sys.argv[1]
 passing = {"OK", "EXPECTEDFAIL"}
 results = {}
+outputs = {}
 try:
     with open(os.path.join(logdir, "testlog.json")) as f:
         for line in f:
             if line.strip():
                 test = json.loads(line)
                 results[test["name"]] = test["result"]
+                outputs[test["name"]] = test.get("stdout") or ""
 except FileNotFoundError:
     print("run-tests: meson wrote no testlog.json: no test ran", file=sys.stderr)
 
@@ -102,6 +104,12 @@ for name, result in sorted(results.items()):
         failed += 1
     if result not in passing:
         print(f"not passed: {name}: {result}")
+        # meson shows a failing test's stderr only; a TAP test says why it
+        # failed on stdout ("not ok" and the "# " lines after it).
+        why = [l for l in outputs.get(name, "").splitlines()
+               if l.startswith("not ok") or l.startswith("#")]
+        for l in why[-60:]:
+            print(f"  {l}")
 ok = sum(r in passing for r in results.values())
 print(f"test programs: {ok} of {len(results)} passed")
 print(f"{passed} passed, {failed} failed")
