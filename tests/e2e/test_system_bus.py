@@ -460,6 +460,74 @@ print(json.dumps(seen), flush=True)
 '''
 
 
+def start_watcher(fx, user):
+    """A connection of @user that has called copilotd (GetManagedObjects)
+    and records every signal it receives; stop_watcher() returns them."""
+    proc = subprocess.Popen(
+        ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups",
+         "/usr/bin/python3", "-c", WATCHER, fx.address],
+        stdout=subprocess.PIPE, text=True, cwd=fx.tmp.path)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def stop_watcher(proc):
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    return json.loads(out)
+
+
+def test_owner_connections_hear_their_sessions(fx):
+    """Another connection of the owner's UID, one that has called copilotd,
+    hears the session come and go, its properties and its lifecycle; a
+    connection of another user that has called too hears none of it."""
+    alice_watch = start_watcher(fx, ALICE)
+    bob_watch = start_watcher(fx, BOB)
+    try:
+        alice = fx.as_user(ALICE, [
+            ["create", ROOT, "Manager", "CreateSession", "(a{sv})", [{}]],
+            ["send", "$create", "Session", "SendAndWait", "(sa{sv})", ["hello", {}]],
+            ["destroy", "$create", "Session", "Destroy", "(a{sv})", [{}]],
+        ])
+    finally:
+        heard = stop_watcher(alice_watch)
+        overheard = stop_watcher(bob_watch)
+    path = alice["calls"]["create"]["ok"][0]
+    members = {s[2] for s in heard if names_any(s, [path])}
+    for member in ("InterfacesAdded", "PropertiesChanged", "SessionLifecycle", "InterfacesRemoved"):
+        assert member in members, (member, heard)
+    leaked = [s for s in overheard if names_any(s, [path])]
+    assert not leaked, leaked
+
+
+# A connection that calls copilotd once (GetManagedObjects), says so, and
+# records every signal it receives until SIGTERM; then one more call to
+# copilotd orders everything it sent before, and the signals are printed.
+WATCHER = r'''
+import json, signal, sys
+from gi.repository import Gio, GLib
+bus = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+seen = []
+def on_signal(conn, sender, path, iface, name, params):
+    seen.append([path, iface, name, str(params)])
+bus.signal_subscribe(None, None, None, None, None, Gio.DBusSignalFlags.NONE, on_signal)
+def objects():
+    bus.call_sync("io.github.copilotd.Copilot1", "/io/github/copilotd/Copilot1",
+                  "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", None, None, 0, -1, None)
+objects()
+print("ready", flush=True)
+loop = GLib.MainLoop()
+GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+loop.run()
+objects()
+ctx = GLib.MainContext.default()
+while ctx.pending():
+    ctx.iteration(False)
+print(json.dumps(seen), flush=True)
+'''
+
+
 def test_each_cli_runs_as_its_user(fx):
     procs = cli_processes(fx.daemon.pid)
     by_uid = {int(s["Uid"].split()[0]): s for s in procs.values()}
@@ -559,7 +627,7 @@ def test_approved_command_runs_as_user(fx):
 
 def main():
     tests = [test_users_are_isolated, test_prompts_reach_only_their_user, test_gone_sessions_answer_not_found,
-             test_each_cli_runs_as_its_user,
+             test_owner_connections_hear_their_sessions, test_each_cli_runs_as_its_user,
              test_polkit_refusal, test_user_without_home, test_locked_account,
              test_fake_daemon_exits_cleanly, test_approved_command_runs_as_user]
     tap = h.Tap(len(tests) + 1)
