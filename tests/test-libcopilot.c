@@ -8,7 +8,11 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "copilot.h"
 #include "copilotd-error.h"
@@ -509,6 +513,56 @@ test_attachments (Fixture *fx, gconstpointer data)
 }
 
 static void
+test_fd_attachment (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = new_session (client, NULL);
+  g_autofree char *file = g_build_filename (fx->home, "portal-file.txt", NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) bad_result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *expected = g_base64_encode ((const guchar *) "passed by descriptor", 20);
+  GVariant *attachment;
+  JsonArray *sent;
+  JsonObject *a;
+  int fd;
+
+  g_assert_true (g_file_set_contents (file, "passed by descriptor", -1, NULL));
+  fd = g_open (file, O_RDONLY | O_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  attachment = copilot_attachment_new_for_fd (fd, "text/plain", "from-portal.txt");
+  copilot_session_send_and_wait (session, "what is attached?",
+                                 copilot_attachments_to_options (NULL, &attachment, 1),
+                                 NULL, store_result, &result);
+  /* The library passed a duplicate: the app may close its own at once. */
+  g_assert_no_errno (close (fd));
+  content = copilot_session_send_and_wait_finish (session, wait_result (&result), &error);
+  g_assert_no_error (error);
+
+  /* What reached the CLI: the descriptor's content, as a blob. */
+  params = record_last (fx, "session.send");
+  sent = json_object_get_array_member (params, "attachments");
+  g_assert_cmpuint (json_array_get_length (sent), ==, 1);
+  a = json_array_get_object_element (sent, 0);
+  g_assert_cmpstr (json_object_get_string_member (a, "type"), ==, "blob");
+  g_assert_cmpstr (json_object_get_string_member (a, "data"), ==, expected);
+  g_assert_cmpstr (json_object_get_string_member (a, "mimeType"), ==, "text/plain");
+  g_assert_cmpstr (json_object_get_string_member (a, "displayName"), ==, "from-portal.txt");
+
+  /* A descriptor that is not open fails the call, naming the attachment,
+   * and nothing reaches the CLI. */
+  attachment = copilot_attachment_new_for_fd (G_MAXINT32, NULL, NULL);
+  copilot_session_send (session, "never sent", copilot_attachments_to_options (NULL, &attachment, 1),
+                        NULL, store_result, &bad_result);
+  g_assert_null (copilot_session_send_finish (session, wait_result (&bad_result), &error));
+  g_assert_error (error, COPILOT_ERROR, COPILOT_ERROR_INVALID_ARGS);
+  g_assert_nonnull (strstr (error->message, "Attachment 0"));
+  g_assert_cmpuint (record_count (fx, "session.send"), ==, 1);
+}
+
+static void
 test_closed (Fixture *fx, gconstpointer data)
 {
   g_autoptr(CopilotClient) client = new_client (fx->client);
@@ -986,6 +1040,21 @@ on_hook (CopilotClient *client, const char *session, const char *type, const cha
   return g_strdup ("{\"modifiedPrompt\":\"hooked\"}");
 }
 
+/* A session of @client, which serves userPromptSubmitted hooks with
+ * @handler connected to @signal. */
+static CopilotSession *
+new_hooked_session (CopilotClient *client,
+                    const char    *signal,
+                    GCallback      handler,
+                    gpointer       data)
+{
+  const char * const types[] = { "userPromptSubmitted", NULL };
+
+  copilot_client_add_hooks (client, types);
+  g_signal_connect (client, signal, handler, data);
+  return new_session (client, NULL);
+}
+
 static void
 test_hooks (Fixture *fx, gconstpointer data)
 {
@@ -994,12 +1063,9 @@ test_hooks (Fixture *fx, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) params = NULL;
   g_autofree char *content = NULL;
-  const char * const types[] = { "userPromptSubmitted", NULL };
   guint n = 0;
 
-  copilot_client_add_hooks (client, types);
-  g_signal_connect (client, "hook::userPromptSubmitted", G_CALLBACK (on_hook), &n);
-  session = new_session (client, NULL);
+  session = new_hooked_session (client, "hook::userPromptSubmitted", G_CALLBACK (on_hook), &n);
   params = record_last (fx, "session.create");
   g_assert_true (json_object_get_boolean_member (params, "hooks"));
 
@@ -1064,6 +1130,165 @@ test_commands (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, "deploy prod");
 }
 
+/* ---- hooks and commands answered later ---- */
+
+static gboolean
+answer_hook_later (gpointer user_data)
+{
+  copilot_hook_call_return_output (user_data, "{\"modifiedPrompt\":\"hooked later\"}");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_handle_hook (CopilotClient *client, CopilotHookCall *call, guint *n)
+{
+  g_autoptr(JsonObject) in = parse_json_object (copilot_hook_call_get_input_json (call));
+
+  (*n)++;
+  g_assert_cmpstr (copilot_hook_call_get_hook_type (call), ==, "userPromptSubmitted");
+  g_assert_true (g_str_has_prefix (copilot_hook_call_get_session_path (call), "/io/github/copilotd/Copilot1/session/"));
+  g_assert_true (g_variant_is_of_type (copilot_hook_call_get_context (call), G_VARIANT_TYPE_VARDICT));
+  g_assert_cmpstr (json_object_get_string_member (in, "prompt"), ==, "HOOK:");
+  g_idle_add_full (G_PRIORITY_DEFAULT, answer_hook_later, g_object_ref (call), g_object_unref);
+  return TRUE;
+}
+
+static char *
+on_hook_never (CopilotClient *client, const char *session, const char *type, const char *input, gpointer data)
+{
+  g_assert_not_reached ();
+  return NULL;
+}
+
+/* The `output` of the daemon's answer to the fake's hooks.invoke. */
+static JsonObject *
+hook_output_sent (Fixture *fx)
+{
+  g_autoptr(GPtrArray) frames = record_frames (fx);
+
+  for (guint i = 0; i < frames->len; i++)
+    {
+      JsonObject *frame = g_ptr_array_index (frames, i);
+      JsonObject *result = json_object_has_member (frame, "result") ?
+                           json_object_get_object_member (frame, "result") : NULL;
+
+      if (result != NULL && json_object_has_member (result, "output"))
+        return json_object_ref (json_object_get_object_member (result, "output"));
+    }
+  return NULL;
+}
+
+static void
+test_hook_answered_later (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) output = NULL;
+  g_autofree char *content = NULL;
+  guint n = 0;
+
+  /* A handler that took the call: the synchronous signal is not emitted. */
+  g_signal_connect (client, "hook", G_CALLBACK (on_hook_never), NULL);
+  session = new_hooked_session (client, "handle-hook::userPromptSubmitted", G_CALLBACK (on_handle_hook), &n);
+
+  content = send_and_wait (session, "HOOK:", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpstr (content, ==, "Hook: hooks.invoke=result systemMessage.transform=error -32601");
+  /* The answer given after the handler returned is what reached the CLI. */
+  output = hook_output_sent (fx);
+  g_assert_nonnull (output);
+  g_assert_cmpstr (json_object_get_string_member (output, "modifiedPrompt"), ==, "hooked later");
+}
+
+typedef struct {
+  GPtrArray *calls;   /* owned: CopilotCommandCall*, kept unanswered */
+  guint n;
+} Commands;
+
+static gboolean
+on_handle_command (CopilotClient *client, CopilotCommandCall *call, Commands *commands)
+{
+  commands->n++;
+  g_assert_cmpstr (copilot_command_call_get_name (call), ==, "deploy");
+  if (strcmp (copilot_command_call_get_args (call), "drop") == 0)
+    return TRUE;   /* dropped unanswered: fails */
+  g_ptr_array_add (commands->calls, g_object_ref (call));
+  return TRUE;
+}
+
+/* The results of a finished Execute. */
+static GVariant *
+execute_results (Fixture *fx, GAsyncResult **result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *results;
+
+  reply = g_dbus_connection_call_finish (fx->daemon_conn, wait_result (result), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@a{sv})", &results);
+  g_clear_object (result);
+  return results;
+}
+
+static void
+call_execute (Fixture *fx, const char *request_id, const char *args, GAsyncResult **result)
+{
+  g_dbus_connection_call (fx->daemon_conn, g_dbus_connection_get_unique_name (fx->client),
+                          "/io/github/copilotd/libcopilot/CommandProvider", BUS_NAME ".CommandProvider", "Execute",
+                          g_variant_new ("(osss@a{sv})", "/s", request_id, "deploy", args,
+                                         g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, store_result, result);
+}
+
+static void
+test_command_answered_later (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) second = NULL;
+  g_autoptr(GAsyncResult) dropped = NULL;
+  g_autoptr(GVariant) first_results = NULL;
+  g_autoptr(GVariant) second_results = NULL;
+  g_autoptr(GVariant) dropped_results = NULL;
+  Commands commands = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
+  CopilotCommandCall *call;
+  const char *message;
+
+  copilot_client_add_command (client, "deploy", "Deploys the app");
+  g_signal_connect (client, "handle-command::deploy", G_CALLBACK (on_handle_command), &commands);
+
+  /* Two runs in flight at once; the app answers them later, in reverse. */
+  call_execute (fx, "r1", "staging", &first);
+  call_execute (fx, "r2", "prod", &second);
+  while (commands.calls->len < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_null (first);
+  g_assert_null (second);
+  call = g_ptr_array_index (commands.calls, 1);
+  g_assert_cmpstr (copilot_command_call_get_request_id (call), ==, "r2");
+  g_assert_false (copilot_command_call_is_answered (call));
+  copilot_command_call_return_error (call, "prod is frozen");
+  g_assert_true (copilot_command_call_is_answered (call));
+  second_results = execute_results (fx, &second);
+  g_assert_true (g_variant_lookup (second_results, "error", "&s", &message));
+  g_assert_cmpstr (message, ==, "prod is frozen");
+  g_assert_null (first);
+  copilot_command_call_return_success (g_ptr_array_index (commands.calls, 0));
+  first_results = execute_results (fx, &first);
+  g_assert_cmpuint (g_variant_n_children (first_results), ==, 0);
+
+  /* A handler that took the call but dropped it: the call fails. */
+  call_execute (fx, "r3", "drop", &dropped);
+  dropped_results = execute_results (fx, &dropped);
+  g_assert_true (g_variant_lookup (dropped_results, "error", "&s", &message));
+  g_assert_cmpstr (message, ==, "/deploy gave no result");
+  g_assert_cmpuint (commands.n, ==, 3);
+  g_ptr_array_unref (commands.calls);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1086,6 +1311,7 @@ main (int   argc,
   ADD ("/libcopilot/session/duplicates-and-forgeries", test_duplicates_and_forgeries);
   ADD ("/libcopilot/session/closed", test_closed);
   ADD ("/libcopilot/session/attachments", test_attachments);
+  ADD ("/libcopilot/session/fd-attachment", test_fd_attachment);
   ADD ("/libcopilot/agent/answers-later", test_agent_answers_later);
   ADD ("/libcopilot/agent/dropped-prompt-refused", test_agent_dropped_prompt_refused);
   ADD ("/libcopilot/agent/user-input", test_agent_user_input);
@@ -1096,6 +1322,8 @@ main (int   argc,
   ADD ("/libcopilot/tool/invoke", test_tool);
   ADD ("/libcopilot/client/hooks", test_hooks);
   ADD ("/libcopilot/client/commands", test_commands);
+  ADD ("/libcopilot/client/hook-answered-later", test_hook_answered_later);
+  ADD ("/libcopilot/client/command-answered-later", test_command_answered_later);
   ADD ("/libcopilot/tool/no-answer-fails", test_tool_without_answer_fails);
 #undef ADD
 

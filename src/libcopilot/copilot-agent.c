@@ -133,15 +133,9 @@ agent_method_call (GDBusConnection       *connection,
 {
   CopilotAgent *self = user_data;
   g_autoptr(CopilotAgent) hold = g_object_ref (self);
-  g_autoptr(GError) error = NULL;
 
-  if (!copilot_client_check_sender (self->client, sender, &error))
-    {
-      /* By name: the domain may be another's in this process. */
-      g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
-                                                  error->message);
-      return;
-    }
+  if (!copilot_client_check_caller (self->client, sender, invocation))
+    return;
 
   for (guint k = 0; k < G_N_ELEMENTS (request_kinds); k++)
     if (g_strcmp0 (method, request_kinds[k].method) == 0)

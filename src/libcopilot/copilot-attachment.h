@@ -17,6 +17,10 @@ GVariant *copilot_attachment_new_blob      (GBytes     *data,
                                             const char *mime_type,
                                             const char *display_name);
 COPILOT_PUBLIC
+GVariant *copilot_attachment_new_for_fd    (int         fd,
+                                            const char *mime_type,
+                                            const char *display_name);
+COPILOT_PUBLIC
 GVariant *copilot_attachments_to_options   (GVariant   *options,
                                             GVariant  **attachments,
                                             guint       n_attachments);

@@ -5,7 +5,9 @@
  * CommandProvider objects in CreateSession/ResumeSession. CopilotClient
  * serves one of each on its connection, offers the hook types and commands
  * the app added to every session it creates or resumes afterwards, and
- * turns the daemon's calls into its ::hook and ::command signals.
+ * turns the daemon's calls into CopilotHookCall and CopilotCommandCall
+ * objects for its ::handle-hook and ::handle-command signals (answered
+ * now or later), falling back to the older ::hook and ::command.
  */
 #include "config.h"
 
@@ -26,20 +28,16 @@ hook_provider_method_call (GDBusConnection       *connection,
 {
   CopilotClient *self = user_data;
   g_autoptr(CopilotClient) hold = g_object_ref (self);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *output = NULL;
+  g_autoptr(CopilotHookCall) call = NULL;
+  g_autoptr(GVariant) context = NULL;
   const char *session, *hook_type, *input;
 
-  if (!copilot_client_check_sender (self, sender, &error))
-    {
-      g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
-                                                  error->message);
-      return;
-    }
-  g_variant_get (params, "(&o&s&s@a{sv})", &session, &hook_type, &input, NULL);
-  output = copilot_client_emit_hook (self, session, hook_type, input);
+  if (!copilot_client_check_caller (self, sender, invocation))
+    return;
+  g_variant_get (params, "(&o&s&s@a{sv})", &session, &hook_type, &input, &context);
+  call = copilot_hook_call_new_internal (invocation, session, hook_type, input, context);
   /* No handler, or no opinion: empty output, as the daemon does. */
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(s)", output ? output : ""));
+  copilot_client_dispatch_hook (self, call);
 }
 
 static void
@@ -54,23 +52,15 @@ command_provider_method_call (GDBusConnection       *connection,
 {
   CopilotClient *self = user_data;
   g_autoptr(CopilotClient) hold = g_object_ref (self);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *failure = NULL;
+  g_autoptr(CopilotCommandCall) call = NULL;
+  g_autoptr(GVariant) context = NULL;
   const char *session, *request_id, *name, *args;
-  GVariantDict results;
 
-  if (!copilot_client_check_sender (self, sender, &error))
-    {
-      g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
-                                                  error->message);
-      return;
-    }
-  g_variant_get (params, "(&o&s&s&s@a{sv})", &session, &request_id, &name, &args, NULL);
-  failure = copilot_client_emit_command (self, session, name, args);
-  g_variant_dict_init (&results, NULL);
-  if (failure != NULL)
-    g_variant_dict_insert (&results, "error", "s", failure);
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@a{sv})", g_variant_dict_end (&results)));
+  if (!copilot_client_check_caller (self, sender, invocation))
+    return;
+  g_variant_get (params, "(&o&s&s&s@a{sv})", &session, &request_id, &name, &args, &context);
+  call = copilot_command_call_new_internal (invocation, session, request_id, name, args, context);
+  copilot_client_dispatch_command (self, call);
 }
 
 static const GDBusInterfaceVTable hook_vtable = { .method_call = hook_provider_method_call };

@@ -85,6 +85,8 @@ enum {
   SIGNAL_SESSION_LIFECYCLE,
   SIGNAL_HOOK,
   SIGNAL_COMMAND,
+  SIGNAL_HANDLE_HOOK,
+  SIGNAL_HANDLE_COMMAND,
   N_SIGNALS
 };
 
@@ -149,9 +151,26 @@ copilot_client_call (CopilotClient       *self,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
 {
-  g_dbus_connection_call (self->connection, COPILOT_BUS_NAME, path, iface, method,
-                          params, reply_type, G_DBUS_CALL_FLAGS_NONE, timeout_ms,
-                          cancellable, callback, user_data);
+  copilot_client_call_with_fds (self, path, iface, method, params, NULL, reply_type,
+                                timeout_ms, cancellable, callback, user_data);
+}
+
+void
+copilot_client_call_with_fds (CopilotClient       *self,
+                              const char          *path,
+                              const char          *iface,
+                              const char          *method,
+                              GVariant            *params,
+                              GUnixFDList         *fds,
+                              const GVariantType  *reply_type,
+                              int                  timeout_ms,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_dbus_connection_call_with_unix_fd_list (self->connection, COPILOT_BUS_NAME, path, iface, method,
+                                            params, reply_type, G_DBUS_CALL_FLAGS_NONE, timeout_ms,
+                                            fds, cancellable, callback, user_data);
 }
 
 GVariant *
@@ -162,7 +181,7 @@ copilot_client_call_finish (CopilotClient  *self,
   GError *local_error = NULL;
   GVariant *reply;
 
-  reply = g_dbus_connection_call_finish (self->connection, result, &local_error);
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (self->connection, NULL, result, &local_error);
   if (reply == NULL)
     {
       copilot_error_normalize (local_error);
@@ -172,19 +191,20 @@ copilot_client_call_finish (CopilotClient  *self,
 }
 
 gboolean
-copilot_client_check_sender (CopilotClient  *self,
-                             const char     *sender,
-                             GError        **error)
+copilot_client_check_caller (CopilotClient         *self,
+                             const char            *sender,
+                             GDBusMethodInvocation *invocation)
 {
   if (self->daemon_name != NULL && g_strcmp0 (sender, self->daemon_name) == 0)
     return TRUE;
-  g_set_error (error, COPILOT_ERROR, COPILOT_ERROR_ACCESS_DENIED,
-               "Only %s may call this object", COPILOT_BUS_NAME);
+  /* By name: the domain may be another's in this process. */
+  g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
+                                              "Only " COPILOT_BUS_NAME " may call this object");
   return FALSE;
 }
 
-static GVariant *
-sink_options (GVariant *options)
+GVariant *
+copilot_sink_options (GVariant *options)
 {
   if (options == NULL)
     return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
@@ -820,9 +840,10 @@ copilot_client_class_init (CopilotClientClass *klass)
    * @input_json: the hook's input, JSON text
    *
    * The CLI runs a hook of a type added with copilot_client_add_hooks()
-   * (`HookProvider.Invoke`). Answer at once: the daemon waits at most its
+   * (`HookProvider.Invoke`), and no #CopilotClient::handle-hook handler
+   * took it. Answer at once: the daemon waits at most its
    * `hook-timeout`, and a hook that fails never allows what the agent gate
-   * would ask about.
+   * would ask about. To answer later, use #CopilotClient::handle-hook.
    *
    * Returns: (transfer full) (nullable): the hook's output, JSON text, or
    *   %NULL for none
@@ -839,7 +860,9 @@ copilot_client_class_init (CopilotClientClass *klass)
    *   the detail)
    * @args: what followed it
    *
-   * The user ran a slash command of this app (`CommandProvider.Execute`).
+   * The user ran a slash command of this app (`CommandProvider.Execute`),
+   * and no #CopilotClient::handle-command handler took it. To answer
+   * later, use #CopilotClient::handle-command.
    *
    * Returns: (transfer full) (nullable): %NULL when it worked, else why it
    *   failed
@@ -848,6 +871,43 @@ copilot_client_class_init (CopilotClientClass *klass)
     g_signal_new ("command", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
                   0, g_signal_accumulator_first_wins, NULL, NULL,
                   G_TYPE_STRING, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * CopilotClient::handle-hook:
+   * @self: the client
+   * @call: the hook's run; keep a reference to answer it later
+   *
+   * The CLI runs a hook of a type added with copilot_client_add_hooks()
+   * (`HookProvider.Invoke`); the detail is the hook type. A handler that
+   * returns %TRUE answers @call with copilot_hook_call_return_output(),
+   * now or later (within the daemon's `hook-timeout`, default 30 s); one
+   * that drops @call unanswered gives empty output. When no handler
+   * returns %TRUE, #CopilotClient::hook is emitted.
+   *
+   * Returns: %TRUE when the handler answers @call
+   */
+  signals[SIGNAL_HANDLE_HOOK] =
+    g_signal_new ("handle-hook", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 1, COPILOT_TYPE_HOOK_CALL);
+  /**
+   * CopilotClient::handle-command:
+   * @self: the client
+   * @call: the command's run; keep a reference to answer it later
+   *
+   * The user ran a slash command added with copilot_client_add_command()
+   * (`CommandProvider.Execute`); the detail is its name. A handler that
+   * returns %TRUE answers @call with copilot_command_call_return_success()
+   * or copilot_command_call_return_error(), now or later; one that drops
+   * @call unanswered fails it. When no handler returns %TRUE,
+   * #CopilotClient::command is emitted.
+   *
+   * Returns: %TRUE when the handler answers @call
+   */
+  signals[SIGNAL_HANDLE_COMMAND] =
+    g_signal_new ("handle-command", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 1, COPILOT_TYPE_COMMAND_CALL);
 }
 
 static void
@@ -1167,7 +1227,7 @@ attach (CopilotClient       *self,
         gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
   g_autoptr(GVariant) tools_only = add_tools (self, sunk);
   g_autoptr(GVariant) with_tools = NULL;
   GVariantDict dict;
@@ -1300,7 +1360,7 @@ copilot_client_list_sessions (CopilotClient       *self,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (filter);
+  g_autoptr(GVariant) sunk = copilot_sink_options (filter);
 
   g_return_if_fail (COPILOT_IS_CLIENT (self));
   simple_call (self, copilot_client_list_sessions, "ListSessions", g_variant_new ("(@a{sv})", sunk),
@@ -1422,7 +1482,7 @@ copilot_client_list_models (CopilotClient       *self,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_CLIENT (self));
   /* The first call starts the CLI. */
@@ -1562,7 +1622,7 @@ copilot_client_ask (CopilotClient       *self,
                     GAsyncReadyCallback  callback,
                     gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
   GTask *task;
 
   g_return_if_fail (COPILOT_IS_CLIENT (self));
@@ -1626,7 +1686,7 @@ copilot_client_sign_in (CopilotClient       *self,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_CLIENT (self));
   g_return_if_fail (host != NULL && token != NULL);
@@ -1707,7 +1767,7 @@ copilot_client_get_account (CopilotClient       *self,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_CLIENT (self));
   simple_call (self, copilot_client_get_account, "GetAccount", g_variant_new ("(@a{sv})", sunk),
@@ -1758,15 +1818,9 @@ tool_provider_method_call (GDBusConnection       *connection,
                            gpointer               user_data)
 {
   CopilotClient *self = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!copilot_client_check_sender (self, sender, &error))
-    {
-      /* By name: the domain may be another's in this process. */
-      g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
-                                                  error->message);
-      return;
-    }
+  if (!copilot_client_check_caller (self, sender, invocation))
+    return;
 
   if (g_strcmp0 (method, "Invoke") == 0)
     {
@@ -1870,31 +1924,44 @@ copilot_client_remove_tool (CopilotClient *self,
 
 /* ---- hooks and commands ---- */
 
-char *
-copilot_client_emit_hook (CopilotClient *self,
-                          const char    *session_path,
-                          const char    *hook_type,
-                          const char    *input_json)
+void
+copilot_client_dispatch_hook (CopilotClient   *self,
+                              CopilotHookCall *call)
 {
-  char *output = NULL;
+  const char *hook_type = copilot_hook_call_get_hook_type (call);
+  GQuark detail = g_quark_try_string (hook_type);
+  g_autofree char *output = NULL;
+  gboolean handled = FALSE;
 
-  g_signal_emit (self, signals[SIGNAL_HOOK], g_quark_try_string (hook_type),
-                 session_path, hook_type, input_json, &output);
-  return output;
+  g_signal_emit (self, signals[SIGNAL_HANDLE_HOOK], detail, call, &handled);
+  if (handled || copilot_hook_call_is_answered (call))
+    return;
+  g_signal_emit (self, signals[SIGNAL_HOOK], detail, copilot_hook_call_get_session_path (call),
+                 hook_type, copilot_hook_call_get_input_json (call), &output);
+  copilot_hook_call_return_output (call, output);
 }
 
-char *
-copilot_client_emit_command (CopilotClient *self,
-                             const char    *session_path,
-                             const char    *name,
-                             const char    *args)
+void
+copilot_client_dispatch_command (CopilotClient      *self,
+                                 CopilotCommandCall *call)
 {
-  char *failure = NULL;
+  const char *name = copilot_command_call_get_name (call);
+  GQuark detail = g_quark_try_string (name);
+  g_autofree char *failure = NULL;
+  gboolean handled = FALSE;
 
-  if (!g_signal_has_handler_pending (self, signals[SIGNAL_COMMAND], g_quark_try_string (name), FALSE))
-    return g_strdup_printf ("Nothing in this app runs /%s", name);
-  g_signal_emit (self, signals[SIGNAL_COMMAND], g_quark_try_string (name), session_path, name, args, &failure);
-  return failure;
+  g_signal_emit (self, signals[SIGNAL_HANDLE_COMMAND], detail, call, &handled);
+  if (handled || copilot_command_call_is_answered (call))
+    return;
+  if (!g_signal_has_handler_pending (self, signals[SIGNAL_COMMAND], detail, FALSE))
+    failure = g_strdup_printf ("Nothing in this app runs /%s", name);
+  else
+    g_signal_emit (self, signals[SIGNAL_COMMAND], detail, copilot_command_call_get_session_path (call),
+                   name, copilot_command_call_get_args (call), &failure);
+  if (failure != NULL)
+    copilot_command_call_return_error (call, failure);
+  else
+    copilot_command_call_return_success (call);
 }
 
 /**
@@ -1904,8 +1971,9 @@ copilot_client_emit_command (CopilotClient *self,
  *   (`preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`,
  *   `sessionEnd`, `errorOccurred`, …)
  *
- * Serves hooks of @hook_types through #CopilotClient::hook, for every
- * session the client creates or resumes from now on.
+ * Serves hooks of @hook_types through #CopilotClient::handle-hook (or
+ * #CopilotClient::hook), for every session the client creates or resumes
+ * from now on.
  */
 void
 copilot_client_add_hooks (CopilotClient      *self,
@@ -1929,7 +1997,8 @@ copilot_client_add_hooks (CopilotClient      *self,
  * @description: what it does, for the command list
  *
  * Offers the slash command `/name` to every session the client creates or
- * resumes from now on; running it emits #CopilotClient::command.
+ * resumes from now on; running it emits #CopilotClient::handle-command
+ * (or #CopilotClient::command).
  */
 void
 copilot_client_add_command (CopilotClient *self,

@@ -2,6 +2,8 @@
 /* copilot-private.h: what libcopilot's classes share, not installed */
 #pragma once
 
+#include <gio/gunixfdlist.h>
+
 #include "copilot.h"
 
 G_BEGIN_DECLS
@@ -20,15 +22,25 @@ G_BEGIN_DECLS
 /* A turn may last as long as the model thinks: no D-Bus timeout. */
 #define COPILOT_TURN_TIMEOUT G_MAXINT
 
+/* A new reference to @options (floating consumed), or an empty `a{sv}`. */
+GVariant           *copilot_sink_options             (GVariant        *options);
+
+/* Send's @options with `fd` attachments (this process's descriptors)
+ * turned into indices of *@fds (NULL when there is none). A new ref. */
+GVariant           *copilot_attachments_pass_fds     (GVariant        *options,
+                                                      GUnixFDList    **fds,
+                                                      GError         **error);
+
 void                copilot_error_normalize          (GError          *error);
 
 /* The embedded introspection data of the interfaces clients implement. */
 GDBusInterfaceInfo *copilot_interface_info           (const char      *name);
 
-/* Whether @sender is the daemon; otherwise fills @error (AccessDenied). */
-gboolean            copilot_client_check_sender      (CopilotClient   *self,
-                                                      const char      *sender,
-                                                      GError         **error);
+/* Whether @sender is the daemon; otherwise answers @invocation with
+ * AccessDenied. */
+gboolean            copilot_client_check_caller      (CopilotClient         *self,
+                                                      const char            *sender,
+                                                      GDBusMethodInvocation *invocation);
 /* g_dbus_connection_call on the daemon's name; @params may be floating. */
 void                copilot_client_call              (CopilotClient       *self,
                                                       const char          *path,
@@ -40,20 +52,29 @@ void                copilot_client_call              (CopilotClient       *self,
                                                       GCancellable        *cancellable,
                                                       GAsyncReadyCallback  callback,
                                                       gpointer             user_data);
+/* The same with descriptors passed along (@fds may be NULL). */
+void                copilot_client_call_with_fds     (CopilotClient       *self,
+                                                      const char          *path,
+                                                      const char          *iface,
+                                                      const char          *method,
+                                                      GVariant            *params,
+                                                      GUnixFDList         *fds,
+                                                      const GVariantType  *reply_type,
+                                                      int                  timeout_ms,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
 GVariant           *copilot_client_call_finish       (CopilotClient       *self,
                                                       GAsyncResult        *result,
                                                       GError             **error);
 void                copilot_client_forget_session    (CopilotClient   *self,
                                                       const char      *path);
-/* Hooks and commands (copilot-client-providers.c). */
-char               *copilot_client_emit_hook         (CopilotClient   *self,
-                                                      const char      *session_path,
-                                                      const char      *hook_type,
-                                                      const char      *input_json);
-char               *copilot_client_emit_command      (CopilotClient   *self,
-                                                      const char      *session_path,
-                                                      const char      *name,
-                                                      const char      *args);
+/* Hooks and commands (copilot-client-providers.c): ::handle-hook, else
+ * ::hook, answers @call (now, or later when a handler kept it). */
+void                copilot_client_dispatch_hook     (CopilotClient      *self,
+                                                      CopilotHookCall    *call);
+void                copilot_client_dispatch_command  (CopilotClient      *self,
+                                                      CopilotCommandCall *call);
 guint               copilot_client_register_provider (CopilotClient   *self,
                                                       gboolean         hooks);
 void                copilot_client_add_provider_options (CopilotClient *self,
@@ -119,6 +140,17 @@ CopilotToolCall    *copilot_tool_call_new_internal   (GDBusMethodInvocation *inv
                                                       const char            *tool_name,
                                                       const char            *arguments_json,
                                                       GVariant              *context);
+CopilotHookCall    *copilot_hook_call_new_internal   (GDBusMethodInvocation *invocation,
+                                                      const char            *session_path,
+                                                      const char            *hook_type,
+                                                      const char            *input_json,
+                                                      GVariant              *context);
+CopilotCommandCall *copilot_command_call_new_internal (GDBusMethodInvocation *invocation,
+                                                       const char            *session_path,
+                                                       const char            *request_id,
+                                                       const char            *name,
+                                                       const char            *args,
+                                                       GVariant              *context);
 void                copilot_tool_call_withdraw       (CopilotToolCall *self);
 /* Emits ::invoke; FALSE when nobody handles it. */
 gboolean            copilot_tool_emit_invoke         (CopilotTool     *self,

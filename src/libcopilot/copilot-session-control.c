@@ -9,14 +9,6 @@
 
 #include "copilot-private.h"
 
-static GVariant *
-sink_options (GVariant *options)
-{
-  if (options == NULL)
-    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
-  return g_variant_ref_sink (options);
-}
-
 /**
  * copilot_session_set_mode:
  * @self: a #CopilotSession
@@ -37,7 +29,7 @@ copilot_session_set_mode (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_set_mode, "SetMode",
@@ -81,7 +73,7 @@ copilot_session_get_plan (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_get_plan, "GetPlan",
@@ -133,7 +125,7 @@ copilot_session_set_plan (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_set_plan, "SetPlan",
@@ -177,7 +169,7 @@ copilot_session_delete_plan (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_delete_plan, "DeletePlan",
@@ -223,7 +215,7 @@ copilot_session_set_name (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_set_name, "SetName",
@@ -267,7 +259,7 @@ copilot_session_get_info (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_get_info, "GetInfo",
@@ -311,7 +303,7 @@ copilot_session_compact (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_compact, "Compact",
@@ -355,7 +347,7 @@ copilot_session_list_rewind_points (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_list_rewind_points, "ListRewindPoints",
@@ -401,7 +393,7 @@ copilot_session_rewind (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_rewind, "Rewind",
@@ -445,7 +437,7 @@ copilot_session_list_commands (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_list_commands, "ListCommands",
@@ -493,7 +485,7 @@ copilot_session_execute_command (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_execute_command, "ExecuteCommand",
@@ -541,7 +533,7 @@ copilot_session_call (CopilotSession      *self,
                   GAsyncReadyCallback  callback,
                   gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   copilot_session_call_internal (self, copilot_session_call, "Call",

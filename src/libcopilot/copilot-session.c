@@ -882,14 +882,6 @@ copilot_session_get_mode (CopilotSession *self)
 
 /* ---- turns ---- */
 
-static GVariant *
-sink_options (GVariant *options)
-{
-  if (options == NULL)
-    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
-  return g_variant_ref_sink (options);
-}
-
 static void
 on_abort_sent (GObject      *source,
                GAsyncResult *result,
@@ -946,6 +938,35 @@ watch_turn_cancellable (CopilotSession *self,
   g_ptr_array_add (self->turn_cancels, tc);
 }
 
+/* Calls Send or SendAndWait for @task, passing the descriptors of `fd`
+ * attachments along; the task's cancellable aborts the turn. */
+static void
+start_turn (CopilotSession      *self,
+            GTask               *task,
+            const char          *method,
+            const char          *prompt,
+            GVariant            *options,
+            const GVariantType  *reply_type,
+            GAsyncReadyCallback  callback)
+{
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GVariant) passed = NULL;
+  GError *error = NULL;
+
+  passed = copilot_attachments_pass_fds (options, &fds, &error);
+  if (passed == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  g_task_set_check_cancellable (task, FALSE);
+  watch_turn_cancellable (self, g_task_get_cancellable (task));
+  copilot_client_call_with_fds (self->client, self->path, COPILOT_IFACE_SESSION, method,
+                                g_variant_new ("(s@a{sv})", prompt, passed), fds, reply_type,
+                                COPILOT_TURN_TIMEOUT, NULL, callback, task);
+}
+
 static void
 on_send_done (GObject      *source,
               GAsyncResult *result,
@@ -997,7 +1018,7 @@ copilot_session_send (CopilotSession      *self,
                       GAsyncReadyCallback  callback,
                       gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
   GTask *task;
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
@@ -1005,11 +1026,7 @@ copilot_session_send (CopilotSession      *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, copilot_session_send);
-  g_task_set_check_cancellable (task, FALSE);
-  watch_turn_cancellable (self, cancellable);
-  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "Send",
-                       g_variant_new ("(s@a{sv})", prompt, sunk), G_VARIANT_TYPE ("(s)"),
-                       COPILOT_TURN_TIMEOUT, NULL, on_send_done, task);
+  start_turn (self, task, "Send", prompt, sunk, G_VARIANT_TYPE ("(s)"), on_send_done);
 }
 
 /**
@@ -1084,7 +1101,7 @@ copilot_session_send_and_wait (CopilotSession      *self,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
   g_autoptr(GVariant) with_timeout = NULL;
   GTask *task;
 
@@ -1104,11 +1121,8 @@ copilot_session_send_and_wait (CopilotSession      *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, copilot_session_send_and_wait);
-  g_task_set_check_cancellable (task, FALSE);
-  watch_turn_cancellable (self, cancellable);
-  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, "SendAndWait",
-                       g_variant_new ("(s@a{sv})", prompt, with_timeout), G_VARIANT_TYPE ("(sa{sv})"),
-                       COPILOT_TURN_TIMEOUT, NULL, on_send_and_wait_done, task);
+  start_turn (self, task, "SendAndWait", prompt, with_timeout, G_VARIANT_TYPE ("(sa{sv})"),
+              on_send_and_wait_done);
 }
 
 /**
@@ -1305,7 +1319,7 @@ copilot_session_set_model (CopilotSession      *self,
                            GAsyncReadyCallback  callback,
                            gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   call_member (self, copilot_session_set_model, "SetModel", g_variant_new ("(s@a{sv})", model, sunk),
@@ -1349,7 +1363,7 @@ copilot_session_get_messages (CopilotSession      *self,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
 {
-  g_autoptr(GVariant) sunk = sink_options (options);
+  g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
   call_member (self, copilot_session_get_messages, "GetMessages", g_variant_new ("(@a{sv})", sunk),

@@ -33,5 +33,7 @@ typedef struct _CopilotAgent CopilotAgent;
 typedef struct _CopilotPrompt CopilotPrompt;
 typedef struct _CopilotTool CopilotTool;
 typedef struct _CopilotToolCall CopilotToolCall;
+typedef struct _CopilotHookCall CopilotHookCall;
+typedef struct _CopilotCommandCall CopilotCommandCall;
 
 G_END_DECLS

@@ -14,6 +14,8 @@
 #include "copilot-agent.h"
 #include "copilot-tool.h"
 #include "copilot-tool-call.h"
+#include "copilot-hook-call.h"
+#include "copilot-command-call.h"
 #include "copilot-attachment.h"
 #include "copilot-enums.h"
 #undef COPILOT_INSIDE
