@@ -104,6 +104,29 @@ def test_shell_extension_logic(world):
     assert seen["busy"][:2] == [True, False], seen
 
 
+def test_shell_extension(world):
+    """The Shell extension itself (extension.js with stand-ins for the
+    Shell's modules): an approval in its dialog, the answer in its label,
+    Stop, disable."""
+    script = os.path.join(HERE, "..", "examples", "shell-extension-ui.js")
+    extension_dir = os.path.join(HERE, "..", "..", "src", "examples", "shell-extension")
+    seen = world.run(["gjs", "-m", script, extension_dir], world.interp_env)
+    # Every Shell import of extension.js was pointed at the stand-ins:
+    # St, Clutter, and the five resource:///org/gnome/shell/ modules.
+    assert seen["rewrittenImports"] == 7, seen
+    assert seen["inPanel"] is True, seen
+    # The modal dialog names the asking app and what it wants.
+    assert seen["dialogTitle"] == "GNOME Shell wants Copilot to run the command “ls -l”", seen
+    assert seen["dialogButtons"] == ["Deny", "Allow once", "Allow for this session"], seen
+    assert seen["dialogState"] == "closed", seen
+    assert seen["stopDuringPrompt"] is True, seen
+    assert seen["answer"] == "Permission: approved", seen
+    # Stop was pressable while the answer streamed, and stopped the turn.
+    assert seen["stopWhileStreaming"] is True, seen
+    assert seen["stopped"] is True and seen["entryAfter"] is True, seen
+    assert seen["buttonDestroyed"] is True, seen
+
+
 def start_xvfb(tmp):
     """Xvfb on a free display (-displayfd), for the GTK app."""
     read_fd, write_fd = os.pipe()
@@ -233,6 +256,6 @@ def case(test, real=False):
 
 
 h.run_cases([case(t) for t in (test_readme_examples, test_gjs, test_python, test_vala,
-                               test_shell_extension_logic)]
+                               test_shell_extension_logic, test_shell_extension)]
             + [case(test_gtk_chat_app, real=True), case(test_daemon_restart)],
             needs_cli=False)
