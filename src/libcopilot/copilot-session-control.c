@@ -19,15 +19,17 @@
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Switches the session's mode (`interactive`, `plan`, `autopilot`): `SetMode`. An unknown mode is %COPILOT_ERROR_INVALID_ARGS. Finish with copilot_session_set_mode_finish().
+ * Switches the session's mode (`interactive`, `plan`, `autopilot`):
+ * `SetMode`. An unknown mode is %COPILOT_ERROR_INVALID_ARGS. Finish with
+ * copilot_session_set_mode_finish().
  */
 void
 copilot_session_set_mode (CopilotSession      *self,
-                                  const char *        mode,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                          const char          *mode,
+                          GVariant            *options,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -47,8 +49,8 @@ copilot_session_set_mode (CopilotSession      *self,
  */
 gboolean
 copilot_session_set_mode_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                 GAsyncResult    *result,
+                                 GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_mode, error);
 
@@ -64,14 +66,15 @@ copilot_session_set_mode_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Reads the session's plan: `GetPlan`. Finish with copilot_session_get_plan_finish().
+ * Reads the session's plan: `GetPlan`. Finish with
+ * copilot_session_get_plan_finish().
  */
 void
 copilot_session_get_plan (CopilotSession      *self,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                          GVariant            *options,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -88,13 +91,14 @@ copilot_session_get_plan (CopilotSession      *self,
  * @info: (out) (optional) (transfer full): the `a{sv}` info: `exists`, `path`
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): the plan's text (empty when there is none), or %NULL with @error set
+ * Returns: (transfer full) (nullable): the plan's text (empty when there is
+ *   none), or %NULL with @error set
  */
 char *
 copilot_session_get_plan_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GVariant       **info,
-                  GError         **error)
+                                 GAsyncResult    *result,
+                                 GVariant       **info,
+                                 GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_get_plan, error);
   char *content = NULL;
@@ -115,15 +119,16 @@ copilot_session_get_plan_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Replaces the session's plan: `SetPlan`. Finish with copilot_session_set_plan_finish().
+ * Replaces the session's plan: `SetPlan`. Finish with
+ * copilot_session_set_plan_finish().
  */
 void
 copilot_session_set_plan (CopilotSession      *self,
-                                  const char *        content,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                          const char          *content,
+                          GVariant            *options,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -143,8 +148,8 @@ copilot_session_set_plan (CopilotSession      *self,
  */
 gboolean
 copilot_session_set_plan_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                 GAsyncResult    *result,
+                                 GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_plan, error);
 
@@ -160,14 +165,15 @@ copilot_session_set_plan_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Deletes the session's plan: `DeletePlan`. Finish with copilot_session_delete_plan_finish().
+ * Deletes the session's plan: `DeletePlan`. Finish with
+ * copilot_session_delete_plan_finish().
  */
 void
 copilot_session_delete_plan (CopilotSession      *self,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                             GVariant            *options,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -187,8 +193,8 @@ copilot_session_delete_plan (CopilotSession      *self,
  */
 gboolean
 copilot_session_delete_plan_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                    GAsyncResult    *result,
+                                    GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_delete_plan, error);
 
@@ -205,15 +211,17 @@ copilot_session_delete_plan_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Names the session: `SetName`. The name is chat content: read it back with copilot_session_get_info(), never from a property. Finish with copilot_session_set_name_finish().
+ * Names the session: `SetName`. The name is chat content: read it back with
+ * copilot_session_get_info(), never from a property. Finish with
+ * copilot_session_set_name_finish().
  */
 void
 copilot_session_set_name (CopilotSession      *self,
-                                  const char *        name,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                          const char          *name,
+                          GVariant            *options,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -233,8 +241,8 @@ copilot_session_set_name (CopilotSession      *self,
  */
 gboolean
 copilot_session_set_name_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                 GAsyncResult    *result,
+                                 GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_name, error);
 
@@ -250,14 +258,16 @@ copilot_session_set_name_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * The session's `GetInfo`: `name`, `mode`, `model`, `reasoning-effort`, `working-directory`, `workspace-path`; options `usage` and `context` add usage and context figures. Finish with copilot_session_get_info_finish().
+ * The session's `GetInfo`: `name`, `mode`, `model`, `reasoning-effort`,
+ * `working-directory`, `workspace-path`; options `usage` and `context` add
+ * usage and context figures. Finish with copilot_session_get_info_finish().
  */
 void
 copilot_session_get_info (CopilotSession      *self,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                          GVariant            *options,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -273,12 +283,13 @@ copilot_session_get_info (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): an `a{sv}` of what the session is, or %NULL with @error set
+ * Returns: (transfer full) (nullable): an `a{sv}` of what the session is,
+ *   or %NULL with @error set
  */
 GVariant *
 copilot_session_get_info_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                 GAsyncResult    *result,
+                                 GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_get_info, error);
 
@@ -294,14 +305,15 @@ copilot_session_get_info_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Compacts the history (`Compact`). Finish with copilot_session_compact_finish().
+ * Compacts the history (`Compact`). Finish with
+ * copilot_session_compact_finish().
  */
 void
 copilot_session_compact (CopilotSession      *self,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                         GVariant            *options,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -317,12 +329,13 @@ copilot_session_compact (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): the `a{sv}` result, or %NULL with @error set
+ * Returns: (transfer full) (nullable): the `a{sv}` result, or %NULL with
+ *   @error set
  */
 GVariant *
 copilot_session_compact_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                GAsyncResult    *result,
+                                GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_compact, error);
 
@@ -338,14 +351,15 @@ copilot_session_compact_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * The points the session can be rewound to: `ListRewindPoints`. Finish with copilot_session_list_rewind_points_finish().
+ * The points the session can be rewound to: `ListRewindPoints`. Finish with
+ * copilot_session_list_rewind_points_finish().
  */
 void
 copilot_session_list_rewind_points (CopilotSession      *self,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                                    GVariant            *options,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -361,12 +375,14 @@ copilot_session_list_rewind_points (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): an `aa{sv}`: `event-id`, `prompt`, `timestamp`, `can-restore-files`, `file-count` per point, or %NULL with @error set
+ * Returns: (transfer full) (nullable): an `aa{sv}`: `event-id`, `prompt`,
+ *   `timestamp`, `can-restore-files`, `file-count` per point, or %NULL with
+ *   @error set
  */
 GVariant *
 copilot_session_list_rewind_points_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                           GAsyncResult    *result,
+                                           GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_list_rewind_points, error);
 
@@ -383,15 +399,17 @@ copilot_session_list_rewind_points_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Rewinds the session to before @event_id (that turn and all after it are discarded): `Rewind`; options `restore-files`, `preview`. Finish with copilot_session_rewind_finish().
+ * Rewinds the session to before @event_id (that turn and all after it are
+ * discarded): `Rewind`; options `restore-files`, `preview`. Finish with
+ * copilot_session_rewind_finish().
  */
 void
 copilot_session_rewind (CopilotSession      *self,
-                                  const char *        event_id,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                        const char          *event_id,
+                        GVariant            *options,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -407,12 +425,14 @@ copilot_session_rewind (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): the `a{sv}` result: `outcome`, `events-removed`, `restored-files`, `skipped-files`, or %NULL with @error set
+ * Returns: (transfer full) (nullable): the `a{sv}` result: `outcome`,
+ *   `events-removed`, `restored-files`, `skipped-files`, or %NULL with
+ *   @error set
  */
 GVariant *
 copilot_session_rewind_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                               GAsyncResult    *result,
+                               GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_rewind, error);
 
@@ -428,14 +448,15 @@ copilot_session_rewind_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * The slash commands the session offers: `ListCommands`. Finish with copilot_session_list_commands_finish().
+ * The slash commands the session offers: `ListCommands`. Finish with
+ * copilot_session_list_commands_finish().
  */
 void
 copilot_session_list_commands (CopilotSession      *self,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                               GVariant            *options,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -451,12 +472,14 @@ copilot_session_list_commands (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): an `aa{sv}`: `name`, `description`, `aliases`, `kind`, `allowed-during-turn` per command, or %NULL with @error set
+ * Returns: (transfer full) (nullable): an `aa{sv}`: `name`, `description`,
+ *   `aliases`, `kind`, `allowed-during-turn` per command, or %NULL with
+ *   @error set
  */
 GVariant *
 copilot_session_list_commands_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                      GAsyncResult    *result,
+                                      GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_list_commands, error);
 
@@ -474,16 +497,17 @@ copilot_session_list_commands_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Runs a slash command: `ExecuteCommand`. Finish with copilot_session_execute_command_finish().
+ * Runs a slash command: `ExecuteCommand`. Finish with
+ * copilot_session_execute_command_finish().
  */
 void
 copilot_session_execute_command (CopilotSession      *self,
-                                  const char *        name,
-                                  const char *        args,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                                 const char          *name,
+                                 const char          *args,
+                                 GVariant            *options,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -499,12 +523,13 @@ copilot_session_execute_command (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): the `a{sv}` result: `kind`, `text`, …, or %NULL with @error set
+ * Returns: (transfer full) (nullable): the `a{sv}` result: `kind`, `text`,
+ *   …, or %NULL with @error set
  */
 GVariant *
 copilot_session_execute_command_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                                        GAsyncResult    *result,
+                                        GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_execute_command, error);
 
@@ -522,16 +547,19 @@ copilot_session_execute_command_finish (CopilotSession  *self,
  * @callback: (scope async): called when done
  * @user_data: data for @callback
  *
- * Calls a `session.*` method of the CLI that has no member of its own (`Call`, the long tail of DESIGN.md §8): the daemon adds `sessionId` and refuses the methods that would bypass a gate. Finish with copilot_session_call_finish().
+ * Calls a `session.*` method of the CLI that has no member of its own
+ * (`Call`, the long tail of DESIGN.md §8): the daemon adds `sessionId` and
+ * refuses the methods that would bypass a gate. Finish with
+ * copilot_session_call_finish().
  */
 void
 copilot_session_call (CopilotSession      *self,
-                                  const char *        method,
-                                  const char *        params_json,
-                  GVariant            *options,
-                  GCancellable        *cancellable,
-                  GAsyncReadyCallback  callback,
-                  gpointer             user_data)
+                      const char          *method,
+                      const char          *params_json,
+                      GVariant            *options,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
@@ -547,12 +575,13 @@ copilot_session_call (CopilotSession      *self,
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for an error
  *
- * Returns: (transfer full) (nullable): the CLI's result, JSON text, or %NULL with @error set
+ * Returns: (transfer full) (nullable): the CLI's result, JSON text, or
+ *   %NULL with @error set
  */
 char *
 copilot_session_call_finish (CopilotSession  *self,
-                  GAsyncResult    *result,
-                  GError         **error)
+                             GAsyncResult    *result,
+                             GError         **error)
 {
   g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_call, error);
   char *text = NULL;

@@ -1191,34 +1191,6 @@ copilot_session_call_internal_finish (CopilotSession  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-call_member (CopilotSession      *self,
-             gpointer             source_tag,
-             const char          *method,
-             GVariant            *params,
-             const GVariantType  *reply_type,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             user_data)
-{
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, source_tag);
-  copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, method, params,
-                       reply_type, COPILOT_TURN_TIMEOUT, cancellable, on_member_done, task);
-}
-
-static GVariant *
-call_member_finish (CopilotSession  *self,
-                    GAsyncResult    *result,
-                    gpointer         source_tag,
-                    GError         **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
 /**
  * copilot_session_abort:
  * @self: a #CopilotSession
@@ -1236,8 +1208,8 @@ copilot_session_abort (CopilotSession      *self,
                        gpointer             user_data)
 {
   g_return_if_fail (COPILOT_IS_SESSION (self));
-  call_member (self, copilot_session_abort, "Abort", g_variant_new_parsed ("(@a{sv} {},)"),
-               G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
+  copilot_session_call_internal (self, copilot_session_abort, "Abort", g_variant_new_parsed ("(@a{sv} {},)"),
+                                 G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
 }
 
 /**
@@ -1253,7 +1225,7 @@ copilot_session_abort_finish (CopilotSession  *self,
                               GAsyncResult    *result,
                               GError         **error)
 {
-  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_abort, error);
+  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_abort, error);
 
   return reply != NULL;
 }
@@ -1276,8 +1248,8 @@ copilot_session_destroy (CopilotSession      *self,
                          gpointer             user_data)
 {
   g_return_if_fail (COPILOT_IS_SESSION (self));
-  call_member (self, copilot_session_destroy, "Destroy", g_variant_new_parsed ("(@a{sv} {},)"),
-               G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
+  copilot_session_call_internal (self, copilot_session_destroy, "Destroy", g_variant_new_parsed ("(@a{sv} {},)"),
+                                 G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
 }
 
 /**
@@ -1293,7 +1265,7 @@ copilot_session_destroy_finish (CopilotSession  *self,
                                 GAsyncResult    *result,
                                 GError         **error)
 {
-  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_destroy, error);
+  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_destroy, error);
 
   return reply != NULL;
 }
@@ -1322,8 +1294,8 @@ copilot_session_set_model (CopilotSession      *self,
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
-  call_member (self, copilot_session_set_model, "SetModel", g_variant_new ("(s@a{sv})", model, sunk),
-               G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
+  copilot_session_call_internal (self, copilot_session_set_model, "SetModel", g_variant_new ("(s@a{sv})", model, sunk),
+                                 G_VARIANT_TYPE ("()"), cancellable, callback, user_data);
 }
 
 /**
@@ -1339,7 +1311,7 @@ copilot_session_set_model_finish (CopilotSession  *self,
                                   GAsyncResult    *result,
                                   GError         **error)
 {
-  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_set_model, error);
+  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_model, error);
 
   return reply != NULL;
 }
@@ -1366,8 +1338,8 @@ copilot_session_get_messages (CopilotSession      *self,
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
 
   g_return_if_fail (COPILOT_IS_SESSION (self));
-  call_member (self, copilot_session_get_messages, "GetMessages", g_variant_new ("(@a{sv})", sunk),
-               G_VARIANT_TYPE ("(a(sa{sv}s))"), cancellable, callback, user_data);
+  copilot_session_call_internal (self, copilot_session_get_messages, "GetMessages", g_variant_new ("(@a{sv})", sunk),
+                                 G_VARIANT_TYPE ("(a(sa{sv}s))"), cancellable, callback, user_data);
 }
 
 /**
@@ -1384,7 +1356,7 @@ copilot_session_get_messages_finish (CopilotSession  *self,
                                      GAsyncResult    *result,
                                      GError         **error)
 {
-  g_autoptr(GVariant) reply = call_member_finish (self, result, copilot_session_get_messages, error);
+  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_get_messages, error);
 
   return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
 }
@@ -1416,8 +1388,8 @@ copilot_session_call_method (CopilotSession      *self,
 {
   g_return_if_fail (COPILOT_IS_SESSION (self));
   g_return_if_fail (method != NULL);
-  call_member (self, copilot_session_call_method, method, parameters, reply_type,
-               cancellable, callback, user_data);
+  copilot_session_call_internal (self, copilot_session_call_method, method, parameters, reply_type,
+                                 cancellable, callback, user_data);
 }
 
 /**
@@ -1433,5 +1405,5 @@ copilot_session_call_method_finish (CopilotSession  *self,
                                     GAsyncResult    *result,
                                     GError         **error)
 {
-  return call_member_finish (self, result, copilot_session_call_method, error);
+  return copilot_session_call_internal_finish (self, result, copilot_session_call_method, error);
 }
