@@ -309,23 +309,6 @@ copilot_client_get_auth_status_finish (CopilotClient  *self,
   return simple_call_finish_variant (self, result, copilot_client_get_auth_status, error);
 }
 
-static void
-on_ask_done (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  CopilotClient *self = g_task_get_source_object (task);
-  GError *error = NULL;
-  GVariant *reply;
-
-  reply = copilot_client_call_finish (self, result, &error);
-  if (reply == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
-}
-
 /**
  * copilot_client_ask:
  * @self: a #CopilotClient
@@ -362,7 +345,7 @@ copilot_client_ask (CopilotClient       *self,
   g_task_set_source_tag (task, copilot_client_ask);
   copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "Ask",
                        g_variant_new ("(s@a{sv})", prompt, sunk), G_VARIANT_TYPE ("(sa{sv})"),
-                       COPILOT_TURN_TIMEOUT, cancellable, on_ask_done, task);
+                       COPILOT_TURN_TIMEOUT, cancellable, copilot_client_call_return_reply, task);
 }
 
 /**

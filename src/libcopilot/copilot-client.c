@@ -173,21 +173,45 @@ copilot_client_call_with_fds (CopilotClient       *self,
                                             fds, cancellable, callback, user_data);
 }
 
-GVariant *
-copilot_client_call_finish (CopilotClient  *self,
-                            GAsyncResult   *result,
-                            GError        **error)
+static GVariant *
+call_finish (GDBusConnection  *connection,
+             GAsyncResult     *result,
+             GError          **error)
 {
   GError *local_error = NULL;
   GVariant *reply;
 
-  reply = g_dbus_connection_call_with_unix_fd_list_finish (self->connection, NULL, result, &local_error);
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (connection, NULL, result, &local_error);
   if (reply == NULL)
     {
       copilot_error_normalize (local_error);
       g_propagate_error (error, local_error);
     }
   return reply;
+}
+
+GVariant *
+copilot_client_call_finish (CopilotClient  *self,
+                            GAsyncResult   *result,
+                            GError        **error)
+{
+  return call_finish (self->connection, result, error);
+}
+
+void
+copilot_client_call_return_reply (GObject      *source,
+                                  GAsyncResult *result,
+                                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GVariant *reply;
+
+  reply = call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
 }
 
 gboolean

@@ -67,6 +67,11 @@ void                copilot_client_call_with_fds     (CopilotClient       *self,
 GVariant           *copilot_client_call_finish       (CopilotClient       *self,
                                                       GAsyncResult        *result,
                                                       GError             **error);
+/* A callback of copilot_client_call(): returns the reply (or the error)
+ * through the GTask @user_data, whose reference it takes. */
+void                copilot_client_call_return_reply (GObject         *source,
+                                                      GAsyncResult    *result,
+                                                      gpointer         user_data);
 void                copilot_client_forget_session    (CopilotClient   *self,
                                                       const char      *path);
 /* Hooks and commands (copilot-client-providers.c): ::handle-hook, else

@@ -1146,23 +1146,6 @@ copilot_session_send_and_wait_finish (CopilotSession  *self,
 
 /* ---- other members ---- */
 
-static void
-on_member_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  CopilotSession *self = g_task_get_source_object (task);
-  GError *error = NULL;
-  GVariant *reply;
-
-  reply = copilot_client_call_finish (self->client, result, &error);
-  if (reply == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
-}
-
 void
 copilot_session_call_internal (CopilotSession      *self,
                                gpointer             source_tag,
@@ -1177,7 +1160,7 @@ copilot_session_call_internal (CopilotSession      *self,
 
   g_task_set_source_tag (task, source_tag);
   copilot_client_call (self->client, self->path, COPILOT_IFACE_SESSION, method, params,
-                       reply_type, COPILOT_TURN_TIMEOUT, cancellable, on_member_done, task);
+                       reply_type, COPILOT_TURN_TIMEOUT, cancellable, copilot_client_call_return_reply, task);
 }
 
 GVariant *
