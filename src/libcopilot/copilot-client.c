@@ -36,17 +36,10 @@ struct _CopilotClient
   guint n_attaching;             /* CreateSession/ResumeSession calls in flight */
   GHashTable *early_signals;     /* owned: path → GPtrArray of (member, params) */
 
-  GPtrArray *tools;              /* owned: CopilotTool* */
-  guint tool_provider_id;
-  GPtrArray *hook_types;         /* owned: char*, NULL-terminated */
-  guint hook_provider_id;
-  GPtrArray *commands;           /* owned: char* name, description, … */
-  guint command_provider_id;
-  GHashTable *tool_calls;        /* owned: tool call id → CopilotToolCall* (unowned, weak) */
+  CopilotProviders *providers;   /* owned: the tools, hooks and commands it serves */
 };
 
 static void copilot_client_initable_iface_init (GInitableIface *iface);
-static void forget_tool_call (gpointer data, GObject *where_the_object_was);
 static void copilot_client_async_initable_iface_init (GAsyncInitableIface *iface);
 
 /**
@@ -92,7 +85,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-#define TOOL_PROVIDER_PATH COPILOT_LOCAL_PATH "/ToolProvider"
 #define MAX_EARLY_SIGNALS 4096
 
 /* ---- embedded interface XML ---- */
@@ -613,27 +605,9 @@ copilot_client_dispose (GObject *object)
             g_dbus_connection_signal_unsubscribe (self->connection, *subs[i]);
             *subs[i] = 0;
           }
-      guint *objects[] = { &self->tool_provider_id, &self->hook_provider_id, &self->command_provider_id };
-
-      for (guint i = 0; i < G_N_ELEMENTS (objects); i++)
-        if (*objects[i] != 0)
-          {
-            g_dbus_connection_unregister_object (self->connection, *objects[i]);
-            *objects[i] = 0;
-          }
     }
-  if (self->tools != NULL)
-    g_ptr_array_set_size (self->tools, 0);
-  if (self->tool_calls != NULL)
-    {
-      GHashTableIter iter;
-      gpointer call;
-
-      g_hash_table_iter_init (&iter, self->tool_calls);
-      while (g_hash_table_iter_next (&iter, NULL, &call))
-        g_object_weak_unref (call, forget_tool_call, self);
-      g_hash_table_remove_all (self->tool_calls);
-    }
+  /* Unregisters its objects while the connection is there. */
+  g_clear_pointer (&self->providers, copilot_providers_free);
 
   G_OBJECT_CLASS (copilot_client_parent_class)->dispose (object);
 }
@@ -649,10 +623,6 @@ copilot_client_finalize (GObject *object)
   g_clear_pointer (&self->version, g_free);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->early_signals, g_hash_table_unref);
-  g_clear_pointer (&self->tools, g_ptr_array_unref);
-  g_clear_pointer (&self->tool_calls, g_hash_table_unref);
-  g_clear_pointer (&self->hook_types, g_ptr_array_unref);
-  g_clear_pointer (&self->commands, g_ptr_array_unref);
 
   G_OBJECT_CLASS (copilot_client_parent_class)->finalize (object);
 }
@@ -880,10 +850,7 @@ copilot_client_init (CopilotClient *self)
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->early_signals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) g_ptr_array_unref);
-  self->tools = g_ptr_array_new_with_free_func (g_object_unref);
-  self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->hook_types = g_ptr_array_new_null_terminated (0, g_free, TRUE);
-  self->commands = g_ptr_array_new_with_free_func (g_free);
+  self->providers = copilot_providers_new (self);
   self->backend_state = g_strdup ("stopped");
 }
 
@@ -1040,6 +1007,12 @@ copilot_client_get_api_version (CopilotClient *self)
   return self->api_version;
 }
 
+CopilotProviders *
+copilot_client_get_providers (CopilotClient *self)
+{
+  return self->providers;
+}
+
 void
 copilot_client_forget_session (CopilotClient *self,
                                const char    *path)
@@ -1137,49 +1110,6 @@ on_attach_done (GObject      *source,
                               on_session_ready, g_object_ref (task));
 }
 
-static GVariant *
-add_tools (CopilotClient *self,
-           GVariant      *options)
-{
-  GVariantBuilder builder, tools;
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-  gboolean had_tools = FALSE;
-
-  if (self->tools->len == 0)
-    return g_variant_ref (options);
-
-  g_variant_builder_init (&tools, G_VARIANT_TYPE ("aa{sv}"));
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_iter_init (&iter, options);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      if (g_strcmp0 (key, "tools") == 0 && g_variant_is_of_type (value, G_VARIANT_TYPE ("aa{sv}")))
-        {
-          GVariantIter tools_iter;
-          GVariant *tool;
-
-          g_variant_iter_init (&tools_iter, value);
-          while ((tool = g_variant_iter_next_value (&tools_iter)) != NULL)
-            {
-              g_variant_builder_add_value (&tools, tool);
-              g_variant_unref (tool);
-            }
-          had_tools = TRUE;
-        }
-      else
-        g_variant_builder_add (&builder, "{sv}", key, value);
-      g_variant_unref (value);
-    }
-  for (guint i = 0; i < self->tools->len; i++)
-    g_variant_builder_add_value (&tools, copilot_tool_to_variant (g_ptr_array_index (self->tools, i),
-                                                                  TOOL_PROVIDER_PATH));
-  (void) had_tools;
-  g_variant_builder_add (&builder, "{sv}", "tools", g_variant_builder_end (&tools));
-  return g_variant_ref_sink (g_variant_builder_end (&builder));
-}
-
 static void
 attach (CopilotClient       *self,
         gpointer             source_tag,
@@ -1191,15 +1121,7 @@ attach (CopilotClient       *self,
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
-  g_autoptr(GVariant) tools_only = add_tools (self, sunk);
-  g_autoptr(GVariant) with_tools = NULL;
-  GVariantDict dict;
-
-  g_variant_dict_init (&dict, tools_only);
-  copilot_client_add_provider_options (self, &dict,
-                                       self->hook_types->len > 0 ? (const char **) self->hook_types->pdata : NULL,
-                                       self->commands);
-  with_tools = g_variant_ref_sink (g_variant_dict_end (&dict));
+  g_autoptr(GVariant) with_tools = copilot_providers_add_options (self->providers, sunk);
 
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, g_new0 (AttachData, 1), (GDestroyNotify) attach_data_free);
@@ -1304,137 +1226,6 @@ copilot_client_resume_session_finish (CopilotClient  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* ---- tools ---- */
-
-static void
-forget_tool_call (gpointer  data,
-                  GObject  *where_the_object_was)
-{
-  CopilotClient *self = data;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->tool_calls);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (value == (gpointer) where_the_object_was)
-      g_hash_table_iter_remove (&iter);
-}
-
-static void
-tool_provider_method_call (GDBusConnection       *connection,
-                           const char            *sender,
-                           const char            *path,
-                           const char            *iface,
-                           const char            *method,
-                           GVariant              *params,
-                           GDBusMethodInvocation *invocation,
-                           gpointer               user_data)
-{
-  CopilotClient *self = user_data;
-
-  if (!copilot_client_check_caller (self, sender, invocation))
-    return;
-
-  if (g_strcmp0 (method, "Invoke") == 0)
-    {
-      const char *session, *call_id, *name, *args;
-      g_autoptr(GVariant) context = NULL;
-      g_autoptr(CopilotToolCall) call = NULL;
-      CopilotTool *tool = NULL;
-
-      g_variant_get (params, "(&o&s&s&s@a{sv})", &session, &call_id, &name, &args, &context);
-      for (guint i = 0; i < self->tools->len && tool == NULL; i++)
-        if (g_strcmp0 (copilot_tool_get_name (g_ptr_array_index (self->tools, i)), name) == 0)
-          tool = g_ptr_array_index (self->tools, i);
-      if (tool == NULL)
-        {
-          g_dbus_method_invocation_return_value (invocation,
-                                                 g_variant_new_parsed ("(@u 1, 'No such tool in this app', @a{sv} {})"));
-          return;
-        }
-      call = copilot_tool_call_new_internal (invocation, session, call_id, name, args, context);
-      g_hash_table_insert (self->tool_calls, g_strdup (call_id), call);
-      g_object_weak_ref (G_OBJECT (call), forget_tool_call, self);
-      if (!copilot_tool_emit_invoke (tool, call))
-        copilot_tool_call_return_failure (call, "The tool has no handler");
-      /* A handler that kept no reference and gave no answer: the call is
-       * answered with a failure as it is finalized here. */
-    }
-  else if (g_strcmp0 (method, "Cancel") == 0)
-    {
-      const char *call_id;
-      CopilotToolCall *call;
-
-      g_variant_get (params, "(&s)", &call_id);
-      call = g_hash_table_lookup (self->tool_calls, call_id);
-      if (call != NULL)
-        copilot_tool_call_withdraw (call);
-      g_dbus_method_invocation_return_value (invocation, NULL);
-    }
-  else
-    g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
-                                           "No such method %s", method);
-}
-
-static void
-client_weak_notify (gpointer data)
-{
-}
-
-static const GDBusInterfaceVTable tool_provider_vtable = {
-  .method_call = tool_provider_method_call,
-};
-
-/**
- * copilot_client_add_tool:
- * @self: a #CopilotClient
- * @tool: a #CopilotTool
- *
- * Serves @tool on this client's connection (the ToolProvider interface)
- * and offers it to every session the client creates or resumes from now
- * on. Sessions created before keep the tools they had.
- */
-void
-copilot_client_add_tool (CopilotClient *self,
-                         CopilotTool   *tool)
-{
-  g_return_if_fail (COPILOT_IS_CLIENT (self));
-  g_return_if_fail (COPILOT_IS_TOOL (tool));
-
-  if (self->tool_provider_id == 0)
-    {
-      g_autoptr(GError) error = NULL;
-
-      self->tool_provider_id =
-        g_dbus_connection_register_object (self->connection, TOOL_PROVIDER_PATH,
-                                           copilot_interface_info (COPILOT_IFACE_TOOL_PROVIDER),
-                                           &tool_provider_vtable, self, client_weak_notify, &error);
-      if (self->tool_provider_id == 0)
-        {
-          g_warning ("libcopilot: cannot serve tools at %s: %s", TOOL_PROVIDER_PATH, error->message);
-          return;
-        }
-    }
-  if (!g_ptr_array_find (self->tools, tool, NULL))
-    g_ptr_array_add (self->tools, g_object_ref (tool));
-}
-
-/**
- * copilot_client_remove_tool:
- * @self: a #CopilotClient
- * @tool: a #CopilotTool added with copilot_client_add_tool()
- *
- * Stops offering @tool to new sessions; later calls of it by sessions that
- * have it fail.
- */
-void
-copilot_client_remove_tool (CopilotClient *self,
-                            CopilotTool   *tool)
-{
-  g_return_if_fail (COPILOT_IS_CLIENT (self));
-  g_ptr_array_remove (self->tools, tool);
-}
-
 /* ---- hooks and commands ---- */
 
 void
@@ -1475,54 +1266,4 @@ copilot_client_dispatch_command (CopilotClient      *self,
     copilot_command_call_return_error (call, failure);
   else
     copilot_command_call_return_success (call);
-}
-
-/**
- * copilot_client_add_hooks:
- * @self: a #CopilotClient
- * @hook_types: (array zero-terminated=1): the CLI's hook types
- *   (`preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`,
- *   `sessionEnd`, `errorOccurred`, …)
- *
- * Serves hooks of @hook_types through #CopilotClient::handle-hook (or
- * #CopilotClient::hook), for every session the client creates or resumes
- * from now on.
- */
-void
-copilot_client_add_hooks (CopilotClient      *self,
-                          const char * const *hook_types)
-{
-  g_return_if_fail (COPILOT_IS_CLIENT (self));
-  g_return_if_fail (hook_types != NULL);
-
-  if (self->hook_provider_id == 0)
-    self->hook_provider_id = copilot_client_register_provider (self, TRUE);
-  for (guint i = 0; hook_types[i] != NULL; i++)
-    if (self->hook_types->len == 0 ||
-        !g_strv_contains ((const char * const *) self->hook_types->pdata, hook_types[i]))
-      g_ptr_array_add (self->hook_types, g_strdup (hook_types[i]));
-}
-
-/**
- * copilot_client_add_command:
- * @self: a #CopilotClient
- * @name: the command's name, without the slash
- * @description: what it does, for the command list
- *
- * Offers the slash command `/name` to every session the client creates or
- * resumes from now on; running it emits #CopilotClient::handle-command
- * (or #CopilotClient::command).
- */
-void
-copilot_client_add_command (CopilotClient *self,
-                            const char    *name,
-                            const char    *description)
-{
-  g_return_if_fail (COPILOT_IS_CLIENT (self));
-  g_return_if_fail (name != NULL);
-
-  if (self->command_provider_id == 0)
-    self->command_provider_id = copilot_client_register_provider (self, FALSE);
-  g_ptr_array_add (self->commands, g_strdup (name));
-  g_ptr_array_add (self->commands, g_strdup (description ? description : ""));
 }

@@ -74,18 +74,24 @@ void                copilot_client_call_return_reply (GObject         *source,
                                                       gpointer         user_data);
 void                copilot_client_forget_session    (CopilotClient   *self,
                                                       const char      *path);
-/* Hooks and commands (copilot-client-providers.c): ::handle-hook, else
- * ::hook, answers @call (now, or later when a handler kept it). */
+/* Hooks and commands: ::handle-hook, else ::hook, answers @call (now, or
+ * later when a handler kept it). */
 void                copilot_client_dispatch_hook     (CopilotClient      *self,
                                                       CopilotHookCall    *call);
 void                copilot_client_dispatch_command  (CopilotClient      *self,
                                                       CopilotCommandCall *call);
-guint               copilot_client_register_provider (CopilotClient   *self,
-                                                      gboolean         hooks);
-void                copilot_client_add_provider_options (CopilotClient *self,
-                                                      GVariantDict    *dict,
-                                                      const char     **hook_types,
-                                                      GPtrArray       *commands);
+
+/* The tools, hooks and commands a client serves (copilot-client-providers.c). */
+typedef struct _CopilotProviders CopilotProviders;
+
+CopilotProviders   *copilot_client_get_providers     (CopilotClient    *self);
+CopilotProviders   *copilot_providers_new            (CopilotClient    *client);
+/* Unregisters the objects it served. */
+void                copilot_providers_free           (CopilotProviders *self);
+/* CreateSession's or ResumeSession's @options with the `tools` (after any
+ * in @options), `hooks` and `commands` added; a new reference. */
+GVariant           *copilot_providers_add_options    (CopilotProviders *self,
+                                                      GVariant         *options);
 
 /* @initial_serial: the serial of the first event it will deliver, or 0 to
  * take whatever comes first. */
