@@ -59,6 +59,30 @@ struct _Subscriber {
   guint noise_names;           /* of @types, how many name noise */
 };
 
+/* What the replay ring keeps of one relayed event. Most are deltas that no
+ * subscriber asked to get as Event: for those the ring keeps the few
+ * strings their Event tuple is made of and builds it only when GetEvents
+ * asks (README "Performance": building the meta, the data JSON and the
+ * tuple of every delta, and freeing them, was a sixth of its cost). */
+typedef enum {
+  COMPACT_REASONING = 1 << 0,  /* assistant.reasoning_delta, reasoningId */
+  COMPACT_ID_LAST   = 1 << 1,  /* data is {"deltaContent", id} in that order */
+  COMPACT_EPHEMERAL = 1 << 2,
+  COMPACT_HAS_ID    = 1 << 3,  /* meta strings present, in this order */
+  COMPACT_HAS_PARENT = 1 << 4,
+  COMPACT_HAS_TIMESTAMP = 1 << 5,
+  COMPACT_HAS_AGENT = 1 << 6,
+} CompactFlags;
+
+typedef struct {
+  guint64 serial;
+  gsize size;                  /* counted against ring-max-bytes */
+  GVariant *event;             /* owned, nullable: the Event tuple; NULL for a compact delta */
+  guint flags;                 /* CompactFlags, of a compact delta */
+  char strings[];              /* a compact delta: message id, text, then the meta
+                                * strings of the flags, each NUL-terminated */
+} RingEntry;
+
 /* Subscriptions, in every session, that name an internal noise type: while
  * there are none, noise frames are dropped before they are parsed. */
 static guint noise_by_name;
@@ -69,7 +93,7 @@ struct _CopilotdEventRelay
   char *path;                  /* owned */
   GHashTable *subscribers;     /* owned: name → Subscriber* */
   guint64 next_serial;
-  GQueue ring;                 /* GVariant* (tsa{sv}s) owned: what Event carried */
+  GQueue ring;                 /* RingEntry* owned: what was relayed */
   gsize ring_bytes;
   guint64 ring_dropped_up_to;  /* serials below this were dropped */
   guint ring_max_events;
@@ -87,6 +111,13 @@ is_noise (const char *type)
          strcmp (type, "session.background_tasks_changed") == 0 ||
          strcmp (type, "assistant.streaming_delta") == 0 ||
          strcmp (type, "system.message") == 0;
+}
+
+static void
+ring_entry_free (RingEntry *entry)
+{
+  g_clear_pointer (&entry->event, g_variant_unref);
+  g_free (entry);
 }
 
 static void
@@ -146,7 +177,7 @@ copilotd_event_relay_free (CopilotdEventRelay *relay)
   g_object_unref (relay->connection);
   g_free (relay->path);
   g_hash_table_unref (relay->subscribers);
-  g_queue_clear_full (&relay->ring, (GDestroyNotify) g_variant_unref);
+  g_queue_clear_full (&relay->ring, (GDestroyNotify) ring_entry_free);
   g_free (relay);
 }
 
@@ -375,17 +406,43 @@ meta_string_entry (const char *key,
   return g_variant_new_dict_entry (g_variant_new_string (key), g_variant_new_variant (string));
 }
 
-static void
-add_meta_string (GVariant  **entries,
-                 gsize      *n,
-                 JsonObject *event,
-                 const char *member,
-                 const char *key)
+static const char *
+meta_string (JsonObject *event,
+             const char *member)
 {
   JsonNode *node = json_object_get_member (event, member);
 
   if (node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    entries[(*n)++] = meta_string_entry (key, json_node_get_string (node));
+    return json_node_get_string (node);
+  return NULL;
+}
+
+/* The Event meta a{sv}, floating: the nullable strings are left out. */
+static GVariant *
+meta_new (const char *id,
+          const char *parent_id,
+          const char *timestamp,
+          gboolean    ephemeral,
+          const char *agent_id,
+          gboolean    truncated)
+{
+  GVariant *entries[6];
+  gsize n = 0;
+
+  if (id != NULL)
+    entries[n++] = meta_string_entry ("id", id);
+  if (parent_id != NULL)
+    entries[n++] = meta_string_entry ("parent-id", parent_id);
+  if (timestamp != NULL)
+    entries[n++] = meta_string_entry ("timestamp", timestamp);
+  entries[n++] = g_variant_new_dict_entry (g_variant_new_string ("ephemeral"),
+                                           g_variant_new_variant (g_variant_new_boolean (ephemeral != FALSE)));
+  if (agent_id != NULL)
+    entries[n++] = meta_string_entry ("agent-id", agent_id);
+  if (truncated)
+    entries[n++] = g_variant_new_dict_entry (g_variant_new_string ("truncated"),
+                                             g_variant_new_variant (g_variant_new_boolean (TRUE)));
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
 }
 
 /* The Event meta of @event; with "truncated" when @truncated. */
@@ -393,20 +450,10 @@ static GVariant *
 event_meta (JsonObject *event,
             gboolean    truncated)
 {
-  GVariant *entries[6];
-  gsize n = 0;
-
-  add_meta_string (entries, &n, event, "id", "id");
-  add_meta_string (entries, &n, event, "parentId", "parent-id");
-  add_meta_string (entries, &n, event, "timestamp", "timestamp");
-  entries[n++] = g_variant_new_dict_entry (g_variant_new_string ("ephemeral"),
-                                           g_variant_new_variant (g_variant_new_boolean (
-                                             copilotd_json_get_boolean (event, "ephemeral", FALSE))));
-  add_meta_string (entries, &n, event, "agentId", "agent-id");
-  if (truncated)
-    entries[n++] = g_variant_new_dict_entry (g_variant_new_string ("truncated"),
-                                             g_variant_new_variant (g_variant_new_boolean (TRUE)));
-  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n);
+  return meta_new (meta_string (event, "id"), meta_string (event, "parentId"),
+                   meta_string (event, "timestamp"),
+                   copilotd_json_get_boolean (event, "ephemeral", FALSE),
+                   meta_string (event, "agentId"), truncated);
 }
 
 /* Adds the Event meta entries of an envelope to an a{sv} @builder. */
@@ -432,32 +479,173 @@ copilotd_event_meta (JsonObject *event)
   return event_meta (event, FALSE);
 }
 
-static guint64
-entry_serial (GVariant *entry)
-{
-  guint64 serial;
-
-  g_variant_get_child (entry, 0, "t", &serial);
-  return serial;
-}
-
-/* Keeps @entry (sunk), dropping the oldest past either limit. */
+/* Keeps @entry, dropping the oldest past either limit. */
 static void
 ring_push (CopilotdEventRelay *relay,
-           GVariant           *entry)
+           RingEntry          *entry)
 {
-  g_queue_push_tail (&relay->ring, g_variant_ref_sink (entry));
-  relay->ring_bytes += g_variant_get_size (entry);
+  g_queue_push_tail (&relay->ring, entry);
+  relay->ring_bytes += entry->size;
 
   while (relay->ring.length > 1 &&
          (relay->ring.length > relay->ring_max_events || relay->ring_bytes > relay->ring_max_bytes))
     {
-      GVariant *old = g_queue_pop_head (&relay->ring);
+      RingEntry *old = g_queue_pop_head (&relay->ring);
 
-      relay->ring_bytes -= g_variant_get_size (old);
-      relay->ring_dropped_up_to = entry_serial (old) + 1;
-      g_variant_unref (old);
+      relay->ring_bytes -= old->size;
+      relay->ring_dropped_up_to = old->serial + 1;
+      ring_entry_free (old);
     }
+}
+
+static void
+ring_push_event (CopilotdEventRelay *relay,
+                 guint64             serial,
+                 GVariant           *event)
+{
+  RingEntry *entry = g_new0 (RingEntry, 1);
+
+  entry->serial = serial;
+  entry->event = g_variant_ref (event);
+  entry->size = g_variant_get_size (event);
+  ring_push (relay, entry);
+}
+
+/* A delta's data is {"messageId"|"reasoningId": s, "deltaContent": s}, in
+ * either order, and nothing else: whether its Event can be rebuilt from
+ * those two strings (*@id_last: in the order deltaContent, id). */
+static gboolean
+delta_is_plain (JsonObject *data,
+                const char *id_member,
+                gboolean   *id_last)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+  guint i = 0;
+
+  if (data == NULL || json_object_get_size (data) != 2)
+    return FALSE;
+  json_object_iter_init_ordered (&iter, data);
+  while (json_object_iter_next_ordered (&iter, &name, &node))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        return FALSE;
+      if (strcmp (name, "deltaContent") == 0)
+        *id_last = i == 0;
+      else if (strcmp (name, id_member) != 0)
+        return FALSE;
+      i++;
+    }
+  return TRUE;
+}
+
+/* Keeps a plain delta (delta_is_plain()) as its strings. */
+static void
+ring_push_compact (CopilotdEventRelay *relay,
+                   guint64             serial,
+                   JsonObject         *event,
+                   gboolean            reasoning,
+                   gboolean            id_last,
+                   const char         *message_id,
+                   const char         *text)
+{
+  const char *meta[] = { meta_string (event, "id"), meta_string (event, "parentId"),
+                         meta_string (event, "timestamp"), meta_string (event, "agentId") };
+  static const guint has[] = { COMPACT_HAS_ID, COMPACT_HAS_PARENT, COMPACT_HAS_TIMESTAMP, COMPACT_HAS_AGENT };
+  gsize lengths[2 + G_N_ELEMENTS (meta)];
+  const char *strings[2 + G_N_ELEMENTS (meta)] = { message_id, text };
+  gsize n = 2, total = 0;
+  RingEntry *entry;
+  char *p;
+
+  for (guint i = 0; i < G_N_ELEMENTS (meta); i++)
+    if (meta[i] != NULL)
+      strings[n++] = meta[i];
+  for (gsize i = 0; i < n; i++)
+    total += (lengths[i] = strlen (strings[i])) + 1;
+
+  entry = g_malloc (sizeof (RingEntry) + total);
+  entry->serial = serial;
+  entry->event = NULL;
+  entry->flags = (reasoning ? COMPACT_REASONING : 0) | (id_last ? COMPACT_ID_LAST : 0) |
+                 (copilotd_json_get_boolean (event, "ephemeral", FALSE) ? COMPACT_EPHEMERAL : 0);
+  for (guint i = 0; i < G_N_ELEMENTS (meta); i++)
+    if (meta[i] != NULL)
+      entry->flags |= has[i];
+  p = entry->strings;
+  for (gsize i = 0; i < n; i++)
+    {
+      memcpy (p, strings[i], lengths[i] + 1);
+      p += lengths[i] + 1;
+    }
+  /* About what its Event tuple weighs serialised: the strings, the data
+   * JSON's punctuation and member names, the meta keys and framing. */
+  entry->size = total + 128;
+  ring_push (relay, entry);
+}
+
+/* The Event tuple (tsa{sv}s) of a ring entry, floating or not. */
+static GVariant *
+ring_entry_event (CopilotdEventRelay *relay,
+                  RingEntry          *entry)
+{
+  const char *message_id, *text, *meta[4] = { NULL, };
+  static const guint has[] = { COMPACT_HAS_ID, COMPACT_HAS_PARENT, COMPACT_HAS_TIMESTAMP, COMPACT_HAS_AGENT };
+  const char *id_member = entry->flags & COMPACT_REASONING ? "reasoningId" : "messageId";
+  g_autoptr(JsonNode) data = NULL;
+  JsonObject *object;
+  const char *p;
+
+  if (entry->event != NULL)
+    return entry->event;
+
+  message_id = entry->strings;
+  text = message_id + strlen (message_id) + 1;
+  p = text + strlen (text) + 1;
+  for (guint i = 0; i < G_N_ELEMENTS (meta); i++)
+    if (entry->flags & has[i])
+      {
+        meta[i] = p;
+        p += strlen (p) + 1;
+      }
+
+  /* The same object json-glib read, so the same text as the Event had. */
+  object = json_object_new ();
+  if (!(entry->flags & COMPACT_ID_LAST))
+    json_object_set_string_member (object, id_member, message_id);
+  json_object_set_string_member (object, "deltaContent", text);
+  if (entry->flags & COMPACT_ID_LAST)
+    json_object_set_string_member (object, id_member, message_id);
+  data = copilotd_json_node_take_object (object);
+
+  return g_variant_new_tuple ((GVariant *[]) {
+                                g_variant_new_uint64 (entry->serial),
+                                g_variant_new_string (entry->flags & COMPACT_REASONING ? "assistant.reasoning_delta"
+                                                                                        : "assistant.message_delta"),
+                                meta_new (meta[0], meta[1], meta[2], (entry->flags & COMPACT_EPHEMERAL) != 0,
+                                          meta[3], FALSE),
+                                g_variant_new_take_string (json_to_string (data, FALSE)) }, 4);
+}
+
+/* The Event tuple of @event numbered @serial, floating. */
+static GVariant *
+event_new (CopilotdEventRelay *relay,
+           JsonObject         *event,
+           const char         *type,
+           JsonNode           *data,
+           guint64             serial)
+{
+  gsize text_max = relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
+  gboolean truncated = FALSE;
+  char *data_json;
+
+  data_json = data ? copilotd_json_to_string_bounded (data, text_max, &truncated) : g_strdup ("{}");
+  return g_variant_new_tuple ((GVariant *[]) {
+                                g_variant_new_uint64 (serial),
+                                g_variant_new_take_string (copilotd_utf8_strdup_bounded (type, COPILOTD_META_STRING_MAX, NULL)),
+                                event_meta (event, truncated),
+                                g_variant_new_take_string (data_json) }, 4);
 }
 
 void
@@ -469,13 +657,12 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   gboolean noise, delta;
   GHashTableIter iter;
   Subscriber *sub;
-  g_autoptr(GPtrArray) event_to = g_ptr_array_new ();
-  g_autoptr(GPtrArray) delta_to = g_ptr_array_new ();
-  g_autofree char *data_json = NULL;
+  Subscriber *few[8];
+  g_autofree Subscriber **many = NULL;
+  Subscriber **event_to = few, **delta_to = few + G_N_ELEMENTS (few) / 2;
+  guint n_event_to = 0, n_delta_to = 0;
   g_autoptr(GVariant) entry = NULL;
-  g_autofree char *cut_type = NULL;
   gsize text_max = relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
-  gboolean truncated = FALSE;
   guint64 serial;
 
   if (type == NULL)
@@ -483,54 +670,75 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   noise = is_noise (type);
   delta = is_delta (type);
 
+  /* Who gets it as Event, who as Delta: on the stack for a few. */
+  if (g_hash_table_size (relay->subscribers) > G_N_ELEMENTS (few) / 2)
+    {
+      event_to = many = g_new (Subscriber *, 2 * g_hash_table_size (relay->subscribers));
+      delta_to = many + g_hash_table_size (relay->subscribers);
+    }
   g_hash_table_iter_init (&iter, relay->subscribers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
     {
       if (delta && subscriber_wants (sub, type, FALSE))
-        g_ptr_array_add (delta_to, sub);
+        delta_to[n_delta_to++] = sub;
       if (((noise || delta) && subscriber_wants (sub, type, TRUE)) ||
           (!noise && !delta && subscriber_wants (sub, type, FALSE)))
-        g_ptr_array_add (event_to, sub);
+        event_to[n_event_to++] = sub;
     }
 
   /* Noise nobody asked for by name costs nothing: not serialised, no serial. */
-  if (noise && event_to->len == 0)
+  if (noise && n_event_to == 0)
     return;
 
   serial = relay->next_serial++;
-  data_json = data ? copilotd_json_to_string_bounded (data, text_max, &truncated) : g_strdup ("{}");
-  cut_type = copilotd_utf8_strdup_bounded (type, COPILOTD_META_STRING_MAX, NULL);
-  /* Built once: the Event signal's parameters and the ring's entry. */
-  entry = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
-                                                   g_variant_new_uint64 (serial),
-                                                   g_variant_new_take_string (g_steal_pointer (&cut_type)),
-                                                   event_meta (event, truncated),
-                                                   g_variant_new_take_string (g_steal_pointer (&data_json)) }, 4));
-  if (!noise)
-    ring_push (relay, entry);
 
-  if (delta_to->len > 0)
+  if (delta)
     {
       JsonObject *d = data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL;
       gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
-      const char *message_id = d ? copilotd_json_get_string (d, reasoning ? "reasoningId" : "messageId", "") : "";
+      const char *id_member = reasoning ? "reasoningId" : "messageId";
+      const char *message_id = d ? copilotd_json_get_string (d, id_member, "") : "";
       const char *text = d ? copilotd_json_get_string (d, "deltaContent", "") : "";
-      g_autofree char *cut_id = copilotd_utf8_strdup_bounded (message_id ? message_id : "", COPILOTD_META_STRING_MAX, NULL);
-      g_autofree char *cut_text = copilotd_utf8_strdup_bounded (text ? text : "", text_max, NULL);
-      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
-                                                                          g_variant_new_uint64 (serial),
-                                                                          g_variant_new_string (cut_id),
-                                                                          g_variant_new_uint32 (reasoning ? 1u : 0u),
-                                                                          g_variant_new_string (cut_text) }, 4));
+      gsize id_len = strlen (message_id), text_len = strlen (text);
+      g_autofree char *cut_id = NULL;
+      g_autofree char *cut_text = NULL;
+      g_autoptr(GVariant) params = NULL;
+      gboolean id_last = FALSE;
 
-      for (guint i = 0; i < delta_to->len; i++)
-        subscriber_send_delta (g_ptr_array_index (delta_to, i), params, serial, cut_id,
-                               reasoning ? 1u : 0u, cut_text);
+      /* Kept as its strings when nobody gets it as Event and its data
+       * JSON (each character escaped as \u00XX at worst) fits uncut. */
+      if (n_event_to == 0 && (id_len + text_len) * 6 + 64 <= text_max &&
+          delta_is_plain (d, id_member, &id_last))
+        ring_push_compact (relay, serial, event, reasoning, id_last, message_id, text);
+      else
+        {
+          entry = g_variant_ref_sink (event_new (relay, event, type, data, serial));
+          ring_push_event (relay, serial, entry);
+        }
+
+      if (id_len > COPILOTD_META_STRING_MAX)
+        message_id = cut_id = copilotd_utf8_strdup_bounded (message_id, COPILOTD_META_STRING_MAX, NULL);
+      if (text_len > text_max)
+        text = cut_text = copilotd_utf8_strdup_bounded (text, text_max, NULL);
+      if (n_delta_to > 0)
+        params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
+                                                          g_variant_new_uint64 (serial),
+                                                          g_variant_new_string (message_id),
+                                                          g_variant_new_uint32 (reasoning ? 1u : 0u),
+                                                          g_variant_new_string (text) }, 4));
+      for (guint i = 0; i < n_delta_to; i++)
+        subscriber_send_delta (delta_to[i], params, serial, message_id, reasoning ? 1u : 0u, text);
+    }
+  else
+    {
+      entry = g_variant_ref_sink (event_new (relay, event, type, data, serial));
+      if (!noise)
+        ring_push_event (relay, serial, entry);
     }
 
-  for (guint i = 0; i < event_to->len; i++)
+  for (guint i = 0; i < n_event_to; i++)
     {
-      Subscriber *to = g_ptr_array_index (event_to, i);
+      Subscriber *to = event_to[i];
 
       /* Held text goes first: a subscriber sees everything in order. */
       subscriber_flush (to);
@@ -572,19 +780,27 @@ copilotd_event_relay_get_events (CopilotdEventRelay *relay,
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(tsa{sv}s)"));
   for (GList *l = relay->ring.head; l != NULL; l = l->next)
     {
-      guint64 serial = entry_serial (l->data);
+      RingEntry *ring_entry = l->data;
+      g_autoptr(GVariant) entry = NULL;
+      gsize size;
 
-      if (serial < since)
+      if (ring_entry->serial < since)
         continue;
-      if ((max > 0 && n >= max) ||
-          (n > 0 && bytes + g_variant_get_size (l->data) > relay->max_message_size - COPILOTD_MESSAGE_RESERVE))
+      if (max > 0 && n >= max)
         {
           truncated = TRUE;
           break;
         }
-      bytes += g_variant_get_size (l->data);
-      g_variant_builder_add_value (&builder, l->data);
-      next = serial + 1;
+      entry = g_variant_ref_sink (ring_entry_event (relay, ring_entry));
+      size = g_variant_get_size (entry);
+      if (n > 0 && bytes + size > relay->max_message_size - COPILOTD_MESSAGE_RESERVE)
+        {
+          truncated = TRUE;
+          break;
+        }
+      bytes += size;
+      g_variant_builder_add_value (&builder, entry);
+      next = ring_entry->serial + 1;
       n++;
     }
   if (n == 0 && !truncated)

@@ -38,12 +38,14 @@ packages=(
   clang libclang-rt-14-dev
   gobject-introspection libgirepository1.0-dev valac gjs gi-docgen
   gir1.2-gtk-4.0 gir1.2-adw-1 xvfb xauth imagemagick
+  valgrind
 )
 commands=(
   meson ninja pkg-config gcc gdbus gdbus-codegen msgfmt xgettext
   dbus-daemon dbus-run-session ps pkill setpriv script xmllint man groff
   systemd-analyze useradd usermod clang
   g-ir-scanner g-ir-compiler vapigen valac gjs gi-docgen Xvfb import
+  valgrind callgrind_control
 )
 modules=(glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsoup-3.0 libedit gobject-introspection-1.0)
 

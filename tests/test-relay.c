@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* test-relay.c: what GetEvents replays is what the Event signal carried
+ *
+ * event-relay.c keeps most deltas in its replay ring as a few strings and
+ * builds their Event tuple only when GetEvents asks. Each envelope here is
+ * relayed twice: to a relay whose subscriber names the delta type (so it
+ * gets the delta as an Event too, and the ring keeps that very tuple) and
+ * to one whose subscriber takes everything (the ring keeps the strings).
+ * Both rings must replay the same bytes.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "event-relay.h"
+#include "test-util.h"
+
+typedef struct {
+  GDBusConnection *daemon_side;  /* owned */
+  GDBusConnection *reader_side;  /* owned */
+} Peers;
+
+static void
+on_connection (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GDBusConnection **out = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *out = g_dbus_connection_new_finish (result, &error);
+  g_assert_no_error (error);
+}
+
+/* A private peer-to-peer connection; the reader end reads and drops. */
+static void
+peers_init (Peers *peers)
+{
+  int fds[2];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) s0 = NULL;
+  g_autoptr(GSocket) s1 = NULL;
+  g_autoptr(GSocketConnection) c0 = NULL;
+  g_autoptr(GSocketConnection) c1 = NULL;
+  g_autofree char *guid = g_dbus_generate_guid ();
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+  s0 = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  s1 = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  c0 = g_socket_connection_factory_create_connection (s0);
+  c1 = g_socket_connection_factory_create_connection (s1);
+  g_dbus_connection_new (G_IO_STREAM (c0), guid, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER,
+                         NULL, NULL, on_connection, &peers->reader_side);
+  g_dbus_connection_new (G_IO_STREAM (c1), NULL, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+                         NULL, NULL, on_connection, &peers->daemon_side);
+  while (peers->reader_side == NULL || peers->daemon_side == NULL)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+peers_clear (Peers *peers)
+{
+  g_dbus_connection_close_sync (peers->daemon_side, NULL, NULL);
+  g_clear_object (&peers->daemon_side);
+  g_clear_object (&peers->reader_side);
+}
+
+static JsonObject *
+parse_object (const char *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, json, -1, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static const char * const envelopes[] = {
+  /* The real CLI's delta */
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m-1\",\"deltaContent\":\"Hello\"},"
+  "\"id\":\"e-1\",\"timestamp\":\"2026-12-01T10:00:00.000Z\",\"parentId\":\"e-0\",\"ephemeral\":true}",
+  /* Escapes, multi-byte text, a subagent's delta, not ephemeral */
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m-1\",\"deltaContent\":"
+  "\"a \\\"quote\\\"\\n\\ttab \\u0001 é€😀 \\\\ /\"},\"id\":\"e-2\",\"agentId\":\"sub\"}",
+  /* Members in the other order; no meta at all */
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"deltaContent\":\"x\",\"messageId\":\"m-1\"}}",
+  /* A reasoning delta */
+  "{\"type\":\"assistant.reasoning_delta\",\"data\":{\"reasoningId\":\"r-1\",\"deltaContent\":\"hm\"},"
+  "\"id\":\"e-3\",\"ephemeral\":false}",
+  /* Data it cannot rebuild from two strings: kept as the tuple */
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m-1\",\"deltaContent\":\"y\","
+  "\"parentToolCallId\":\"t-1\"},\"id\":\"e-4\"}",
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":7,\"deltaContent\":\"z\"},\"id\":8}",
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"deltaContent\":\"only text\"}}",
+  "{\"type\":\"assistant.message_delta\",\"data\":\"not an object\"}",
+  "{\"type\":\"assistant.message_delta\"}",
+  /* An empty delta; an event between deltas */
+  "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"\",\"deltaContent\":\"\"},\"id\":\"\"}",
+  "{\"type\":\"assistant.message\",\"data\":{\"messageId\":\"m-1\",\"content\":\"Hello\"},\"id\":\"e-5\"}",
+};
+
+static void
+test_compact_replay (void)
+{
+  static const char * const by_name[] = { "assistant.message_delta", "assistant.reasoning_delta",
+                                          "assistant.message", NULL };
+  Peers peers = { NULL, };
+  g_autoptr(CopilotdEventRelay) full = NULL;
+  g_autoptr(CopilotdEventRelay) compact = NULL;
+  g_autoptr(GVariant) full_events = NULL;
+  g_autoptr(GVariant) compact_events = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autofree char *long_text = NULL;
+  g_autofree char *long_envelope = NULL;
+  const char *name;
+
+  peers_init (&peers);
+  name = g_dbus_connection_get_unique_name (peers.reader_side);
+  if (name == NULL)
+    name = ":1.0";
+  full = copilotd_event_relay_new (peers.daemon_side, "/test", 100, 4 * 1024 * 1024);
+  compact = copilotd_event_relay_new (peers.daemon_side, "/test", 100, 4 * 1024 * 1024);
+  copilotd_event_relay_subscribe (full, name, by_name);
+  copilotd_event_relay_subscribe (compact, name, NULL);
+
+  /* Longer than Event and Delta may carry: cut, and marked truncated. */
+  copilotd_event_relay_set_max_message_size (full, 256 * 1024);
+  copilotd_event_relay_set_max_message_size (compact, 256 * 1024);
+  long_text = g_strnfill (300 * 1024, 'w');
+  long_envelope = g_strdup_printf ("{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m-1\","
+                                   "\"deltaContent\":\"%s\"},\"id\":\"e-9\"}", long_text);
+
+  for (guint i = 0; i <= G_N_ELEMENTS (envelopes); i++)
+    {
+      g_autoptr(JsonObject) event = parse_object (i < G_N_ELEMENTS (envelopes) ? envelopes[i] : long_envelope);
+
+      copilotd_event_relay_relay (full, event);
+      copilotd_event_relay_relay (compact, event);
+    }
+
+  full_events = g_variant_ref_sink (copilotd_event_relay_get_events (full, 0, 0));
+  compact_events = g_variant_ref_sink (copilotd_event_relay_get_events (compact, 0, 0));
+  g_assert_true (g_variant_is_normal_form (compact_events));
+  {
+    g_autoptr(GVariant) all = g_variant_get_child_value (full_events, 0);
+
+    g_assert_cmpuint (g_variant_n_children (all), ==, G_N_ELEMENTS (envelopes) + 1);
+  }
+  for (gsize i = 0; i < g_variant_n_children (full_events); i++)
+    {
+      g_autoptr(GVariant) a = g_variant_get_child_value (full_events, i);
+      g_autoptr(GVariant) b = g_variant_get_child_value (compact_events, i);
+
+      if (g_variant_is_container (a) && g_variant_n_children (a) > 0 && !g_variant_equal (a, b))
+        for (gsize j = 0; j < g_variant_n_children (a) && j < g_variant_n_children (b); j++)
+          {
+            g_autoptr(GVariant) x = g_variant_get_child_value (a, j);
+            g_autoptr(GVariant) y = g_variant_get_child_value (b, j);
+
+            if (!g_variant_equal (x, y))
+              {
+                g_autofree char *px = g_variant_print (x, FALSE);
+                g_autofree char *py = g_variant_print (y, FALSE);
+
+                g_test_message ("entry %" G_GSIZE_FORMAT " as Event: %.300s", j, px);
+                g_test_message ("entry %" G_GSIZE_FORMAT " as kept:  %.300s", j, py);
+              }
+          }
+    }
+  g_assert_true (g_variant_equal (full_events, compact_events));
+
+  /* A page from a serial on, and of a few, is the same slice. */
+  page = g_variant_ref_sink (copilotd_event_relay_get_events (compact, 3, 2));
+  {
+    g_autoptr(GVariant) events = g_variant_get_child_value (page, 0);
+    g_autoptr(GVariant) all = g_variant_get_child_value (full_events, 0);
+    guint64 next;
+    gboolean truncated;
+
+    g_variant_get_child (page, 1, "t", &next);
+    g_variant_get_child (page, 2, "b", &truncated);
+    g_assert_cmpuint (g_variant_n_children (events), ==, 2);
+    g_assert_cmpuint (next, ==, 5);
+    g_assert_true (truncated);
+    for (guint i = 0; i < 2; i++)
+      {
+        g_autoptr(GVariant) a = g_variant_get_child_value (events, i);
+        g_autoptr(GVariant) b = g_variant_get_child_value (all, i + 2);
+
+        g_assert_true (g_variant_equal (a, b));
+      }
+  }
+
+  g_clear_pointer (&full, copilotd_event_relay_free);
+  g_clear_pointer (&compact, copilotd_event_relay_free);
+  peers_clear (&peers);
+}
+
+/* Past ring-max-events the oldest go, compact or not. */
+static void
+test_compact_ring_limit (void)
+{
+  Peers peers = { NULL, };
+  g_autoptr(CopilotdEventRelay) relay = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) events = NULL;
+  g_autoptr(GVariant) first = NULL;
+  guint64 next, serial;
+  gboolean truncated;
+
+  peers_init (&peers);
+  relay = copilotd_event_relay_new (peers.daemon_side, "/test", 5, 4 * 1024 * 1024);
+  copilotd_event_relay_subscribe (relay, ":1.0", NULL);
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autoptr(JsonObject) event = parse_object (envelopes[i % 4]);
+
+      copilotd_event_relay_relay (relay, event);
+    }
+  reply = g_variant_ref_sink (copilotd_event_relay_get_events (relay, 0, 0));
+  g_variant_get (reply, "(@a(tsa{sv}s)tb)", &events, &next, &truncated);
+  g_assert_cmpuint (g_variant_n_children (events), ==, 5);
+  g_assert_true (truncated);
+  g_assert_cmpuint (next, ==, 13);
+  first = g_variant_get_child_value (events, 0);
+  g_variant_get_child (first, 0, "t", &serial);
+  g_assert_cmpuint (serial, ==, 8);
+
+  g_clear_pointer (&relay, copilotd_event_relay_free);
+  peers_clear (&peers);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/relay/compact-replay", test_compact_replay);
+  g_test_add_func ("/relay/compact-ring-limit", test_compact_ring_limit);
+  return g_test_run ();
+}
