@@ -440,10 +440,33 @@ copilotd_session_set_params (CopilotdSession *self,
                              JsonNode        *params,
                              GPtrArray       *tools)
 {
-  g_clear_pointer (&self->params, json_node_unref);
-  self->params = params ? json_node_copy (params) : NULL;
+  JsonObject *object = params && JSON_NODE_HOLDS_OBJECT (params) ? json_node_get_object (params) : NULL;
+
+  g_clear_pointer (&self->params, g_free);
+  g_clear_pointer (&self->client_name, g_free);
+  g_clear_pointer (&self->working_directory, g_free);
+  if (object != NULL)
+    {
+      self->params = json_to_string (params, FALSE);
+      self->client_name = g_strdup (copilotd_json_get_string (object, "clientName", NULL));
+      self->working_directory = g_strdup (copilotd_json_get_string (object, "workingDirectory", NULL));
+    }
   g_clear_pointer (&self->tools, g_ptr_array_unref);
   self->tools = tools;
+}
+
+/* The params kept by copilotd_session_set_params(), a new tree: {} when none. */
+JsonNode *
+copilotd_session_dup_params (CopilotdSession *self)
+{
+  JsonNode *node = self->params ? json_from_string (self->params, NULL) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_clear_pointer (&node, json_node_unref);
+      node = copilotd_json_node_take_object (json_object_new ());
+    }
+  return node;
 }
 
 JsonNode *
@@ -452,7 +475,7 @@ copilotd_session_dup_resume_params (CopilotdSession *self)
   JsonNode *node;
   JsonObject *object;
 
-  node = self->params ? json_node_copy (self->params) : copilotd_json_node_take_object (json_object_new ());
+  node = copilotd_session_dup_params (self);
   object = json_node_get_object (node);
   json_object_set_string_member (object, "sessionId", self->id);
   /* A token kept by SignIn where no keychain serves the CLI (auth-store.c). */

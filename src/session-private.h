@@ -39,7 +39,11 @@ struct _CopilotdSession
   uid_t uid;
   gboolean persist;
 
-  JsonNode *params;            /* owned, nullable: create/resume params */
+  /* The create/resume params as compact JSON text: as a json-glib tree
+   * they weighed ~1.5 KiB in every live session (README "Performance"). */
+  char *params;                /* owned, nullable: create/resume params, JSON */
+  char *client_name;           /* owned, nullable: params' clientName */
+  char *working_directory;     /* owned, nullable: params' workingDirectory */
   GPtrArray *tools;            /* owned, nullable: CopilotdTool* */
   GPtrArray *providers;        /* owned, nullable: CopilotdProvider* (hooks, commands) */
 

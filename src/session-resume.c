@@ -137,7 +137,7 @@ copilotd_session_resume_live_async (CopilotdSession     *self,
     }
 
   /* The caller's options take effect, and are kept for a CLI restart. */
-  merged = self->params ? json_node_copy (self->params) : copilotd_json_node_take_object (json_object_new ());
+  merged = copilotd_session_dup_params (self);
   object = json_node_get_object (merged);
   json_object_iter_init (&iter, owned_params);
   while (json_object_iter_next (&iter, &member, &value))

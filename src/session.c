@@ -186,21 +186,15 @@ fill_prompt_target (gpointer              user_data,
 {
   CopilotdSession *self = user_data;
 
-  JsonObject *params = self->params != NULL && JSON_NODE_HOLDS_OBJECT (self->params)
-                       ? json_node_get_object (self->params) : NULL;
-
   target->owner = self->owner;
   target->turn_sender = self->turn_sender;
   target->uid = self->uid;
 
   /* Who is asking (DESIGN.md §9): the owner's client-name, which the
    * manager derived from the owner's process when it gave none. */
-  if (params != NULL)
-    target->client_name = copilotd_json_get_string (params, "clientName", NULL);
+  target->client_name = self->client_name;
   target->client_pid = self->owner != NULL ? copilotd_callers_get_pid (self->ctx.callers, self->owner) : 0;
-  target->working_directory = self->cwd;
-  if (target->working_directory == NULL && params != NULL)
-    target->working_directory = copilotd_json_get_string (params, "workingDirectory", NULL);
+  target->working_directory = self->cwd != NULL ? self->cwd : self->working_directory;
 }
 
 static void
@@ -522,9 +516,7 @@ copilotd_session_parse_send (CopilotdSession        *self,
     json_object_set_string_member (params, "displayPrompt", display);
 
   /* agent-mode, response-format, attachments (send-options.c). */
-  if (self->params != NULL && JSON_NODE_HOLDS_OBJECT (self->params))
-    cwd = copilotd_json_get_string (json_node_get_object (self->params),
-                                                      "workingDirectory", NULL);
+  cwd = self->working_directory;
   if (!copilotd_send_options_parse (options, invocation, cwd, params, error))
     return FALSE;
 
@@ -912,7 +904,9 @@ copilotd_session_finalize (GObject *object)
   g_free (self->cwd);
   g_free (self->last_user_message);
   g_free (self->last_content);
-  g_clear_pointer (&self->params, json_node_unref);
+  g_clear_pointer (&self->params, g_free);
+  g_clear_pointer (&self->client_name, g_free);
+  g_clear_pointer (&self->working_directory, g_free);
   g_clear_pointer (&self->tools, g_ptr_array_unref);
   g_clear_pointer (&self->providers, g_ptr_array_unref);
   g_clear_pointer (&self->relay, copilotd_event_relay_free);

@@ -54,6 +54,7 @@ CopilotdBackend *copilotd_session_get_backend   (CopilotdSession *self);
 void             copilotd_session_set_params    (CopilotdSession *self,
                                                  JsonNode        *params,
                                                  GPtrArray       *tools);
+JsonNode        *copilotd_session_dup_params   (CopilotdSession *self);
 JsonNode        *copilotd_session_dup_resume_params (CopilotdSession *self);
 /* The hook and command providers (providers.c) bound by the creator;
  * takes @providers. */
