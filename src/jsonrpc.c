@@ -32,6 +32,86 @@ guint copilotd_jsonrpc_signals[N_SIGNALS];
 
 G_DEFINE_TYPE (CopilotdJsonrpc, copilotd_jsonrpc, G_TYPE_OBJECT)
 
+typedef void (*NotificationFunc) (gpointer    instance,
+                                  const char *method,
+                                  gpointer    params,
+                                  gpointer    user_data);
+
+void
+copilotd_marshal_VOID__STRING_BOXED (GClosure     *closure,
+                                     GValue       *return_value,
+                                     guint         n_param_values,
+                                     const GValue *param_values,
+                                     gpointer      invocation_hint,
+                                     gpointer      marshal_data)
+{
+  GCClosure *cc = (GCClosure *) closure;
+  gpointer instance, data;
+  NotificationFunc callback;
+
+  g_return_if_fail (n_param_values == 3);
+
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    {
+      instance = closure->data;
+      data = g_value_peek_pointer (param_values + 0);
+    }
+  else
+    {
+      instance = g_value_peek_pointer (param_values + 0);
+      data = closure->data;
+    }
+  callback = (NotificationFunc) (marshal_data ? marshal_data : cc->callback);
+  callback (instance, g_value_get_string (param_values + 1), g_value_get_boxed (param_values + 2), data);
+}
+
+void
+copilotd_marshal_VOID__STRING_BOXEDv (GClosure *closure,
+                                      GValue   *return_value,
+                                      gpointer  instance,
+                                      va_list   args,
+                                      gpointer  marshal_data,
+                                      int       n_params,
+                                      GType    *param_types)
+{
+  GCClosure *cc = (GCClosure *) closure;
+  gpointer data1, data2;
+  NotificationFunc callback;
+  char *method;
+  gpointer params;
+  va_list copy;
+
+  G_VA_COPY (copy, args);
+  method = (char *) va_arg (copy, char *);
+  params = (gpointer) va_arg (copy, gpointer);
+  va_end (copy);
+
+  /* Arguments without G_SIGNAL_TYPE_STATIC_SCOPE are copied for the
+   * emission, as the generic marshaller does. */
+  if ((param_types[0] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0 && method != NULL)
+    method = g_strdup (method);
+  if ((param_types[1] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0 && params != NULL)
+    params = g_boxed_copy (param_types[1] & ~G_SIGNAL_TYPE_STATIC_SCOPE, params);
+
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    {
+      data1 = closure->data;
+      data2 = instance;
+    }
+  else
+    {
+      data1 = instance;
+      data2 = closure->data;
+    }
+  callback = (NotificationFunc) (marshal_data ? marshal_data : cc->callback);
+  callback (data1, method, params, data2);
+
+  if ((param_types[0] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0)
+    g_free (method);
+  if ((param_types[1] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0 && params != NULL)
+    g_boxed_free (param_types[1] & ~G_SIGNAL_TYPE_STATIC_SCOPE, params);
+}
+
 G_DEFINE_QUARK (copilotd-jsonrpc-error-quark, copilotd_jsonrpc_error)
 
 static void
@@ -149,10 +229,13 @@ copilotd_jsonrpc_class_init (CopilotdJsonrpcClass *klass)
     g_signal_new ("notification",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL,
+                  0, NULL, NULL, copilotd_marshal_VOID__STRING_BOXED,
                   G_TYPE_NONE, 2,
                   G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
                   JSON_TYPE_NODE | G_SIGNAL_TYPE_STATIC_SCOPE);
+  g_signal_set_va_marshaller (copilotd_jsonrpc_signals[SIGNAL_NOTIFICATION],
+                              G_TYPE_FROM_CLASS (klass),
+                              copilotd_marshal_VOID__STRING_BOXEDv);
 
   /**
    * CopilotdJsonrpc::request:
