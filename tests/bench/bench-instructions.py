@@ -17,6 +17,14 @@ instructions on a loaded machine, but it has the kernel's share (reading
 the CLI's pipe, writing to the bus, waking GDBus's worker thread) that
 callgrind does not count.
 
+With --cli CLI --model MODEL it instead streams answers of the real CLI
+(against the offline model, as bench-daemon.py's end-to-end rows do) to
+bench-peer turn and prints copilotd's instructions per word of a
+--words-word answer: a turn with a 2000-word answer minus one with a
+10-word answer, over the difference. Each word is one
+assistant.message_delta of the CLI, which also sends internal noise
+(assistant.streaming_delta) that copilotd drops.
+
 With --raw it also counts the instructions of bench-peer raw-emit sending
 the same Delta signal shape N times: the least a process sending deltas
 over GDBus executes per delta.
@@ -78,7 +86,7 @@ class Run:
                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, check=True).stdout
         return out.decode()
 
-    def start_daemon(self, native=False):
+    def start_daemon(self, native=False, cli=None, extra_env=None):
         config = os.path.join(self.tmp, "copilotd.conf")
         with open(config, "w") as f:
             f.write("[copilotd]\n" + ("" if self.args.merge else "coalesce-backlog=0\n"))
@@ -87,9 +95,9 @@ class Run:
                     f"--callgrind-out-file={self.out}"]
         self.daemon = subprocess.Popen(
             [*([] if native else valgrind),
-             self.args.daemon, "--cli-path", self.args.flood_cli, "--config", config,
+             self.args.daemon, "--cli-path", cli or self.args.flood_cli, "--config", config,
              "--copilot-home", os.path.join(self.tmp, "copilot-home")],
-            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            env={**self.env, **(extra_env or {})}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not self.name_has_owner():
@@ -106,11 +114,12 @@ class Run:
         subprocess.run(["callgrind_control", *argv, str(self.daemon.pid)], check=True,
                        stdout=subprocess.DEVNULL, env=self.env)
 
-    def counted(self, count, name):
-        """Instructions copilotd executes while bench-peer floods @count."""
+    def counted(self, count, name, argv=None):
+        """Instructions copilotd executes while bench-peer floods @count
+        (or runs @argv)."""
         before = set(os.listdir(self.tmp))
         self.control("--zero")
-        self.peer("flood", count, 0)
+        self.peer(*(argv or ("flood", count, 0)))
         # Let the last signals leave before the counters are read.
         time.sleep(0.5)
         self.control(f"--dump={name}")
@@ -154,10 +163,36 @@ def main():
     parser.add_argument("--merge", action="store_true", help="leave coalesce-backlog at its default")
     parser.add_argument("--cpu", action="store_true", help="CPU µs per delta, natively")
     parser.add_argument("--runs", type=int, default=5, help="floods for --cpu")
+    parser.add_argument("--cli", help="the real CLI: instructions per word of its answer")
+    parser.add_argument("--model", help="copilotd-offline-model, with --cli")
+    parser.add_argument("--words", type=int, default=2000)
     parser.add_argument("--keep", help="copy the flood's callgrind profile into this directory")
     args = parser.parse_args()
 
     run = Run(args)
+    if args.cli:
+        model = subprocess.Popen([args.model, "--delay-ms", "0"], env=run.env,
+                                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            url = "http://127.0.0.1:" + model.stdout.readline().decode().strip().rsplit(" ", 1)[1]
+            workdir = os.path.join(run.tmp, "work")
+            os.makedirs(workdir)
+            log("starting copilotd under callgrind, the real CLI")
+            run.start_daemon(cli=args.cli, extra_env={"COPILOT_API_URL": url,
+                                                     "COPILOT_DEBUG_GITHUB_API_URL": url,
+                                                     "COPILOT_SDK_AUTH_TOKEN": "fake"})
+            run.peer("turn", 0, "Say hello", 10, workdir)   # the CLI started, caches warm
+            log("10-word turn")
+            short = run.counted(0, "short", ("turn", 1, "Say hello", 10, workdir))
+            log(f"{args.words}-word turn")
+            long = run.counted(0, "long", ("turn", 1, "Say hello", args.words, workdir))
+            print(f"copilotd: {(long - short) / (args.words - 10):,.0f} instructions per word streamed "
+                  f"by the real CLI ({args.words}-word answer {long:,}, 10-word answer {short:,})")
+        finally:
+            run.close()
+            model.terminate()
+            model.wait()
+        return 0
     if args.cpu:
         try:
             run.start_daemon(native=True)
