@@ -88,6 +88,29 @@ replace_lone_surrogates (const char  *text,
     }
 }
 
+/* g_utf8_validate_len(), ASCII first 8 bytes at a time: GLib's checks a
+ * byte at a time, which was 2 % of relaying a delta (README
+ * "Performance"). NUL is invalid for both. */
+static gboolean
+utf8_validate_len (const char *text,
+                   gsize       len)
+{
+  const guint64 high = G_GUINT64_CONSTANT (0x8080808080808080);
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  gsize i = 0;
+
+  for (; i + 8 <= len; i += 8)
+    {
+      guint64 word;
+
+      memcpy (&word, text + i, 8);
+      /* A byte ≥ 0x80, or a NUL byte (the classic has-zero-byte test). */
+      if ((word & high) != 0 || ((word - ones) & ~word & high) != 0)
+        break;
+    }
+  return g_utf8_validate_len (text + i, len - i, NULL);
+}
+
 /**
  * copilotd_json_text_make_valid:
  * @text: JSON text of @len bytes, not necessarily NUL-terminated
@@ -104,7 +127,7 @@ copilotd_json_text_make_valid (const char *text,
 {
   char *copy = NULL;
 
-  if (!g_utf8_validate_len (text, len, NULL))
+  if (!utf8_validate_len (text, len))
     {
       /* NULs are invalid in JSON text; make_valid turns them into U+FFFD too. */
       copy = g_utf8_make_valid (text, (gssize) len);

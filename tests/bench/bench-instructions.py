@@ -186,6 +186,9 @@ def main():
             short = run.counted(0, "short", ("turn", 1, "Say hello", 10, workdir))
             log(f"{args.words}-word turn")
             long = run.counted(0, "long", ("turn", 1, "Say hello", args.words, workdir))
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                shutil.copyfile(run.dumped, os.path.join(args.keep, "turn.out"))
             print(f"copilotd: {(long - short) / (args.words - 10):,.0f} instructions per word streamed "
                   f"by the real CLI ({args.words}-word answer {long:,}, 10-word answer {short:,})")
         finally:
