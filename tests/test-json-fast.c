@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json-fast.h"
+#include "utf8.h"
 #include "test-util.h"
 
 static JsonNode *
@@ -216,6 +217,43 @@ test_length (void)
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "a"), ==, 1);
 }
 
+/* utf8.c checks ASCII a word at a time: a bad byte or a NUL at any
+ * offset, before and after a word boundary, is still found. */
+static void
+test_text_make_valid (void)
+{
+  for (gsize len = 1; len <= 40; len++)
+    for (gsize at = 0; at < len; at++)
+      {
+        static const char bad[] = { '\xff', '\0', '\xc3' };
+
+        for (gsize b = 0; b < G_N_ELEMENTS (bad); b++)
+          {
+            g_autofree char *text = g_strnfill (len, 'a');
+            g_autofree char *fixed = NULL;
+            gsize out_len = 0;
+
+            text[at] = bad[b];
+            fixed = copilotd_json_text_make_valid (text, len, &out_len);
+            g_assert_nonnull (fixed);
+            g_assert_true (g_utf8_validate (fixed, -1, NULL));
+            g_assert_nonnull (strstr (fixed, "\xef\xbf\xbd"));   /* U+FFFD */
+          }
+      }
+
+  /* Valid text, ASCII or not, is left as it is. */
+  for (gsize len = 0; len <= 40; len++)
+    {
+      g_autofree char *text = g_strnfill (len, 'a');
+      g_autofree char *mixed = g_strconcat (text, "h\xc3\xa9llo \xe2\x86\x92", text, NULL);
+      gsize out_len = 0;
+
+      g_assert_null (copilotd_json_text_make_valid (text, len, &out_len));
+      g_assert_cmpuint (out_len, ==, len);
+      g_assert_null (copilotd_json_text_make_valid (mixed, strlen (mixed), &out_len));
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -226,5 +264,6 @@ main (int    argc,
   g_test_add_func ("/json-fast/declined", test_declined);
   g_test_add_func ("/json-fast/length", test_length);
   g_test_add_func ("/json-fast/peek", test_peek);
+  g_test_add_func ("/json-fast/text-make-valid", test_text_make_valid);
   return g_test_run ();
 }
