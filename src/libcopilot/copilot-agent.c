@@ -77,20 +77,6 @@ static const struct {
 };
 
 static void
-forget_prompt (gpointer  data,
-               GObject  *where_the_object_was)
-{
-  CopilotAgent *self = data;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->prompts);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (value == (gpointer) where_the_object_was)
-      g_hash_table_iter_remove (&iter);
-}
-
-static void
 handle_request (CopilotAgent          *self,
                 guint                  k,
                 GVariant              *params,
@@ -115,8 +101,7 @@ handle_request (CopilotAgent          *self,
 
   prompt = copilot_prompt_new_internal (request_kinds[k].kind, invocation, session,
                                         request_id, request, json);
-  g_hash_table_insert (self->prompts, g_strdup (request_id), prompt);
-  g_object_weak_ref (G_OBJECT (prompt), forget_prompt, self);
+  copilot_weak_table_insert (self->prompts, request_id, prompt);
   g_signal_emit (self, signals[request_kinds[k].signal], 0, prompt);
   /* Unless a handler kept it, the prompt is finalized here, refusing. */
 }
@@ -182,8 +167,6 @@ static void
 copilot_agent_dispose (GObject *object)
 {
   CopilotAgent *self = COPILOT_AGENT (object);
-  GHashTableIter iter;
-  gpointer prompt;
 
   if (self->registration_id != 0)
     {
@@ -191,10 +174,7 @@ copilot_agent_dispose (GObject *object)
                                            self->registration_id);
       self->registration_id = 0;
     }
-  g_hash_table_iter_init (&iter, self->prompts);
-  while (g_hash_table_iter_next (&iter, NULL, &prompt))
-    g_object_weak_unref (prompt, forget_prompt, self);
-  g_hash_table_remove_all (self->prompts);
+  copilot_weak_table_clear (self->prompts);
 
   G_OBJECT_CLASS (copilot_agent_parent_class)->dispose (object);
 }
@@ -379,7 +359,7 @@ copilot_agent_class_init (CopilotAgentClass *klass)
 static void
 copilot_agent_init (CopilotAgent *self)
 {
-  self->prompts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->prompts = copilot_weak_table_new ();
 }
 
 /**

@@ -38,28 +38,22 @@ copilot_providers_new (CopilotClient *client)
 
   self->client = client;
   self->tools = g_ptr_array_new_with_free_func (g_object_unref);
-  self->tool_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->tool_calls = copilot_weak_table_new ();
   self->hook_types = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   self->commands = g_ptr_array_new_with_free_func (g_free);
   return self;
 }
-
-static void forget_tool_call (gpointer data, GObject *where_the_object_was);
 
 void
 copilot_providers_free (CopilotProviders *self)
 {
   GDBusConnection *connection = copilot_client_get_connection (self->client);
   guint *objects[] = { &self->tool_provider_id, &self->hook_provider_id, &self->command_provider_id };
-  GHashTableIter iter;
-  gpointer call;
 
   for (guint i = 0; i < G_N_ELEMENTS (objects); i++)
     if (*objects[i] != 0 && connection != NULL)
       g_dbus_connection_unregister_object (connection, *objects[i]);
-  g_hash_table_iter_init (&iter, self->tool_calls);
-  while (g_hash_table_iter_next (&iter, NULL, &call))
-    g_object_weak_unref (call, forget_tool_call, self);
+  copilot_weak_table_clear (self->tool_calls);
   g_hash_table_unref (self->tool_calls);
   g_ptr_array_unref (self->tools);
   g_ptr_array_unref (self->hook_types);
@@ -68,20 +62,6 @@ copilot_providers_free (CopilotProviders *self)
 }
 
 /* ---- the objects ---- */
-
-static void
-forget_tool_call (gpointer  data,
-                  GObject  *where_the_object_was)
-{
-  CopilotProviders *self = data;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->tool_calls);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (value == (gpointer) where_the_object_was)
-      g_hash_table_iter_remove (&iter);
-}
 
 static void
 invoke_tool (CopilotProviders      *self,
@@ -104,8 +84,7 @@ invoke_tool (CopilotProviders      *self,
       return;
     }
   call = copilot_tool_call_new_internal (invocation, session, call_id, name, args, context);
-  g_hash_table_insert (self->tool_calls, g_strdup (call_id), call);
-  g_object_weak_ref (G_OBJECT (call), forget_tool_call, self);
+  copilot_weak_table_insert (self->tool_calls, call_id, call);
   if (!copilot_tool_emit_invoke (tool, call))
     copilot_tool_call_return_failure (call, "The tool has no handler");
   /* A handler that kept no reference and gave no answer: the call is

@@ -219,6 +219,50 @@ copilot_client_check_caller (CopilotClient         *self,
   return FALSE;
 }
 
+static void
+weak_table_forget (gpointer  data,
+                   GObject  *where_the_object_was)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, data);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (value == (gpointer) where_the_object_was)
+      g_hash_table_iter_remove (&iter);
+}
+
+GHashTable *
+copilot_weak_table_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+void
+copilot_weak_table_insert (GHashTable *table,
+                           const char *id,
+                           gpointer    object)
+{
+  gpointer old = g_hash_table_lookup (table, id);
+
+  if (old != NULL)
+    g_object_weak_unref (old, weak_table_forget, table);
+  g_hash_table_insert (table, g_strdup (id), object);
+  g_object_weak_ref (object, weak_table_forget, table);
+}
+
+void
+copilot_weak_table_clear (GHashTable *table)
+{
+  GHashTableIter iter;
+  gpointer object;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, NULL, &object))
+    g_object_weak_unref (object, weak_table_forget, table);
+  g_hash_table_remove_all (table);
+}
+
 GVariant *
 copilot_sink_options (GVariant *options)
 {

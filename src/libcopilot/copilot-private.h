@@ -25,6 +25,14 @@ G_BEGIN_DECLS
 /* A new reference to @options (floating consumed), or an empty `a{sv}`. */
 GVariant           *copilot_sink_options             (GVariant        *options);
 
+/* Pending prompts and calls by id, holding no reference: an entry leaves
+ * as its object is finalized. Clear the table before unreffing it. */
+GHashTable         *copilot_weak_table_new           (void);
+void                copilot_weak_table_insert        (GHashTable      *table,
+                                                      const char      *id,
+                                                      gpointer         object);
+void                copilot_weak_table_clear         (GHashTable      *table);
+
 /* Send's @options with `fd` attachments (this process's descriptors)
  * turned into indices of *@fds (NULL when there is none). A new ref. */
 GVariant           *copilot_attachments_pass_fds     (GVariant        *options,
