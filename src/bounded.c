@@ -263,3 +263,33 @@ copilotd_check_subscribe_types (GVariant  *types,
     }
   return TRUE;
 }
+
+/**
+ * copilotd_return_value_bounded:
+ * @reply: (transfer floating): the reply's parameters
+ * @max_bytes: max-message-size
+ *
+ * Answers @invocation with @reply, or, when that message could exceed
+ * @max_bytes (its header included), with LimitsExceeded: a reply the bus
+ * refuses would disconnect the daemon. For replies built from what the
+ * CLI sent (lists, results, echoes), which no client bounds.
+ */
+void
+copilotd_return_value_bounded (GDBusMethodInvocation *invocation,
+                               GVariant              *reply,
+                               gsize                  max_bytes)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink (reply);
+  gsize size = g_variant_get_size (owned);
+
+  if (size + COPILOTD_MESSAGE_RESERVE > MAX (max_bytes, 2 * COPILOTD_MESSAGE_RESERVE))
+    {
+      g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                                             "The reply to %s would be %" G_GSIZE_FORMAT " bytes, "
+                                             "over max-message-size (%" G_GSIZE_FORMAT ")",
+                                             g_dbus_method_invocation_get_method_name (invocation),
+                                             size, max_bytes);
+      return;
+    }
+  g_dbus_method_invocation_return_value (invocation, owned);
+}

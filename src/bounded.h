@@ -2,6 +2,7 @@
 /* bounded.h: keeping what the daemon sends under the bus's message size */
 #pragma once
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
@@ -21,6 +22,10 @@ GVariant *copilotd_history_page          (JsonArray  *events,
                                           guint       offset,
                                           guint       max_count,
                                           gsize       max_bytes);
+
+void      copilotd_return_value_bounded  (GDBusMethodInvocation *invocation,
+                                          GVariant              *reply,
+                                          gsize                  max_bytes);
 
 /* Subscribe's `types`: at most this many patterns of at most this length. */
 #define COPILOTD_MAX_SUBSCRIBE_TYPES 64

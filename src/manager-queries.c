@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bounded.h"
 #include "cli-schema.h"
 #include "copilotd-error.h"
 #include "manager-private.h"
@@ -70,7 +71,8 @@ on_reply_built (GObject      *source,
   if (node != NULL)
     reply = ctx->build (ctx, JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL, &error);
   if (reply != NULL)
-    g_dbus_method_invocation_return_value (ctx->invocation, reply);
+    copilotd_return_value_bounded (ctx->invocation, reply,
+                                   copilotd_manager_get_config (ctx->manager)->max_message_size);
   else
     g_dbus_method_invocation_return_gerror (ctx->invocation, error);
   call_context_free (ctx);

@@ -10,9 +10,11 @@
 
 #include <string.h>
 
+#include "bounded.h"
 #include "cli-schema.h"
 #include "copilotd-error.h"
 #include "session-call.h"
+#include "session-private.h"
 
 typedef struct {
   GDBusMethodInvocation *invocation;   /* owned */
@@ -45,7 +47,8 @@ on_call_done (GObject      *source,
                                            "The result of %s is %zu bytes; the limit is %d",
                                            request->method, strlen (text), COPILOTD_CALL_MAX_RESULT_BYTES);
   else
-    g_dbus_method_invocation_return_value (request->invocation, g_variant_new ("(s)", text));
+    copilotd_return_value_bounded (request->invocation, g_variant_new ("(s)", text),
+                                   COPILOTD_SESSION (source)->ctx.config->max_message_size);
   call_request_free (request);
 }
 

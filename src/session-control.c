@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "auth-store.h"
+#include "bounded.h"
 #include "copilotd-error.h"
 #include "options.h"
 #include "session-call.h"
@@ -58,6 +59,16 @@ control_free (Control *ctl)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Control, control_free)
 
+/* Every reply here is built from what the CLI sent: within max-message-size
+ * or LimitsExceeded. */
+static void
+reply_bounded (CopilotdSession       *self,
+               GDBusMethodInvocation *invocation,
+               GVariant              *reply)
+{
+  copilotd_return_value_bounded (invocation, reply, self->ctx.config->max_message_size);
+}
+
 static void
 on_control_done (GObject      *source,
                  GAsyncResult *result,
@@ -74,7 +85,7 @@ on_control_done (GObject      *source,
   if (reply == NULL)
     g_dbus_method_invocation_return_gerror (ctl->invocation, error);
   else
-    g_dbus_method_invocation_return_value (ctl->invocation, reply);
+    reply_bounded (ctl->session, ctl->invocation, reply);
 }
 
 /* Calls @method with @params (taken); @reply answers the invocation. */
@@ -497,7 +508,7 @@ on_info_part_done (GObject      *source,
   if (gather->error != NULL)
     g_dbus_method_invocation_return_gerror (gather->invocation, gather->error);
   else
-    g_dbus_method_invocation_return_value (gather->invocation, info_reply (gather));
+    reply_bounded (gather->session, gather->invocation, info_reply (gather));
   info_gather_free (gather);
 }
 
@@ -813,8 +824,8 @@ on_command_execute_done (GObject      *source,
       return;
     }
   g_variant_dict_insert (&cmd->result, "kind", "s", "completed");
-  g_dbus_method_invocation_return_value (cmd->invocation,
-                                         g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
+  reply_bounded (cmd->session, cmd->invocation,
+                 g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
 }
 
 static void
@@ -836,8 +847,8 @@ on_command_prompt_sent (GObject      *source,
   message_id = member_string (node_object (node), "messageId");
   if (message_id != NULL)
     g_variant_dict_insert (&cmd->result, "message-id", "s", message_id);
-  g_dbus_method_invocation_return_value (cmd->invocation,
-                                         g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
+  reply_bounded (cmd->session, cmd->invocation,
+                 g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
 }
 
 static void
@@ -903,8 +914,8 @@ on_command_invoke_done (GObject      *source,
       return;
     }
 
-  g_dbus_method_invocation_return_value (cmd->invocation,
-                                         g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
+  reply_bounded (cmd->session, cmd->invocation,
+                 g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
 }
 
 static gboolean
