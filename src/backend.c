@@ -435,22 +435,54 @@ on_process_exited (GObject      *source,
   g_free (data);
 }
 
+/* What the CLI writes on stderr is logged at debug level, at most
+ * STDERR_LOG_BUDGET bytes per STDERR_LOG_WINDOW: a CLI that floods its
+ * stderr must not flood the daemon's log (the journal) with it. */
+#define STDERR_LOG_BUDGET (16 * 1024)
+#define STDERR_LOG_WINDOW (10 * G_USEC_PER_SEC)
+
+typedef struct {
+  gint64 window_start;
+  gsize logged;                 /* in this window */
+  gsize skipped;                /* in this window, not logged */
+} StderrLog;
+
 static void
 on_stderr_read (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
+  StderrLog *log = user_data;
   g_autoptr(GBytes) bytes = NULL;
+  gint64 now = g_get_monotonic_time ();
   gsize len = 0;
   const char *text;
 
   bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
   if (bytes == NULL || g_bytes_get_size (bytes) == 0)
-    return;
+    {
+      if (log->skipped > 0)
+        g_debug ("CLI stderr: %" G_GSIZE_FORMAT " more bytes not logged", log->skipped);
+      g_free (log);
+      return;
+    }
   text = g_bytes_get_data (bytes, &len);
-  g_debug ("CLI stderr: %.*s", (int) len, text);
+  if (now - log->window_start > STDERR_LOG_WINDOW)
+    {
+      if (log->skipped > 0)
+        g_debug ("CLI stderr: %" G_GSIZE_FORMAT " more bytes not logged", log->skipped);
+      log->window_start = now;
+      log->logged = log->skipped = 0;
+    }
+  if (log->logged + len <= STDERR_LOG_BUDGET)
+    {
+      g_debug ("CLI stderr: %.*s", (int) len, text);
+      log->logged += len;
+    }
+  else
+    log->skipped += len;
   g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 4096, G_PRIORITY_LOW,
-                                   NULL, on_stderr_read, NULL);
+                                   NULL, on_stderr_read, log);
 }
 
 /* ---- the handshake ------------------------------------------------------ */
@@ -702,7 +734,7 @@ spawn_cli (CopilotdBackend  *self,
   g_subprocess_wait_async (self->process, NULL, on_process_exited, exit_data);
 
   g_input_stream_read_bytes_async (g_subprocess_get_stderr_pipe (self->process), 4096,
-                                   G_PRIORITY_LOW, NULL, on_stderr_read, NULL);
+                                   G_PRIORITY_LOW, NULL, on_stderr_read, g_new0 (StderrLog, 1));
 
   begin_handshake (self,
                    g_subprocess_get_stdout_pipe (self->process),
