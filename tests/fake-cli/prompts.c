@@ -23,9 +23,12 @@
  *                             for both replies
  *   ERROR: <message>          session.error then idle
  *   CRASH                     _exit(1) after the start of the turn
+ *   STDERR: <MiB>             that many MiB of log lines on stderr, then
+ *                             answer "Flooded: <MiB>"
  *   RAW: <file>               each line of <file> framed as it is
  *                             (`@SESSION@` → the session id; `!line`
- *                             unframed, C escapes), then idle
+ *                             unframed, C escapes; `=EXIT` exits
+ *                             with 1 there), then idle
  *
  * A turn that waits parks (turn->wait, turn->waiting) until the client's
  * answer arrives: a method (handle_*_answer) or a reply to a request of
@@ -463,7 +466,8 @@ call_crash (Turn *turn)
  * byte (`@SESSION@` becomes the session id), so tests can send what the
  * real CLI might: invalid UTF-8, lone surrogate escapes, huge events. A
  * line starting with `!` is written unframed after C unescaping (`\\r\\n`),
- * for broken framing. */
+ * for broken framing; `=EXIT` ends the process there, as a CLI that
+ * crashes mid-frame. */
 static void
 call_raw_frames (Turn *turn)
 {
@@ -487,6 +491,12 @@ call_raw_frames (Turn *turn)
 
       if (*body == '\0')
         continue;
+      if (strcmp (body, "=EXIT") == 0)
+        {
+          g_printerr ("fake-cli: RAW: exiting mid-stream\n");
+          save_state_now ();
+          _exit (1);
+        }
       if (body[0] == '!')
         {
           g_autofree char *raw = g_strcompress (body + 1);
@@ -685,6 +695,33 @@ setup_raw (Turn       *turn,
   queue_action (turn, ACTION_END);
 }
 
+/* STDERR: <MiB>: what a CLI that logs without end writes, all at once; the
+ * write blocks while the daemon does not drain the pipe. */
+static void
+call_stderr_flood (Turn *turn)
+{
+  g_autofree char *line = g_strnfill (1023, 'e');
+  guint64 mib = g_ascii_strtoull (turn->prompt + strlen ("STDERR:"), NULL, 10);
+
+  for (guint64 i = 0; i < MIN (mib, 256) * 1024; i++)
+    {
+      if (fputs (line, stderr) < 0 || fputc ('\n', stderr) < 0)
+        break;
+    }
+  fflush (stderr);
+}
+
+static void
+setup_stderr (Turn       *turn,
+              const char *arg)
+{
+  g_autofree char *mib = g_strstrip (g_strdup (arg));
+  g_autofree char *text = g_strdup_printf ("Flooded: %s", mib);
+
+  queue_call (turn, call_stderr_flood);
+  queue_answer (turn, text);
+}
+
 static void
 setup_crash (Turn       *turn,
              const char *arg)
@@ -711,6 +748,7 @@ static const struct {
   { "HOOK:", setup_hook },
   { "ERROR:", setup_error },
   { "RAW:", setup_raw },
+  { "STDERR:", setup_stderr },
   { "CRASH", setup_crash },
 };
 

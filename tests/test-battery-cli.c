@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/* test-battery-cli.c: a faulty CLI, case by case
+ *
+ * The fake CLI's `RAW: <file>` directive writes frames the real CLI should
+ * never write — bodies that are not JSON or not JSON-RPC, responses to ids
+ * nobody used, broken Content-Length headers, a frame cut short by a
+ * crash, a 10 MB frame — and `STDERR: <MiB>` floods its stderr. For each
+ * case: the daemon keeps its bus connection, the turn that met the fault
+ * ends with its answer (what is broken is skipped), or a named error (the
+ * CLI connection was lost), the same session works again afterwards, and a
+ * session of another client keeps working throughout. The lone surrogate
+ * escape, invalid UTF-8, an event over max-message-size and a frame over
+ * 64 MiB are the cases of test-hostile.c (daemon-hostile).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "daemon-fixture.h"
+
+#define EVENT(type, data) \
+  "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{\"sessionId\":\"@SESSION@\"," \
+  "\"event\":{\"type\":\"" type "\",\"id\":\"e-" type "\",\"timestamp\":\"2026-01-01T00:00:00.000Z\"," \
+  "\"parentId\":null,\"data\":" data "}}}"
+#define SURVIVED EVENT ("assistant.message", "{\"messageId\":\"m-9\",\"content\":\"survived\"}")
+
+typedef struct {
+  const char *name;
+  const char *prompt;        /* nullable: RAW: of @lines */
+  const char *lines[10];
+  const char *answer;        /* the SendAndWait answer, or NULL: */
+  const char *error;         /* its error */
+} FaultCase;
+
+static const FaultCase cases[] = {
+  { "invalid-json", NULL,
+    { "{not json at all", "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{",
+      "\xff\xfe{}", SURVIVED }, "survived", NULL },
+  { "not-an-object", NULL,
+    { "42", "[1,2,3]", "\"text\"", "null", "[]", SURVIVED }, "survived", NULL },
+  { "unknown-ids", NULL,
+    { "{\"jsonrpc\":\"2.0\",\"id\":987654321,\"result\":{\"stray\":true}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"result\":{}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":-1,\"error\":{\"code\":-32000,\"message\":\"stray\"}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"result\":null}",
+      "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":\"stray\"}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":\"not an object\"}",
+      SURVIVED }, "survived", NULL },
+  { "bad-notifications", NULL,
+    { "{\"jsonrpc\":\"2.0\",\"method\":42}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":\"x\"}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{\"sessionId\":\"@SESSION@\",\"event\":\"x\"}}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{\"sessionId\":\"@SESSION@\",\"event\":{\"type\":42}}}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{\"sessionId\":\"no-such-session\",\"event\":{\"type\":\"assistant.message\",\"data\":{}}}}",
+      EVENT ("assistant.message", "[1]"),
+      EVENT ("assistant.message_delta", "{\"messageId\":7,\"deltaContent\":{}}"),
+      "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"no.such.request\",\"params\":{}}",
+      SURVIVED }, "survived", NULL },
+  /* Framing a CLI cannot recover from: the connection is closed, the CLI
+   * restarted and the session resumed; the turn is lost. */
+  { "content-length-huge", NULL,
+    { "!Content-Length: 99999999999\\r\\n\\r\\n", "=EXIT" }, NULL, "BackendFailed" },
+  { "content-length-not-a-number", NULL,
+    { "!Content-Length: banana\\r\\n\\r\\n{}", "=EXIT" }, NULL, "BackendFailed" },
+  { "truncated-frame", NULL,
+    { "!Content-Length: 500\\r\\n\\r\\n{\"jsonrpc\":\"2.0\",\"method\":\"session.ev", "=EXIT" },
+    NULL, "BackendFailed" },
+  { "stderr-flood", "STDERR: 32", { NULL }, "Flooded: 32", NULL },
+};
+
+static char *
+raw_prompt (Fixture            *fx,
+            const char * const *lines)
+{
+  g_autofree char *path = g_build_filename (fx->home, "raw-frames.jsonl", NULL);
+  g_autofree char *text = g_strjoinv ("\n", (char **) lines);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return g_strdup_printf ("RAW: %s", path);
+}
+
+static char *
+send_and_wait (GDBusConnection  *conn,
+               const char       *path,
+               const char       *prompt,
+               GError          **error)
+{
+  g_autoptr(GVariant) reply = call_sync_iterate (conn, path, SESSION_IFACE, "SendAndWait",
+                                                 g_variant_new ("(sa{sv})", prompt, NULL),
+                                                 "(sa{sv})", error);
+  char *content = NULL;
+
+  if (reply != NULL)
+    g_variant_get_child (reply, 0, "s", &content);
+  return content;
+}
+
+static void
+assert_turn (GDBusConnection *conn,
+             const char      *path,
+             const char      *prompt)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *content = send_and_wait (conn, path, prompt, &error);
+  g_autofree char *expected = g_strdup_printf ("Echo: %s", prompt);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (content, ==, expected);
+}
+
+/* The daemon still owns its name on its own connection and answers. */
+static void
+assert_on_bus (Fixture *fx)
+{
+  g_autoptr(GVariant) owner = NULL;
+  const char *name;
+
+  g_assert_false (g_dbus_connection_is_closed (fx->daemon_conn));
+  owner = test_call (fx->client, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                     "GetNameOwner", g_variant_new ("(s)", BUS_NAME), "(s)", NULL);
+  g_assert_nonnull (owner);
+  g_variant_get (owner, "(&s)", &name);
+  g_assert_cmpstr (name, ==, g_dbus_connection_get_unique_name (fx->daemon_conn));
+}
+
+static void
+run_case (Fixture       *fx,
+          gconstpointer  data)
+{
+  const FaultCase *c = data;
+  GDBusConnection *other = fixture_connect (fx);
+  g_autofree char *other_path = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *prompt = NULL;
+  g_autofree char *content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fixture_allow_warnings (fx);
+  other_path = create_session (other, NULL);
+  path = create_session (fx->client, NULL);
+  assert_turn (other, other_path, "before");
+
+  prompt = c->prompt ? g_strdup (c->prompt) : raw_prompt (fx, c->lines);
+  content = send_and_wait (fx->client, path, prompt, &error);
+  if (c->answer != NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_cmpstr (content, ==, c->answer);
+    }
+  else
+    assert_dbus_error (error, c->error, NULL);
+
+  assert_on_bus (fx);
+  /* The same session, and another client's, go on (after a restart the
+   * calls wait until their session is resumed). */
+  assert_turn (fx->client, path, "again");
+  assert_turn (other, other_path, "after");
+  assert_on_bus (fx);
+}
+
+/* A 10 MB frame (over max-message-size, under the 64 MiB frame limit):
+ * relayed cut to fit, marked, and the answer cut the same way. */
+static void
+test_ten_megabyte_frame (Fixture       *fx,
+                         gconstpointer  data)
+{
+  GDBusConnection *other = fixture_connect (fx);
+  g_autofree char *other_path = create_session (other, NULL);
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
+  g_autofree char *big = g_strnfill (10 * 1000 * 1000, 'x');
+  g_autofree char *tool = g_strdup_printf (EVENT ("tool.execution_complete", "{\"toolCallId\":\"t-1\",\"success\":true,"
+                                                  "\"result\":{\"content\":\"%s\"}}"), big);
+  g_autofree char *message = g_strdup_printf (EVENT ("assistant.message", "{\"messageId\":\"m-1\",\"content\":\"%s\"}"), big);
+  const char *lines[] = { tool, message, NULL };
+  g_autofree char *prompt = raw_prompt (fx, lines);
+  g_autofree char *content = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) meta = NULL;
+  gboolean truncated = FALSE;
+  LoggedSignal *sig;
+
+  g_clear_pointer (&big, g_free);
+  content = send_and_wait (fx->client, path, prompt, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (content, "xxxx"));
+  g_assert_cmpuint (strlen (content), <, 10 * 1000 * 1000);
+  g_assert_cmpuint (strlen (content), <=, fx->config->max_message_size);
+
+  sig = signal_log_get (log, signal_log_wait (log, 0, "Event", "tool.execution_complete", 10));
+  meta = g_variant_get_child_value (sig->params, 2);
+  g_assert_true (g_variant_lookup (meta, "truncated", "b", &truncated));
+  g_assert_true (truncated);
+  g_assert_cmpuint (g_variant_get_size (sig->params), <=, fx->config->max_message_size);
+
+  assert_on_bus (fx);
+  assert_turn (fx->client, path, "again");
+  assert_turn (other, other_path, "after");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  test_init (&argc, &argv);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/battery/cli/%s", cases[i].name);
+
+      g_test_add (name, Fixture, &cases[i], fixture_setup, run_case, fixture_teardown);
+    }
+  g_test_add ("/battery/cli/ten-megabyte-frame", Fixture, NULL, fixture_setup,
+              test_ten_megabyte_frame, fixture_teardown);
+
+  return g_test_run ();
+}
