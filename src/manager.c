@@ -275,9 +275,13 @@ copilotd_manager_start_session_async (CopilotdManager       *self,
                                        "Session %s belongs to another user", session_id);
               return;
             }
+          if (!copilotd_session_join_providers (session, g_steal_pointer (&providers), params, &error))
+            {
+              g_task_return_error (task, g_steal_pointer (&error));
+              return;
+            }
           data->was_live = TRUE;
           data->session_id = g_strdup (session_id);
-          copilotd_session_join_providers (session, g_steal_pointer (&providers), params);
           copilotd_session_resume_live_async (session, sender, g_steal_pointer (&params),
                                               g_steal_pointer (&tools), on_live_resumed,
                                               g_steal_pointer (&task));

@@ -176,6 +176,25 @@ find_command (GPtrArray  *providers,
   return NULL;
 }
 
+/* The provider @provider replaces in @providers: the command of the same
+ * name, or the hook provider at the same sender and path. */
+static CopilotdProvider *
+find_same (GPtrArray        *providers,
+           CopilotdProvider *provider)
+{
+  if (provider->kind == PROVIDER_COMMAND)
+    return find_command (providers, provider->name);
+  for (guint i = 0; providers != NULL && i < providers->len; i++)
+    {
+      CopilotdProvider *other = g_ptr_array_index (providers, i);
+
+      if (other->kind == PROVIDER_HOOK && g_str_equal (other->sender, provider->sender) &&
+          g_str_equal (other->path, provider->path))
+        return other;
+    }
+  return NULL;
+}
+
 GPtrArray *
 copilotd_providers_parse (GVariant    *options,
                           const char  *sender,
@@ -213,6 +232,13 @@ copilotd_providers_parse (GVariant    *options,
               return NULL;
             }
           g_ptr_array_add (providers, provider);
+          if (providers->len > COPILOTD_MAX_PROVIDERS)
+            {
+              g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+                           "At most %d hook and command providers per session",
+                           COPILOTD_MAX_PROVIDERS);
+              return NULL;
+            }
         }
     }
 
@@ -260,14 +286,35 @@ copilotd_providers_join (GPtrArray *providers,
   while (added != NULL && added->len > 0)
     {
       CopilotdProvider *provider = g_ptr_array_steal_index (added, 0);
-      CopilotdProvider *same = provider->kind == PROVIDER_COMMAND ? find_command (providers, provider->name)
-                                                                  : NULL;
+      CopilotdProvider *same = find_same (providers, provider);
 
-      /* The later app's command of the same name replaces the earlier. */
+      /* The later app's command of the same name replaces the earlier, and
+       * a hook provider named again replaces itself: joining the same
+       * providers again and again adds nothing. */
       if (same != NULL)
         g_ptr_array_remove (providers, same);
       g_ptr_array_add (providers, provider);
     }
+}
+
+/* Whether joining @added to @providers stays within
+ * COPILOTD_MAX_PROVIDERS; LimitsExceeded when not. */
+gboolean
+copilotd_providers_check_join (GPtrArray  *providers,
+                               GPtrArray  *added,
+                               GError    **error)
+{
+  guint n = providers != NULL ? providers->len : 0;
+
+  for (guint i = 0; added != NULL && i < added->len; i++)
+    if (find_same (providers, g_ptr_array_index (added, i)) == NULL)
+      n++;
+  if (n <= COPILOTD_MAX_PROVIDERS)
+    return TRUE;
+  g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
+               "The session would have %u hook and command providers; the limit is %d",
+               n, COPILOTD_MAX_PROVIDERS);
+  return FALSE;
 }
 
 gboolean

@@ -25,8 +25,15 @@ void       copilotd_provider_free          (CopilotdProvider *provider);
 /* Sets `hooks` and `commands` of @params from @providers. */
 void       copilotd_providers_describe     (GPtrArray   *providers,
                                             JsonObject  *params);
-/* Moves @added's providers into @providers (a command of the same name
- * replaces the earlier one). */
+/* Hook and command providers of one session, all callers together. */
+#define COPILOTD_MAX_PROVIDERS 64
+/* FALSE with LimitsExceeded when joining @added would pass the limit. */
+gboolean   copilotd_providers_check_join   (GPtrArray   *providers,
+                                            GPtrArray   *added,
+                                            GError     **error);
+/* Moves @added's providers into @providers (a command of the same name,
+ * or a hook provider at the same sender and path, replaces the earlier
+ * one). */
 void       copilotd_providers_join         (GPtrArray   *providers,
                                             GPtrArray   *added);
 /* Drops the providers of @sender; TRUE when there were any. */

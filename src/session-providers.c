@@ -118,15 +118,19 @@ copilotd_session_set_providers (CopilotdSession *self,
   self->providers = providers;
 }
 
-void
+gboolean
 copilotd_session_join_providers (CopilotdSession *self,
                                  GPtrArray       *providers,
-                                 JsonObject      *params)
+                                 JsonObject      *params,
+                                 GError         **error)
 {
   g_autoptr(GPtrArray) added = providers;
 
+  if (!copilotd_providers_check_join (self->providers, added, error))
+    return FALSE;
   if (self->providers == NULL)
     self->providers = g_ptr_array_new_with_free_func ((GDestroyNotify) copilotd_provider_free);
   copilotd_providers_join (self->providers, added);
   copilotd_providers_describe (self->providers, params);
+  return TRUE;
 }

@@ -62,10 +62,12 @@ void             copilotd_session_set_providers (CopilotdSession *self,
                                                  GPtrArray       *providers);
 /* A live ResumeSession: @providers (taken) join the session's, and
  * @params (the caller's, merged into the session's) gets the combined
- * `hooks` and `commands`. */
-void             copilotd_session_join_providers (CopilotdSession *self,
+ * `hooks` and `commands`. FALSE with LimitsExceeded, and nothing joined,
+ * past COPILOTD_MAX_PROVIDERS. */
+gboolean         copilotd_session_join_providers (CopilotdSession *self,
                                                   GPtrArray       *providers,
-                                                  JsonObject      *params);
+                                                  JsonObject      *params,
+                                                  GError         **error);
 /* After session.create/resume answered: start time and model. */
 void             copilotd_session_set_started   (CopilotdSession *self,
                                                  JsonObject      *result);

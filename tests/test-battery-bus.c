@@ -21,6 +21,7 @@
 #include <glib/gstdio.h>
 
 #include "daemon-fixture.h"
+#include "providers.h"
 
 typedef enum {
   ON_MANAGER,        /* the root object, Manager */
@@ -42,7 +43,8 @@ typedef struct {
   /* GVariant text; @ID@ the live session's id, @CLOSED_ID@ the closed
    * one's, @UUID@ an id no session has, @HUGE@ a string one byte over the
    * prompt limit, @LONG@ a string of 4097 bytes, @BIG@ one past the
-   * message size the test gives the daemon. */
+   * message size the test gives the daemon, @HOOKS@ one hook provider past
+ * the limit. */
   const char *params;
   /* Short name in the project's domain, a full error name, or NULL: the
    * call succeeds. */
@@ -81,6 +83,10 @@ static const BadCall manager_cases[] = {
   { "create/extra-params-not-object", ON_MANAGER, AS_OWNER, "CreateSession",
     "({'extra-params': <'[1, 2]'>},)", "InvalidArgs", "extra-params" },
   { "create/provider-type", ON_MANAGER, AS_OWNER, "CreateSession", "({'provider': <{'a': 1}>},)", "InvalidArgs", "provider" },
+  { "create/hooks-over-limit", ON_MANAGER, AS_OWNER, "CreateSession", "({'hooks': <@HOOKS@>},)", "LimitsExceeded", NULL },
+  { "create/hooks-type", ON_MANAGER, AS_OWNER, "CreateSession", "({'hooks': <'preToolUse'>},)", "InvalidArgs", "hooks" },
+  { "create/commands-bad-name", ON_MANAGER, AS_OWNER, "CreateSession",
+    "({'commands': <[{'provider': <@o '/c'>, 'name': <'no spaces allowed'>}]>},)", "InvalidArgs", NULL },
   { "create/signature", ON_MANAGER, AS_OWNER, "CreateSession", "('model',)",
     "org.freedesktop.DBus.Error.InvalidArgs", NULL },
   /* ResumeSession */
@@ -236,6 +242,16 @@ expand_params (const char *params)
   text = replace (text, "@HUGE@", huge);
   text = replace (text, "@LONG@", longer);
   text = replace (text, "@BIG@", big);
+  if (strstr (text, "@HOOKS@") != NULL)
+    {
+      g_autoptr(GString) hooks = g_string_new ("[");
+
+      for (guint i = 0; i <= COPILOTD_MAX_PROVIDERS; i++)
+        g_string_append_printf (hooks, "%s{'provider': <@o '/battery/hook/%u'>, 'types': <['preToolUse']>}",
+                                i ? ", " : "", i);
+      g_string_append (hooks, "]");
+      text = replace (text, "@HOOKS@", hooks->str);
+    }
   value = g_variant_parse (NULL, text, NULL, NULL, &error);
   g_assert_no_error (error);
   g_free (text);
@@ -286,6 +302,47 @@ run_case (gconstpointer data)
 
   /* The live session is unhurt, whoever called. */
   g_assert_true (object_is_managed (fx.client, live_path));
+  assert_others_served ();
+}
+
+static GVariant *
+resume_with_hook (const char *id,
+                  guint       n)
+{
+  g_autofree char *text = g_strdup_printf ("('%s', {'hooks': <[{'provider': <@o '/battery/hook/%u'>, "
+                                           "'types': <['preToolUse']>}]>})", id, n);
+
+  return g_variant_new_parsed (text);
+}
+
+/* Hook providers joined by ResumeSession of a live session accumulated
+ * without bound, the same one again at every call, each then invoked at
+ * every hook. The same provider now replaces itself, and a session holds
+ * at most COPILOTD_MAX_PROVIDERS. */
+static void
+test_resume_providers (void)
+{
+  g_autofree char *path = create_session (fx.client, NULL);
+  g_autofree char *id = session_id_of (fx.client, path);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < COPILOTD_MAX_PROVIDERS + 4; i++)
+    {
+      g_clear_pointer (&reply, g_variant_unref);
+      reply = call_ok (fx.client, ROOT_PATH, MANAGER_IFACE, "ResumeSession", resume_with_hook (id, 0), "(o)");
+    }
+  for (guint i = 1; i < COPILOTD_MAX_PROVIDERS; i++)
+    {
+      g_clear_pointer (&reply, g_variant_unref);
+      reply = call_ok (fx.client, ROOT_PATH, MANAGER_IFACE, "ResumeSession", resume_with_hook (id, i), "(o)");
+    }
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_sync_iterate (fx.client, ROOT_PATH, MANAGER_IFACE, "ResumeSession",
+                             resume_with_hook (id, COPILOTD_MAX_PROVIDERS), "(o)", &error);
+  assert_dbus_error (error, "LimitsExceeded", NULL);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call_ok (fx.client, path, SESSION_IFACE, "Destroy", g_variant_new ("(a{sv})", NULL), "()");
   assert_others_served ();
 }
 
@@ -411,6 +468,8 @@ main (int   argc,
       g_ptr_array_add (generated, closed);
       add_case (closed);
     }
+
+  g_test_add_func ("/battery/bus/manager/resume/hooks-accumulate", test_resume_providers);
 
   battery_setup ();
   status = g_test_run ();
