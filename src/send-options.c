@@ -29,10 +29,12 @@ static const char * const attachment_types[] = {
 };
 
 /* Reads the regular file behind @fd (never a pipe: a client that keeps
- * the other end open must not stall the daemon). */
+ * the other end open must not stall the daemon), at most *@budget bytes,
+ * which it takes from *@budget. */
 static char *
 read_fd_base64 (int       fd,
                 guint     index,
+                gsize    *budget,
                 GError  **error)
 {
   g_autofree guchar *data = NULL;
@@ -45,10 +47,11 @@ read_fd_base64 (int       fd,
                    "Option 'attachments': entry %u: fd must be a regular file (a file or a memfd)", index);
       return NULL;
     }
-  if (st.st_size > COPILOTD_MAX_ATTACHMENT_BYTES)
+  if (st.st_size > COPILOTD_MAX_ATTACHMENT_BYTES || (gsize) st.st_size > *budget)
     {
       g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                   "Option 'attachments': entry %u: fd holds %" G_GINT64_FORMAT " bytes; the limit is %d",
+                   "Option 'attachments': entry %u: fd holds %" G_GINT64_FORMAT " bytes; the limit is %d "
+                   "for all attachments of a message together",
                    index, (gint64) st.st_size, COPILOTD_MAX_ATTACHMENT_BYTES);
       return NULL;
     }
@@ -72,6 +75,7 @@ read_fd_base64 (int       fd,
         break;
       done += n;
     }
+  *budget -= done;
   return g_base64_encode (data, done);
 }
 
@@ -115,6 +119,7 @@ parse_attachment (GVariant     *entry,
                   GUnixFDList  *fds,
                   const char   *cwd,
                   guint         index,
+                  gsize        *budget,
                   GError      **error)
 {
   g_autoptr(JsonObject) item = json_object_new ();
@@ -135,13 +140,15 @@ parse_attachment (GVariant     *entry,
           const guchar *bytes = g_variant_get_fixed_array (value, &size, 1);
           g_autofree char *data = NULL;
 
-          if (size > COPILOTD_MAX_ATTACHMENT_BYTES)
+          if (size > *budget)
             {
               g_set_error (error, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                           "Option 'attachments': entry %u: data is %zu bytes; the limit is %d",
+                           "Option 'attachments': entry %u: data is %zu bytes; the limit is %d "
+                           "for all attachments of a message together",
                            index, size, COPILOTD_MAX_ATTACHMENT_BYTES);
               return NULL;
             }
+          *budget -= size;
           data = g_base64_encode (bytes, size);
           json_object_set_string_member (item, "data", data);
           continue;
@@ -167,7 +174,7 @@ parse_attachment (GVariant     *entry,
                            "Option 'attachments': entry %u: fd %d was not passed with the call", index, handle);
               return NULL;
             }
-          data = read_fd_base64 (fd, index, error);
+          data = read_fd_base64 (fd, index, budget, error);
           if (data == NULL)
             return NULL;
           json_object_set_string_member (item, "data", data);
@@ -258,13 +265,15 @@ copilotd_send_options_parse (GVariant               *options,
       GUnixFDList *fds = message ? g_dbus_message_get_unix_fd_list (message) : NULL;
       g_autoptr(JsonArray) array = json_array_new ();
       g_autofree char *here = NULL;
+      /* For all of them together: a message may carry many fds. */
+      gsize budget = COPILOTD_MAX_ATTACHMENT_BYTES;
 
       if (cwd == NULL)
         cwd = here = g_get_current_dir ();
       for (gsize i = 0; i < g_variant_n_children (attachments); i++)
         {
           g_autoptr(GVariant) entry = g_variant_get_child_value (attachments, i);
-          JsonObject *item = parse_attachment (entry, fds, cwd, i, error);
+          JsonObject *item = parse_attachment (entry, fds, cwd, i, &budget, error);
 
           if (item == NULL)
             return FALSE;

@@ -7,7 +7,8 @@
 
 G_BEGIN_DECLS
 
-/* A blob's bytes (data ay, or read from fd) at most. */
+/* The bytes of the blobs of one Send (data ay, or read from fd), all of
+ * them together, at most. */
 #define COPILOTD_MAX_ATTACHMENT_BYTES (32 * 1024 * 1024)
 
 /* Adds agent-mode, response-format and attachments of @options to the

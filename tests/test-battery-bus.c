@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
 
 #include "daemon-fixture.h"
 #include "providers.h"
@@ -347,6 +349,48 @@ test_resume_providers (void)
 }
 
 static void
+on_fd_call_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  PendingCall *call = user_data;
+
+  call->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), NULL,
+                                                                 result, &call->error);
+  call->done = TRUE;
+}
+
+/* Each fd attachment of a Send was bounded (32 MiB), their number only by
+ * the bus (1024 fds a message on a session bus): one call could make the
+ * daemon read gigabytes. The bound is for all of them together. */
+static void
+test_send_attachments_total (void)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PendingCall) call = g_new0 (PendingCall, 1);
+  GVariant *params;
+  g_autofree char *name = NULL;
+  int fd = g_file_open_tmp ("copilotd-battery-XXXXXX", &name, &error);
+
+  g_assert_no_error (error);
+  g_unlink (name);
+  g_assert_cmpint (ftruncate (fd, 20 * 1024 * 1024), ==, 0);
+  g_assert_cmpint (g_unix_fd_list_append (fds, fd, &error), ==, 0);
+  g_assert_no_error (error);
+  close (fd);
+  params = g_variant_new_parsed ("('two big ones', {'attachments': <[{'type': <'fd'>, 'fd': <@h 0>},"
+                                 " {'type': <'fd'>, 'fd': <@h 0>}]>})");
+  g_dbus_connection_call_with_unix_fd_list (fx.client, BUS_NAME, live_path, SESSION_IFACE, "Send",
+                                            params, G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                            fds, NULL, on_fd_call_done, call);
+  wait_flag (&call->done, 60, "the reply to Send");
+  assert_dbus_error (call->error, "InvalidArgs", "together");
+  g_assert_true (object_is_managed (fx.client, live_path));
+  assert_others_served ();
+}
+
+static void
 add_case (const BadCall *c)
 {
   g_autofree char *path = g_strdup_printf ("/battery/bus/%s/%s",
@@ -470,6 +514,7 @@ main (int   argc,
     }
 
   g_test_add_func ("/battery/bus/manager/resume/hooks-accumulate", test_resume_providers);
+  g_test_add_func ("/battery/bus/session/send/attachments-total", test_send_attachments_total);
 
   battery_setup ();
   status = g_test_run ();
