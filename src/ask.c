@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ask.h"
+#include "bounded.h"
 #include "copilotd-error.h"
 #include "options.h"
 #include "polkit.h"
@@ -128,8 +129,11 @@ on_cli_event (CopilotdSession *session,
 
       if (content != NULL && *content != '\0')
         {
+          /* Within max-message-size, like SendAndWait's answer. */
           g_free (ask->content);
-          ask->content = g_strdup (content);
+          ask->content = copilotd_utf8_strdup_bounded (content,
+                                                       copilotd_manager_get_config (ask->manager)->max_message_size -
+                                                       COPILOTD_MESSAGE_RESERVE, NULL);
         }
     }
   else if (strcmp (type, "session.error") == 0 && ask->error == NULL)

@@ -161,7 +161,9 @@ run_case (Fixture       *fx,
 }
 
 /* A 10 MB frame (over max-message-size, under the 64 MiB frame limit):
- * relayed cut to fit, marked, and the answer cut the same way. */
+ * relayed cut to fit, marked, and the answer of SendAndWait and of Ask
+ * cut the same way (Ask's was not: a 40 MB answer was a reply the bus
+ * refuses, and it disconnects the daemon). */
 static void
 test_ten_megabyte_frame (Fixture       *fx,
                          gconstpointer  data)
@@ -194,6 +196,18 @@ test_ten_megabyte_frame (Fixture       *fx,
   g_assert_true (g_variant_lookup (meta, "truncated", "b", &truncated));
   g_assert_true (truncated);
   g_assert_cmpuint (g_variant_get_size (sig->params), <=, fx->config->max_message_size);
+
+  /* Ask answers with the same text: cut the same way. */
+  {
+    g_autoptr(GVariant) reply = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "Ask",
+                                         g_variant_new ("(sa{sv})", prompt, NULL), "(sa{sv})");
+    const char *answer;
+
+    g_variant_get (reply, "(&s@a{sv})", &answer, NULL);
+    g_assert_true (g_str_has_prefix (answer, "xxxx"));
+    g_assert_cmpuint (strlen (answer), <=, fx->config->max_message_size);
+    g_assert_cmpuint (g_variant_get_size (reply), <=, fx->config->max_message_size);
+  }
 
   assert_on_bus (fx);
   assert_turn (fx->client, path, "again");
