@@ -492,14 +492,14 @@ copilotd_session_set_started (CopilotdSession *self,
   const char *start = copilotd_json_get_string (result, "startTime", NULL);
 
   if (start != NULL)
-    copilotd_dbus_session_set_start_time (COPILOTD_DBUS_SESSION (self), start);
+    copilotd_session_set_cli_property (self, "start-time", start);
   copilotd_session_control_started (self, result);
   if (model_state != NULL && JSON_NODE_HOLDS_OBJECT (model_state))
     {
       const char *model = copilotd_json_get_string (json_node_get_object (model_state),
                                                                       "modelId", NULL);
       if (model != NULL)
-        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+        copilotd_session_set_cli_property (self, "model", model);
     }
 }
 

@@ -289,13 +289,13 @@ process_event (CopilotdSession *self,
             }
         }
       if (model != NULL && *model != '\0')
-        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+        copilotd_session_set_cli_property (self, "model", model);
     }
   else if (strcmp (type, "session.model_change") == 0)
     {
       const char *model = copilotd_json_get_string (data, "newModel", NULL);
       if (model != NULL)
-        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (self), model);
+        copilotd_session_set_cli_property (self, "model", model);
     }
   else if (strcmp (type, "abort") == 0)
     copilotd_prompts_cancel_all (self->prompts);
@@ -376,6 +376,24 @@ copilotd_session_release (CopilotdSession *self)
       json_object_unref (event);
     }
   g_object_unref (self);
+}
+
+/**
+ * copilotd_session_set_cli_property:
+ * @name: "model" or "start-time"
+ *
+ * Sets a property from what the CLI said, cut to COPILOTD_META_STRING_MAX:
+ * properties reach every peer in PropertiesChanged and GetManagedObjects,
+ * so no CLI text may make one a message the bus refuses.
+ */
+void
+copilotd_session_set_cli_property (CopilotdSession *self,
+                                   const char      *name,
+                                   const char      *value)
+{
+  g_autofree char *bounded = copilotd_utf8_strdup_bounded (value, COPILOTD_META_STRING_MAX, NULL);
+
+  g_object_set (self, name, bounded, NULL);
 }
 
 /* ---- access ------------------------------------------------------------ */
@@ -756,7 +774,7 @@ on_set_model_done (GObject      *source,
       if (JSON_NODE_HOLDS_OBJECT (node))
         model = copilotd_json_get_string (json_node_get_object (node), "modelId", NULL);
       if (model != NULL)
-        copilotd_dbus_session_set_model (COPILOTD_DBUS_SESSION (ctx->session), model);
+        copilotd_session_set_cli_property (ctx->session, "model", model);
       g_dbus_method_invocation_return_value (ctx->invocation, NULL);
     }
   call_context_free (ctx);

@@ -68,6 +68,9 @@ gboolean         copilotd_session_join_providers (CopilotdSession *self,
                                                   GPtrArray       *providers,
                                                   JsonObject      *params,
                                                   GError         **error);
+void             copilotd_session_set_cli_property (CopilotdSession *self,
+                                                    const char      *name,
+                                                    const char      *value);
 /* After session.create/resume answered: start time and model. */
 void             copilotd_session_set_started   (CopilotdSession *self,
                                                  JsonObject      *result);

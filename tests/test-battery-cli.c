@@ -214,6 +214,31 @@ test_ten_megabyte_frame (Fixture       *fx,
   assert_turn (other, other_path, "after");
 }
 
+/* Properties reach every peer (PropertiesChanged, GetManagedObjects): a
+ * model name of a megabyte from the CLI is cut, not broadcast whole. */
+static void
+test_huge_model_name (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *big = g_strnfill (1024 * 1024, 'm');
+  g_autofree char *change = g_strdup_printf (EVENT ("session.model_change", "{\"newModel\":\"%s\"}"), big);
+  const char *lines[] = { change, SURVIVED, NULL };
+  g_autofree char *prompt = raw_prompt (fx, lines);
+  g_autofree char *content = NULL;
+  g_autofree char *model = NULL;
+  g_autoptr(GError) error = NULL;
+
+  content = send_and_wait (fx->client, path, prompt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (content, ==, "survived");
+  model = get_string_property (fx->client, path, SESSION_IFACE, "Model");
+  g_assert_true (g_str_has_prefix (model, "mmmm"));
+  g_assert_cmpuint (strlen (model), <=, 4096);
+  assert_on_bus (fx);
+  assert_turn (fx->client, path, "again");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -228,6 +253,8 @@ main (int   argc,
     }
   g_test_add ("/battery/cli/ten-megabyte-frame", Fixture, NULL, fixture_setup,
               test_ten_megabyte_frame, fixture_teardown);
+  g_test_add ("/battery/cli/huge-model-name", Fixture, NULL, fixture_setup,
+              test_huge_model_name, fixture_teardown);
 
   return g_test_run ();
 }
