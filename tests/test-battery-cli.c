@@ -65,7 +65,7 @@ static const FaultCase cases[] = {
   { "truncated-frame", NULL,
     { "!Content-Length: 500\\r\\n\\r\\n{\"jsonrpc\":\"2.0\",\"method\":\"session.ev", "=EXIT" },
     NULL, "BackendFailed" },
-  { "stderr-flood", "STDERR: 32", { NULL }, "Flooded: 32", NULL },
+  { "stderr-flood", "STDERR: 8", { NULL }, "Flooded: 8", NULL },
 };
 
 static char *
