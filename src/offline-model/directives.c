@@ -11,7 +11,8 @@
  *   EXIT PLAN: <summary>      in plan mode, the exit_plan_mode call that
  *                             asks the user to approve the plan
  *   SLOW: <n>                 n words streamed with a delay between chunks
- *   FAIL: <status>            an HTTP error
+ *   FAIL: <status> [<secs>]   an HTTP error (401: unauthorized, 429: rate
+ *                             limited), with Retry-After: <secs> when given
  *   "create a file named X [containing Y]"   a create call (demo)
  *
  * and, when the last message is a tool result, "Tool result: <content>".
@@ -447,11 +448,15 @@ directive_slow (const gchar *rest,
 static Reply *
 directive_fail (const gchar *rest)
 {
-  guint64 status = g_ascii_strtoull (rest, NULL, 10);
+  gchar *end = NULL;
+  guint64 status = g_ascii_strtoull (rest, &end, 10);
   Reply *reply = g_new0 (Reply, 1);
 
   reply->kind = REPLY_ERROR;
   reply->status = (status >= 400 && status <= 599) ? (guint) status : 500;
+  reply->retry_after = -1;
+  if (end != NULL && g_ascii_isdigit (*g_strchug (end)))
+    reply->retry_after = (gint) MIN (g_ascii_strtoull (g_strchug (end), NULL, 10), 86400);
   reply->text = g_strdup_printf ("offline model: requested failure %u", reply->status);
   return reply;
 }
@@ -668,6 +673,9 @@ reply_decide (JsonObject *body,
       /* In plan mode the CLI prefixes the user's message. */
       if (g_str_has_prefix (line, "[[PLAN]]"))
         line = g_strchug ((gchar *) line + strlen ("[[PLAN]]"));
+      /* /plan's prompt quotes the request after this. */
+      if (g_str_has_prefix (line, "My request:"))
+        line = g_strchug ((gchar *) line + strlen ("My request:"));
       if (g_str_has_prefix (line, "SLOW:"))
         return directive_slow (g_strchug ((gchar *) line + 5), delay_ms);
       if (g_str_has_prefix (line, "FAIL:"))

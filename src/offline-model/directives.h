@@ -21,6 +21,7 @@ typedef struct
   gchar *tool_name;             /* owned: REPLY_TOOL_CALL */
   gchar *tool_arguments;        /* owned: JSON text, REPLY_TOOL_CALL */
   guint status;                 /* REPLY_ERROR */
+  gint retry_after;             /* REPLY_ERROR: Retry-After seconds, -1: none */
   guint delay_ms;               /* pause before each streamed chunk */
 } Reply;
 

@@ -147,6 +147,14 @@ http_respond (HttpClient  *client,
 }
 
 void
+http_set_header (HttpClient  *client,
+                 const gchar *name,
+                 const gchar *value)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (client->msg), name, value);
+}
+
+void
 http_respond_json (HttpClient *client,
                    guint       status,
                    JsonNode   *node)

@@ -36,6 +36,10 @@ void http_respond        (HttpClient  *client,
                           guint        status,
                           const gchar *content_type,
                           const gchar *body);
+/* Sets a response header (before the response is queued). */
+void http_set_header     (HttpClient  *client,
+                          const gchar *name,
+                          const gchar *value);
 void http_respond_json   (HttpClient  *client,
                           guint        status,
                           JsonNode    *node);

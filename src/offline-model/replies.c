@@ -273,6 +273,12 @@ handle_chat_completions (ModelState  *state,
   if (reply->kind == REPLY_ERROR)
     {
       g_debug ("Answering with HTTP %u as asked", reply->status);
+      if (reply->retry_after >= 0)
+        {
+          g_autofree gchar *seconds = g_strdup_printf ("%d", reply->retry_after);
+
+          http_set_header (client, "Retry-After", seconds);
+        }
       http_respond_error (client, reply->status, reply->text);
       return;
     }
