@@ -246,6 +246,8 @@ on_started (GObject      *source,
   if (timeout_ms > 0)
     ask->timeout_id = g_timeout_add (timeout_ms, on_timeout, ask);
   json_object_remove_member (params, "sessionId");
+  /* Its prompts go to the asker's agent, as for Send. */
+  copilotd_session_set_turn_sender (ask->session, g_dbus_method_invocation_get_sender (ask->invocation));
   copilotd_session_call_async (ask->session, "session.send", g_steal_pointer (&params), on_sent, ask);
 }
 

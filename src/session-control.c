@@ -940,6 +940,8 @@ handle_execute_command (CopilotdDbusSession   *iface,
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
 
+  /* A command may run a turn: its prompts go to the caller's agent. */
+  copilotd_session_set_turn_sender (self, g_dbus_method_invocation_get_sender (invocation));
   cmd = g_new0 (Command, 1);
   cmd->session = g_object_ref (self);
   cmd->invocation = g_object_ref (invocation);

@@ -179,6 +179,16 @@ copilotd_session_handle_request (CopilotdSession *self,
   return copilotd_prompts_handle_request (self->prompts, method, params, id);
 }
 
+void
+copilotd_session_set_turn_sender (CopilotdSession *self,
+                                  const char      *sender)
+{
+  if (g_strcmp0 (self->turn_sender, sender) == 0)
+    return;
+  g_free (self->turn_sender);
+  self->turn_sender = g_strdup (sender);
+}
+
 /* Agents are chosen by who owns the session and who sent the turn. */
 static void
 fill_prompt_target (gpointer              user_data,
@@ -638,8 +648,7 @@ start_send (CopilotdSession       *self,
         timeout_ms = g_variant_get_uint32 (timeout);
     }
 
-  g_free (self->turn_sender);
-  self->turn_sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  copilotd_session_set_turn_sender (self, g_dbus_method_invocation_get_sender (invocation));
 
   ctx = call_context_new (self, invocation);
   if (wait)

@@ -48,6 +48,10 @@ const char      *copilotd_session_get_id        (CopilotdSession *self);
 const char      *copilotd_session_get_path      (CopilotdSession *self);
 uid_t            copilotd_session_get_uid       (CopilotdSession *self);
 CopilotdBackend *copilotd_session_get_backend   (CopilotdSession *self);
+/* The connection that started the current turn (Send, SendAndWait, Ask,
+ * ExecuteCommand): its agent is asked right after the owner's (§5). */
+void             copilotd_session_set_turn_sender (CopilotdSession *self,
+                                                   const char      *sender);
 
 /* The session.create / session.resume params (without sessionId), kept so
  * that a restarted CLI gets the same tools and flags; takes @tools. */
