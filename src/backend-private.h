@@ -36,6 +36,8 @@ struct _CopilotdBackend
   guint idle_source;
   guint holds;                    /* live sessions and agents that need the CLI */
   gboolean restart_pending;       /* the next handshake is a restart */
+  gboolean restart_when_reaped;   /* copilotd_backend_restart(): start once the old CLI is gone */
+  char **cli_env;                 /* owned, nullable: NAME=VALUE for the CLIs it starts */
   gboolean single_attempt;        /* started from "failed": no backoff loop */
   gboolean stopping;
   GTask *stop_task;               /* owned, nullable: stop waits for reaping */

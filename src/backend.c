@@ -155,6 +155,11 @@ on_process_terminated (GObject      *source,
   copilotd_cli_process_terminate_finish (G_SUBPROCESS (source), result);
   g_ptr_array_remove (self->dying, source);
   maybe_finish_stop (self);
+  if (self->restart_when_reaped && self->dying->len == 0)
+    {
+      self->restart_when_reaped = FALSE;
+      backend_start (self);
+    }
 }
 
 /* The connection and the process go; the process is reaped later (and
@@ -724,7 +729,8 @@ spawn_cli (CopilotdBackend  *self,
   g_ptr_array_add (argv, NULL);
 
   self->process = copilotd_cli_process_spawn (self->config, self->run_as,
-                                              (const char * const *) argv->pdata, error);
+                                              (const char * const *) argv->pdata,
+                                              (const char * const *) self->cli_env, error);
   if (self->process == NULL)
     return FALSE;
 
@@ -771,6 +777,52 @@ backend_start (CopilotdBackend *self)
 
   if (!spawn_cli (self, &error))
     backend_failed (self, error);
+}
+
+/* ---- restart on request -------------------------------------------------- */
+
+void
+copilotd_backend_set_cli_env (CopilotdBackend *self,
+                              const char      *name,
+                              const char      *value)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autofree char *prefix = g_strconcat (name, "=", NULL);
+
+  for (guint i = 0; self->cli_env != NULL && self->cli_env[i] != NULL; i++)
+    if (!g_str_has_prefix (self->cli_env[i], prefix))
+      g_strv_builder_add (builder, self->cli_env[i]);
+  if (value != NULL)
+    {
+      g_autofree char *pair = g_strconcat (prefix, value, NULL);
+
+      g_strv_builder_add (builder, pair);
+    }
+  g_strfreev (self->cli_env);
+  self->cli_env = g_strv_builder_end (builder);
+}
+
+void
+copilotd_backend_restart (CopilotdBackend *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->stopping || self->state != COPILOTD_BACKEND_RUNNING || self->process == NULL)
+    return;
+  g_debug ("Restarting the CLI on request");
+  error = g_error_new_literal (COPILOTD_ERROR, COPILOTD_ERROR_BACKEND_FAILED,
+                               "The Copilot CLI was restarted");
+  self->restart_pending = TRUE;
+  /* Pending calls fail (saying why) before anyone hears of the loss. */
+  tear_down_connection_full (self, error);
+  g_signal_emit (self, signals[SIGNAL_LOST], 0, error);
+  set_state (self, COPILOTD_BACKEND_RESTARTING);
+  /* The old CLI writes its sessions out as it exits: the new one resumes
+   * them only after that. */
+  if (self->dying->len > 0)
+    self->restart_when_reaped = TRUE;
+  else
+    backend_start (self);
 }
 
 /* ---- stop: runtime.shutdown, then every process is reaped ---------------- */
@@ -912,6 +964,7 @@ copilotd_backend_finalize (GObject *object)
   g_array_unref (self->failures);
   g_ptr_array_unref (self->in_flight);
   g_ptr_array_unref (self->dying);
+  g_strfreev (self->cli_env);
   g_clear_error (&self->failure);
   g_clear_object (&self->stop_task);
 

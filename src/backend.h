@@ -89,6 +89,18 @@ void                 copilotd_backend_reply_error     (CopilotdBackend     *self
                                                        JsonNode            *id,
                                                        int                  code,
                                                        const char          *message);
+/* Sets (@value NULL: unsets) a variable of the environment of the CLIs
+ * this backend starts from now on; a running CLI keeps its own. */
+void                 copilotd_backend_set_cli_env     (CopilotdBackend     *self,
+                                                       const char          *name,
+                                                       const char          *value);
+/* Replaces the running CLI by a new process, for what only a new process
+ * forgets (a token it holds in memory): the old one is terminated and
+ * reaped first, its pending calls fail BackendFailed, and live sessions
+ * are resumed in the new one as after a loss ("lost", then "ready" with
+ * @restarted). Does nothing when no CLI process of this backend runs
+ * (stopped, starting, or a --cli-url server, which is not ours). */
+void                 copilotd_backend_restart         (CopilotdBackend     *self);
 /* runtime.shutdown, then SIGTERM and (after stop-timeout) SIGKILL; finishes
  * once every CLI process this backend started has been reaped. */
 void                 copilotd_backend_stop_async      (CopilotdBackend     *self,

@@ -118,6 +118,7 @@ GSubprocess *
 copilotd_cli_process_spawn (const CopilotdConfig  *config,
                             uid_t                  run_as,
                             const char * const    *argv,
+                            const char * const    *env,
                             GError               **error)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -137,6 +138,13 @@ copilotd_cli_process_spawn (const CopilotdConfig  *config,
     }
   else if (config->copilot_home != NULL)
     g_subprocess_launcher_setenv (launcher, "COPILOT_HOME", config->copilot_home, TRUE);
+  for (gsize i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
+
+      if (pair[0] != NULL && pair[1] != NULL)
+        g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+    }
   /* The launcher only keeps the pointer: @setup outlives the spawn. */
   g_subprocess_launcher_set_child_setup (launcher, child_setup, &setup, NULL);
 
