@@ -19,6 +19,7 @@
 typedef struct {
   CopilotdBackend *backend;    /* unowned: weak pointer */
   char *host;                  /* owned */
+  char *login;                 /* owned, nullable */
   char *token;                 /* owned, zeroed when freed */
   gulong ready_id;
 } Entry;
@@ -36,6 +37,7 @@ entry_free (Entry *entry)
   if (entry->token != NULL)
     memset (entry->token, 0, strlen (entry->token));
   g_free (entry->token);
+  g_free (entry->login);
   g_free (entry->host);
   g_free (entry);
 }
@@ -113,6 +115,41 @@ copilotd_auth_store_set (CopilotdBackend *backend,
   entry->token = g_strdup (token);
   entry->ready_id = g_signal_connect (backend, "ready", G_CALLBACK (on_backend_ready), NULL);
   g_ptr_array_add (entries, entry);
+  /* No keychain serves this CLI: the next one does not look for one.
+   * With its keychain probe on, CLI 1.0.102 cannot sign out
+   * (account.logout fails removing the token from a keychain it does not
+   * have), and a sign-in it wrote down but cannot read back fails every
+   * new session ("Saved sign-in could not be read from credential
+   * storage"). */
+  copilotd_backend_set_cli_env (backend, "COPILOT_DISABLE_KEYTAR", "1");
+}
+
+void
+copilotd_auth_store_set_login (CopilotdBackend *backend,
+                               const char      *login)
+{
+  Entry *entry = find_entry (backend, NULL);
+
+  if (entry != NULL)
+    {
+      g_free (entry->login);
+      entry->login = g_strdup (login);
+    }
+}
+
+JsonObject *
+copilotd_auth_store_identity (CopilotdBackend *backend)
+{
+  Entry *entry = backend ? find_entry (backend, NULL) : NULL;
+  JsonObject *info;
+
+  if (entry == NULL || entry->login == NULL || *entry->login == '\0')
+    return NULL;
+  info = json_object_new ();
+  json_object_set_string_member (info, "type", "user");
+  json_object_set_string_member (info, "host", entry->host);
+  json_object_set_string_member (info, "login", entry->login);
+  return info;
 }
 
 void

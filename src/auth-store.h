@@ -15,6 +15,13 @@ void      copilotd_auth_store_set     (CopilotdBackend *backend,
                                        const char      *host,
                                        const char      *token);
 void      copilotd_auth_store_forget  (CopilotdBackend *backend);
+/* The login the kept token resolved to (SignIn asks the CLI after
+ * account.login). */
+void      copilotd_auth_store_set_login (CopilotdBackend *backend,
+                                         const char      *login);
+/* The CLI's authInfo of the kept sign-in ({type: user, host, login}), or
+ * NULL when no token is kept or its login is not known. */
+JsonObject *copilotd_auth_store_identity (CopilotdBackend *backend);
 gboolean  copilotd_auth_store_has     (CopilotdBackend *backend);
 /* Adds gitHubToken to session.create/resume @params of a session of
  * @backend, when a token is kept for it. */

@@ -122,6 +122,8 @@ on_sign_in_status (GObject      *source,
   dict_add (&call->reply, "login", status, "login");
   if (!g_variant_dict_contains (&call->reply, "login"))
     g_variant_dict_insert (&call->reply, "login", "s", "");
+  else if (!call->stored_in_vault)
+    copilotd_auth_store_set_login (call->backend, copilotd_json_get_string (status, "login", NULL));
   g_variant_dict_insert (&call->reply, "host", "s", call->host);
   g_variant_dict_insert (&call->reply, "stored-in-vault", "b", call->stored_in_vault);
   g_dbus_method_invocation_return_value (call->invocation,
@@ -233,7 +235,16 @@ handle_sign_in (CopilotdDbusManager   *iface,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* ---- SignOut ----------------------------------------------------------- */
+/* ---- SignOut -----------------------------------------------------------
+ *
+ * Where the CLI keeps the sign-in (its keychain), account.logout removes
+ * it. Where copilotd keeps the token (no keychain), the CLI holds it in
+ * memory and CLI 1.0.102 cannot sign out (it fails removing the token from
+ * a keychain it does not have). Then the daemon forgets the token,
+ * replaces the CLI by a new process (live sessions are resumed in it,
+ * signed out; a running turn is lost as in a CLI restart), and has the
+ * new CLI, whose keychain probe is off, drop the sign-in it wrote down
+ * (account.logout of the same user). */
 
 static void
 on_logout_done (GObject      *source,
@@ -287,6 +298,10 @@ handle_sign_out (CopilotdDbusManager   *iface,
   CopilotdManager *self = COPILOTD_MANAGER (iface);
   g_autoptr(GError) error = NULL;
   CopilotdBackend *backend;
+  AccountCall *call;
+  JsonObject *identity;
+  JsonObject *params;
+  gboolean kept;
 
   backend = copilotd_backend_pool_for_caller (copilotd_manager_get_pool (self), invocation, &error);
   if (backend == NULL)
@@ -294,9 +309,28 @@ handle_sign_out (CopilotdDbusManager   *iface,
       g_dbus_method_invocation_return_gerror (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
+  kept = copilotd_auth_store_has (backend);
+  identity = copilotd_auth_store_identity (backend);
   /* Whatever the CLI says, the daemon no longer signs this token in. */
   copilotd_auth_store_forget (backend);
-  call_cli (account_call_new (self, invocation, backend), "account.getCurrentAuth", NULL, on_sign_out_current);
+  call = account_call_new (self, invocation, backend);
+  if (!kept)
+    {
+      call_cli (call, "account.getCurrentAuth", NULL, on_sign_out_current);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  g_debug ("Signing out: the CLI holding the token is replaced");
+  copilotd_backend_restart (backend);
+  if (identity == NULL)
+    {
+      g_dbus_method_invocation_return_value (invocation, NULL);
+      account_call_free (call);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  params = json_object_new ();
+  json_object_set_object_member (params, "authInfo", identity);
+  call_cli (call, "account.logout", params, on_logout_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
