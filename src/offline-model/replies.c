@@ -4,7 +4,8 @@
  * Puts the answers of directives.c on the wire in the shape of OpenAI chat
  * completions, as one JSON body or as SSE chunks when the request streams,
  * and serves the few other endpoints the CLI asks for: the model list and
- * the signed-in user.
+ * the signed-in user. Like the real API it answers 401 to a completion
+ * request without Authorization: Bearer credentials.
  */
 #include "config.h"
 
@@ -229,6 +230,16 @@ log_request (ModelState *state,
     g_warning ("Could not write the request log: %s", g_strerror (errno));
 }
 
+
+/* Whether @request carries Authorization: Bearer <something>. */
+static gboolean
+has_bearer (HttpRequest *request)
+{
+  const gchar *value = g_hash_table_lookup (request->headers, "authorization");
+
+  return value != NULL && g_ascii_strncasecmp (value, "Bearer ", 7) == 0 && value[7] != '\0';
+}
+
 static void
 handle_chat_completions (ModelState  *state,
                          HttpClient  *client,
@@ -252,6 +263,14 @@ handle_chat_completions (ModelState  *state,
     {
       g_debug ("Bad completion request: %s", error ? error->message : "not an object");
       http_respond_error (client, 400, "request body must be a JSON object");
+      return;
+    }
+
+  /* As the real API: no credentials, no answer. */
+  if (!has_bearer (request))
+    {
+      g_debug ("Completion request without credentials: 401");
+      http_respond_error (client, 401, "offline model: no Authorization: Bearer credentials");
       return;
     }
 
