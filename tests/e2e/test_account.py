@@ -92,28 +92,87 @@ def case_sign_in(world):
     c.destroy(other)
 
 
+def files_holding(root, needle):
+    """Files under @root whose bytes hold @needle."""
+    found = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, "rb") as f:
+                    if needle.encode() in f.read():
+                        found.append(path)
+            except OSError:
+                pass
+    return found
+
+
+def signed_in_users(home):
+    """The users the CLI wrote down in COPILOT_HOME/config.json (a JSON
+    file with // comments)."""
+    try:
+        with open(os.path.join(home, "config.json")) as f:
+            text = "".join(line for line in f if not line.lstrip().startswith("//"))
+    except FileNotFoundError:
+        return []
+    return json.loads(text).get("loggedInUsers", []) if text.strip() else []
+
+
+def check_signed_out(c, what):
+    (status,) = c.manager("GetAuthStatus")
+    check(status["authenticated"] is False, f"{what}: GetAuthStatus says {status}")
+    (account,) = c.manager("GetAccount", ({},), "(a{sv})")
+    check("login" not in account, f"{what}: GetAccount says {account}")
+
+
 def case_sign_out(world):
     w, daemon, c = signed_out_world(world)
     c.manager("SignOut", ({},), "(a{sv})")   # nobody signed in: nothing to do
     c.manager("SignIn", ("https://github.com", TOKEN, {}), "(ssa{sv})")
-    try:
-        c.manager("SignOut", ({},), "(a{sv})")
-    except h.DBusError as e:
-        # CLI 1.0.102 cannot remove a token from a keychain it does not
-        # have; the error must not carry the token.
-        check(TOKEN not in e.text, f"SignOut's error echoes the token: {e.text}")
-    # Whatever the CLI did, the daemon no longer signs the token in.
+    path = c.create_session({"working-directory": V("s", w.workdir)})
+    ask_ok(c, path, "Signed in")
+    check(signed_in_users(w.home), "the CLI wrote down no sign-in: the test proves nothing")
+    old_pid = daemon.cli_pid()
+
+    # Without a keychain CLI 1.0.102 refuses account.logout; SignOut works.
+    c.manager("SignOut", ({},), "(a{sv})")
+    check_signed_out(c, "after SignOut")
+    check(signed_in_users(w.home) == [], f"the CLI still lists the user: {signed_in_users(w.home)}")
+    # The CLI that held the token in memory is gone.
+    check(not h.pid_alive(old_pid), "the CLI that held the token still runs")
+    # The live session goes on, signed out; so does a new one.
+    err = c.call_error(path, "Session", "SendAndWait", ("After SignOut", {}), "(sa{sv})")
+    check_error(err, "NotAuthenticated")
+    other = c.create_session({"working-directory": V("s", w.workdir)})
+    err = c.call_error(other, "Session", "SendAndWait", ("A new session", {}), "(sa{sv})")
+    check_error(err, "NotAuthenticated")
+
+    # Whatever happens to the CLI, the daemon no longer signs the token in.
     pid = daemon.cli_pid()
     os.kill(pid, signal.SIGKILL)
     h.wait_until(lambda: daemon.cli_pids() and daemon.cli_pids() != [pid]
                  and c.backend_state() == "running", what="the CLI to come back", alive=daemon.check_alive)
-    (status,) = c.manager("GetAuthStatus")
-    check(status["authenticated"] is False, f"signed in after SignOut and a restart: {status}")
+    check_signed_out(c, "after SignOut and a CLI restart")
+
+    # Signing in again works, and the live session takes it.
+    c.manager("SignIn", ("https://github.com", TOKEN, {}), "(ssa{sv})")
+    ask_ok(c, path, "Signed in again")
+    c.manager("SignOut", ({},), "(a{sv})")
+    check_signed_out(c, "after the second SignOut")
+
+    # The token is nowhere: no file of the CLI's home, config or logs, no
+    # log line of copilotd, no CLI's environment.
+    check(files_holding(w.tmp.path, TOKEN) == [], f"files hold the token: {files_holding(w.tmp.path, TOKEN)}")
     check(TOKEN not in daemon.output(), "the token appears in copilotd's log")
+    for pid in daemon.cli_pids():
+        check(not any(TOKEN.encode() in v for v in h.environ_of(pid).values()),
+              "the token is in the CLI's environment")
+    c.destroy(path)
+    c.destroy(other)
 
 
 if __name__ == "__main__":
     h.run_cases([
         ("SignIn without a keychain: live and new sessions, CLI restart, no token in logs", case_sign_in),
-        ("SignOut: the daemon stops signing the token in", case_sign_out),
+        ("SignOut without a keychain: signed out everywhere, the token nowhere", case_sign_out),
     ])
