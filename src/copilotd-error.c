@@ -70,7 +70,8 @@ copilotd_error_code_for_cli (const char   *message,
   static const char * const auth_types[] = { "authorization", "authentication", "unauthorized", NULL };
   static const char * const limit_types[] = { "rate_limit", "rate-limit", "ratelimit", "quota", NULL };
   static const char * const auth_texts[] = {
-    "oauth token", "not authenticated", "not logged in", "unauthorized", "http 401", "status 401", NULL
+    "oauth token", "not authenticated", "not logged in", "unauthorized", "http 401", "status 401",
+    "authentication failed", NULL
   };
   static const char * const limit_texts[] = {
     "rate limit", "rate-limit", "rate_limit", "quota exceeded", "quota exhausted",

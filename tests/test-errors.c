@@ -29,6 +29,10 @@ test_cli_error_codes (void)
     { "Execution failed: InvalidArg, No GitHub OAuth token or Copilot HMAC key provided", "query", 0,
       COPILOTD_ERROR_NOT_AUTHENTICATED },
     { "Not authenticated", NULL, 0, COPILOTD_ERROR_NOT_AUTHENTICATED },
+    /* session.create where a sign-in was written down that no keychain
+     * gives back (a daemon restarted after SignIn without a keychain). */
+    { "Authentication failed: Saved sign-in could not be read from credential storage. Once storage "
+      "is accessible, retry /user switch or restart Copilot.", NULL, 0, COPILOTD_ERROR_NOT_AUTHENTICATED },
     { "anything", "authorization", 0, COPILOTD_ERROR_NOT_AUTHENTICATED },
     { "anything", NULL, 401, COPILOTD_ERROR_NOT_AUTHENTICATED },
     { "anything", "rate_limit", 0, COPILOTD_ERROR_RATE_LIMITED },
