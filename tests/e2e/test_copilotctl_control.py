@@ -114,7 +114,10 @@ def case_login(world):
     p = stack.ctl("login", stdin=TOKEN + "\n")
     h.check("offline" in p.stdout, f"login printed {p.stdout!r}")
     h.check(stack.ctl("whoami").stdout.startswith("offline"), "whoami after login")
-    stack.ctl("logout", ok=False)
+    # Without a keychain too (CLI 1.0.102 alone refuses it there).
+    stack.ctl("logout")
+    p = stack.ctl("whoami", ok=False)
+    h.check(p.returncode == 1 and "nobody" in p.stderr, f"whoami after logout: {p.stderr!r}")
     h.check(TOKEN not in stack.daemon.output(), "the token reached copilotd's log")
 
 
