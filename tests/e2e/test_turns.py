@@ -51,9 +51,14 @@ def failing_turns(fx, prompt, error, error_type, status, *words):
     path = new_session(fx, c)
     signals = h.Signals(c, path)
     try:
-        # SendAndWait: the named error, with the CLI's message.
+        # SendAndWait: the named error, with the CLI's message. It comes
+        # with the turn's session.error; the turn ends with its
+        # session.idle, after the CLI asked about the auto model (429):
+        # CLI 1.0.102 never runs a turn sent before that.
+        after = fx.next_order()
         err = c.call_error(path, "Session", "SendAndWait", (prompt, {}), "(sa{sv})")
         check_error(err, error, *words)
+        signals.wait_event("session.idle", after=after)
         check_usable(c, path, "Still there after SendAndWait?")
 
         # Send: it was accepted (a message id); the turn's session.error
