@@ -156,7 +156,10 @@ def test_cli_dies_at_start(world_factory):
     client = world.client()
     began = time.monotonic()
     expect_error(BACKEND_FAILED, client.create_session)
-    wait_until(lambda: client.backend_state() == "failed", 15, "BackendState 'failed'")
+    # By the announcement: a Get may answer 'failed' before the
+    # PropertiesChanged that says so has reached the client.
+    client.wait_state("failed", 15)
+    check(client.backend_state() == "failed", "BackendState announced 'failed' but reads otherwise")
     elapsed = time.monotonic() - began
     n = count()
     check(1 <= n <= MAX_FAILURES + 1,
