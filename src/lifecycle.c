@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "bounded.h"
 #include "options.h"
 #include "lifecycle.h"
 
@@ -36,8 +37,11 @@ add_time (GVariantBuilder *builder,
 {
   const char *value = object ? copilotd_json_get_string (object, member, NULL) : NULL;
 
+  /* The signal reaches every peer: no CLI text makes it too large. */
   if (value != NULL)
-    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
+    g_variant_builder_add (builder, "{sv}", key,
+                           g_variant_new_take_string (copilotd_utf8_strdup_bounded (value, COPILOTD_META_STRING_MAX,
+                                                                                    NULL)));
 }
 
 static void
@@ -118,6 +122,11 @@ copilotd_lifecycle_handle (CopilotdLifecycle *self,
 
   if (type == NULL || id == NULL)
     return;
+  if (strlen (type) > COPILOTD_META_STRING_MAX || !g_uuid_string_is_valid (id))
+    {
+      g_debug ("Dropping a session.lifecycle notification that names no session");
+      return;
+    }
   if (g_str_has_prefix (type, "session."))
     type += strlen ("session.");
 
