@@ -22,6 +22,7 @@
 
 #include "options.h"
 #include "backend-private.h"
+#include "bounded.h"
 #include "cli-process.h"
 #include "copilotd-error.h"
 #include "jsonrpc.h"
@@ -522,8 +523,12 @@ handshake_succeeded (CopilotdBackend *self,
   self->protocol_version = has_version && version > 0 && version <= G_MAXUINT32 ? (guint) version : 0;
   if (json_object_has_member (result, "version"))
     {
+      const char *version_text = copilotd_json_get_string (result, "version", NULL);
+
+      /* BackendVersion reaches every peer: no CLI text makes it large. */
       g_free (self->version);
-      self->version = g_strdup (copilotd_json_get_string (result, "version", NULL));
+      self->version = version_text ? copilotd_utf8_strdup_bounded (version_text, COPILOTD_META_STRING_MAX, NULL)
+                                   : NULL;
     }
 
   if (!has_version || version != COPILOTD_REQUIRED_PROTOCOL_VERSION)

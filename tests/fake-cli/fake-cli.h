@@ -151,6 +151,7 @@ typedef struct {
 
   /* Knobs */
   char *protocol_version;       /* owned */
+  char *version;                /* owned */
   gboolean no_connect;
   gint64 garbage_after;         /* -1 when off */
   char **hang;                  /* owned */

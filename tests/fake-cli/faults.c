@@ -23,6 +23,7 @@
  *                                CLI silent from the start)
  *   FAKE_CLI_IGNORE_SIGTERM=1    ignore SIGTERM, and stay after stdin EOF
  *                                and runtime.shutdown: only SIGKILL ends it
+ *   FAKE_CLI_VERSION=TEXT        the version connect/status.get report
  *
  * To add a fault: a field in FakeCli's "Knobs" (fake-cli.h), read it in
  * faults_init(), free it in faults_clear(), and act on it where it bites
@@ -45,6 +46,7 @@ faults_init (void)
 
   cli.protocol_version = g_strdup (g_getenv ("FAKE_CLI_PROTOCOL_VERSION") ?
                                    g_getenv ("FAKE_CLI_PROTOCOL_VERSION") : "3");
+  cli.version = g_strdup (g_getenv ("FAKE_CLI_VERSION") ? g_getenv ("FAKE_CLI_VERSION") : FAKE_VERSION);
   cli.no_connect = g_strcmp0 (g_getenv ("FAKE_CLI_NO_CONNECT"), "1") == 0;
   cli.garbage_after = -1;
   value = g_getenv ("FAKE_CLI_GARBAGE_AFTER");
@@ -82,6 +84,7 @@ void
 faults_clear (void)
 {
   g_clear_pointer (&cli.protocol_version, g_free);
+  g_clear_pointer (&cli.version, g_free);
   g_clear_pointer (&cli.hang, g_strfreev);
   g_clear_pointer (&cli.delay, g_strfreev);
   g_clear_pointer (&cli.record, fclose);

@@ -49,7 +49,7 @@ handle_connect (JsonNode   *id,
     }
   result = parse_object ("{\"ok\":true}");
   faults_set_protocol_version (result, FALSE);
-  json_object_set_string_member (result, "version", FAKE_VERSION);
+  json_object_set_string_member (result, "version", cli.version);
   json_object_set_array_member (result, "taskKinds", json_array_new ());
   json_array_add_string_element (json_object_get_array_member (result, "taskKinds"), "agent");
   json_array_add_string_element (json_object_get_array_member (result, "taskKinds"), "shell");
@@ -79,7 +79,7 @@ handle_status_get (JsonNode   *id,
 {
   JsonObject *result = json_object_new ();
 
-  json_object_set_string_member (result, "version", FAKE_VERSION);
+  json_object_set_string_member (result, "version", cli.version);
   faults_set_protocol_version (result, TRUE);
   reply_object (id, result);
 }
