@@ -239,6 +239,79 @@ test_huge_model_name (Fixture       *fx,
   assert_turn (fx->client, path, "again");
 }
 
+/* SessionLifecycle reaches every peer of the owner's UID (every peer on
+ * the session bus): the times the CLI names are cut, and a notification
+ * that names no session is dropped. */
+static void
+test_huge_lifecycle (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *id = session_id_of (fx->client, path);
+  g_autoptr(SignalLog) log = signal_log_new (fx->client, MANAGER_IFACE, ROOT_PATH);
+  g_autofree char *big = g_strnfill (1024 * 1024, 't');
+  g_autofree char *times = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.lifecycle\",\"params\":"
+                                            "{\"type\":\"session.background\",\"sessionId\":\"@SESSION@\","
+                                            "\"metadata\":{\"startTime\":\"%s\",\"modifiedTime\":\"%s\"}}}",
+                                            big, big);
+  g_autofree char *bad_id = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.lifecycle\",\"params\":"
+                                             "{\"type\":\"session.foreground\",\"sessionId\":\"%s\"}}", big);
+  const char *lines[] = { bad_id, times, SURVIVED, NULL };
+  g_autofree char *prompt = raw_prompt (fx, lines);
+  g_autofree char *content = NULL;
+  g_autoptr(GError) error = NULL;
+  guint seen = 0;
+
+  content = send_and_wait (fx->client, path, prompt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (content, ==, "survived");
+  for (guint i = 0; i < log->signals->len; i++)
+    {
+      LoggedSignal *sig = signal_log_get (log, i);
+      g_autoptr(GVariant) metadata = NULL;
+      const char *type, *sid, *time;
+
+      g_variant_get (sig->params, "(&s&s@a{sv})", &type, &sid, &metadata);
+      g_assert_cmpuint (g_variant_get_size (sig->params), <=, 3 * 4096);
+      g_assert_cmpstr (type, !=, "foreground");
+      if (strcmp (type, "background") != 0)
+        continue;
+      g_assert_cmpstr (sid, ==, id);
+      g_assert_true (g_variant_lookup (metadata, "modified-time", "&s", &time));
+      g_assert_true (g_str_has_prefix (time, "tttt"));
+      g_assert_cmpuint (strlen (time), <=, 4096);
+      seen++;
+    }
+  g_assert_cmpuint (seen, ==, 1);
+  assert_on_bus (fx);
+  assert_turn (fx->client, path, "again");
+}
+
+/* BackendVersion reaches every peer: a CLI version of 100 KB is cut. */
+static void
+test_huge_version (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autofree char *big = g_strnfill (100 * 1000, 'v');
+  g_autofree char *path = NULL;
+  g_autofree char *version = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GVariant) dict = NULL;
+  const char *reported;
+
+  g_setenv ("FAKE_CLI_VERSION", big, TRUE);
+  path = create_session (fx->client, NULL);
+  version = get_string_property (fx->client, ROOT_PATH, MANAGER_IFACE, "BackendVersion");
+  g_assert_true (g_str_has_prefix (version, "vvvv"));
+  g_assert_cmpuint (strlen (version), <=, 4096);
+  status = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "GetStatus", NULL, "(a{sv})");
+  g_variant_get (status, "(@a{sv})", &dict);
+  g_assert_true (g_variant_lookup (dict, "version", "&s", &reported));
+  g_assert_cmpuint (strlen (reported), <=, 4096);
+  assert_turn (fx->client, path, "versioned");
+  g_unsetenv ("FAKE_CLI_VERSION");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -255,6 +328,10 @@ main (int   argc,
               test_ten_megabyte_frame, fixture_teardown);
   g_test_add ("/battery/cli/huge-model-name", Fixture, NULL, fixture_setup,
               test_huge_model_name, fixture_teardown);
+  g_test_add ("/battery/cli/huge-lifecycle", Fixture, NULL, fixture_setup,
+              test_huge_lifecycle, fixture_teardown);
+  g_test_add ("/battery/cli/huge-version", Fixture, NULL, fixture_setup,
+              test_huge_version, fixture_teardown);
 
   return g_test_run ();
 }
