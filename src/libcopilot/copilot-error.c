@@ -56,14 +56,21 @@ copilot_error_quark (void)
 
 /* The daemon's own domain may be registered for the same D-Bus names in
  * this process (an in-process daemon in tests), and then wins: map any
- * copilotd error to COPILOT_ERROR so that apps can match on one domain. */
+ * copilotd error to COPILOT_ERROR so that apps can match on one domain.
+ * The message loses GDBus's "GDBus.Error:name: " prefix either way: it is
+ * what an app shows the user. */
 void
 copilot_error_normalize (GError *error)
 {
   g_autofree char *name = NULL;
 
-  if (error == NULL || error->domain == COPILOT_ERROR)
+  if (error == NULL)
     return;
+  if (error->domain == COPILOT_ERROR)
+    {
+      g_dbus_error_strip_remote_error (error);
+      return;
+    }
   name = g_dbus_error_encode_gerror (error);
   for (guint i = 0; i < G_N_ELEMENTS (copilot_error_entries); i++)
     {

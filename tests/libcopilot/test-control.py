@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """libcopilot's Contract 2 wrappers against the built daemon with the real
 Copilot CLI and the offline model (tests/e2e/harness.py), through the
-typelib: the session control surface (control.py), and sign-in on a CLI
-that starts signed out (account.py). argv: libdir."""
+typelib: the session control surface (control.py), sign-in on a CLI
+that starts signed out (account.py), and hooks and slash commands
+answered after their handlers returned (providers.py). argv: libdir."""
 import json
 import os
 import signal
@@ -105,5 +106,22 @@ def test_account(world_factory):
     check(TOKEN not in daemon.output(), "the token appears in copilotd's log")
 
 
+def test_providers(world_factory):
+    world = world_factory()
+    world.daemon()
+    seen = run_script(world, "providers.py", world.workdir)
+    check(seen["hooks"] == [["userPromptSubmitted", "Say hello"]], seen)
+    # The hook's output, given after its handler returned, rewrote the
+    # prompt the model saw.
+    check(seen["answer"] == "Hello from the copilotd offline model. You said: Say hooked", seen)
+    # Each command was unanswered when its handler returned, and its later
+    # answer is what ExecuteCommand gave back; the message is the app's,
+    # without GDBus's prefix.
+    check(seen["commands"] == [["deploy", "staging", False], ["deploy", "frozen", False]], seen)
+    check(seen["ok"].get("kind") == "completed", seen)
+    check(seen["failed"] == [True, "Command /deploy failed: production is frozen"], seen)
+
+
 h.run_cases([("the control surface through libcopilot", test_control),
-             ("sign_in, get_account and sign_out through libcopilot", test_account)])
+             ("sign_in, get_account and sign_out through libcopilot", test_account),
+             ("hooks and commands answered later through libcopilot", test_providers)])
