@@ -13,26 +13,10 @@ import gi
 gi.require_version("Copilot", "1")
 from gi.repository import Copilot, Gio, GLib  # noqa: E402
 
+from run_async import run  # noqa: E402
+
 workdir, token = sys.argv[1:3]
-loop = GLib.MainLoop()
 seen = {}
-
-
-def run(start, finish, *args):
-    """Calls an async libcopilot function and iterates until it finished."""
-    box = {}
-
-    def done(source, res):
-        try:
-            box["value"] = finish(res)
-        except GLib.Error as e:
-            box["error"] = e
-        loop.quit()
-    start(*args, None, done)
-    loop.run()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def error_of(start, finish, *args):
