@@ -48,9 +48,10 @@ seen["authenticated"] = auth.get("authenticated")
 # The session created before signing in works now.
 seen["answer"] = run(session.send_and_wait, session.send_and_wait_finish, "After signing in", None)
 
-# CLI 1.0.102 cannot remove a token from a keychain it does not have, and
-# may say so; the daemon stops signing it in either way.
+# Without a keychain the daemon forgets the token and restarts the CLI
+# signed out: sign_out succeeds and says so at once.
 seen["sign_out"] = error_of(client.sign_out, client.sign_out_finish)
+seen["after_sign_out"] = run(client.get_auth_status, client.get_auth_status_finish).unpack().get("authenticated")
 states = []
 client.connect("notify::backend-state", lambda c, _p: states.append(c.props.backend_state))
 print(json.dumps(seen), flush=True)
