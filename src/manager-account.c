@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth-store.h"
+#include "bounded.h"
 #include "copilotd-error.h"
 #include "manager-account.h"
 #include "options.h"
@@ -353,8 +354,10 @@ on_quota_done (GObject      *source,
     }
   text = json_to_string (node, FALSE);
   g_variant_dict_insert (&call->reply, "quota-json", "s", text);
-  g_dbus_method_invocation_return_value (call->invocation,
-                                         g_variant_new ("(@a{sv})", g_variant_dict_end (&call->reply)));
+  /* The quota is whatever the CLI sent: bounded like every such reply. */
+  copilotd_return_value_bounded (call->invocation,
+                                 g_variant_new ("(@a{sv})", g_variant_dict_end (&call->reply)),
+                                 copilotd_manager_get_config (call->manager)->max_message_size);
 }
 
 static void

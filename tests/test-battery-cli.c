@@ -312,6 +312,40 @@ test_huge_version (Fixture       *fx,
   g_unsetenv ("FAKE_CLI_VERSION");
 }
 
+/* GetAccount's quota is whatever the CLI sends: 10 MB of it is
+ * LimitsExceeded, not a reply the bus refuses (which disconnects the
+ * daemon); without the quota the account is answered. */
+static void
+test_huge_quota (Fixture       *fx,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) account = NULL;
+  g_autoptr(GVariant) dict = NULL;
+  g_autofree char *path = NULL;
+  GVariantBuilder options;
+  const char *login;
+
+  g_setenv ("FAKE_CLI_QUOTA_BYTES", "10000000", TRUE);
+  path = create_session (fx->client, NULL);
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "quota", g_variant_new_boolean (TRUE));
+  reply = call_sync_iterate (fx->client, ROOT_PATH, MANAGER_IFACE, "GetAccount",
+                             g_variant_new ("(a{sv})", &options), "(a{sv})", &error);
+  g_assert_null (reply);
+  assert_dbus_error (error, "LimitsExceeded", "GetAccount");
+  assert_on_bus (fx);
+
+  account = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "GetAccount",
+                     g_variant_new_parsed ("(@a{sv} {},)"), "(a{sv})");
+  dict = g_variant_get_child_value (account, 0);
+  g_assert_true (g_variant_lookup (dict, "login", "&s", &login));
+  g_assert_cmpstr (login, ==, "fake-user");
+  assert_turn (fx->client, path, "accounted");
+  g_unsetenv ("FAKE_CLI_QUOTA_BYTES");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -330,6 +364,8 @@ main (int   argc,
               test_huge_model_name, fixture_teardown);
   g_test_add ("/battery/cli/huge-lifecycle", Fixture, NULL, fixture_setup,
               test_huge_lifecycle, fixture_teardown);
+  g_test_add ("/battery/cli/huge-quota", Fixture, NULL, fixture_setup,
+              test_huge_quota, fixture_teardown);
   g_test_add ("/battery/cli/huge-version", Fixture, NULL, fixture_setup,
               test_huge_version, fixture_teardown);
 

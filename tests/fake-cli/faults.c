@@ -24,6 +24,7 @@
  *   FAKE_CLI_IGNORE_SIGTERM=1    ignore SIGTERM, and stay after stdin EOF
  *                                and runtime.shutdown: only SIGKILL ends it
  *   FAKE_CLI_VERSION=TEXT        the version connect/status.get report
+ *   FAKE_CLI_QUOTA_BYTES=N       account.getQuota's result carries N bytes
  *
  * To add a fault: a field in FakeCli's "Knobs" (fake-cli.h), read it in
  * faults_init(), free it in faults_clear(), and act on it where it bites

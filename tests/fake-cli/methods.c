@@ -102,6 +102,30 @@ handle_models_list (JsonNode   *id,
   reply_object (id, parse_object (models_json));
 }
 
+static void
+handle_account_get_current_auth (JsonNode   *id,
+                                 const char *method,
+                                 JsonObject *params)
+{
+  reply_object (id, parse_object ("{\"authInfo\":{\"type\":\"token\",\"host\":\"https://github.com\","
+                                  "\"login\":\"fake-user\"}}"));
+}
+
+/* FAKE_CLI_QUOTA_BYTES=N: the quota carries a note of N bytes. */
+static void
+handle_account_get_quota (JsonNode   *id,
+                          const char *method,
+                          JsonObject *params)
+{
+  JsonObject *result = json_object_new ();
+  const char *bytes = g_getenv ("FAKE_CLI_QUOTA_BYTES");
+  g_autofree char *note = g_strnfill (bytes ? (gsize) g_ascii_strtoull (bytes, NULL, 10) : 4, 'q');
+
+  json_object_set_object_member (result, "quotaSnapshots", json_object_new ());
+  json_object_set_string_member (result, "note", note);
+  reply_object (id, result);
+}
+
 static gboolean
 shutdown_cb (gpointer user_data)
 {
@@ -129,6 +153,8 @@ static const struct {
   { "status.get", handle_status_get },
   { "auth.getStatus", handle_auth_get_status },
   { "models.list", handle_models_list },
+  { "account.getCurrentAuth", handle_account_get_current_auth },
+  { "account.getQuota", handle_account_get_quota },
   { "runtime.shutdown", handle_runtime_shutdown },
   { "session.create", handle_session_create },
   { "session.resume", handle_session_resume },
