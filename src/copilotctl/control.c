@@ -78,6 +78,28 @@ fail (const GError *error)
   return CTL_EXIT_FAILURE;
 }
 
+/* ctl_parse_simple(), then open_session() of the ID in argv[1]: 0 with
+ * @out_session set, or the exit status the command returns. */
+static int
+parse_session_command (Ctl          *ctl,
+                       const char   *parameters,
+                       const char   *summary,
+                       int          *argc,
+                       char       ***argv,
+                       int           min_args,
+                       int           max_args,
+                       CtlSession  **out_session)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  status = ctl_parse_simple (ctl, parameters, summary, argc, argv, min_args, max_args);
+  if (status != 0)
+    return status;
+  *out_session = open_session (ctl, (*argv)[1], &error);
+  return *out_session != NULL ? 0 : fail (error);
+}
+
 static void
 print_vardict (Ctl      *ctl,
                GVariant *dict)
@@ -126,13 +148,10 @@ ctl_cmd_mode (Ctl   *ctl,
   g_autoptr(GVariant) mode = NULL;
   int status;
 
-  status = ctl_parse_simple (ctl, _("ID [interactive|plan|autopilot]"),
-                             _("Show or set the mode of a session."), &argc, &argv, 1, 2);
+  status = parse_session_command (ctl, _("ID [interactive|plan|autopilot]"),
+                                  _("Show or set the mode of a session."), &argc, &argv, 1, 2, &session);
   if (status != 0)
     return status;
-  session = open_session (ctl, argv[1], &error);
-  if (session == NULL)
-    return fail (error);
   if (argc > 2 &&
       !copilotd_dbus_session_call_set_mode_sync (session->proxy, argv[2], ctl_empty_options (), NULL, &error))
     return fail (error);
@@ -167,13 +186,12 @@ ctl_cmd_rename (Ctl   *ctl,
   g_autofree char *name = NULL;
   int status;
 
-  status = ctl_parse_simple (ctl, _("ID NAME…"), _("Give a session a name."), &argc, &argv, 2, -1);
+  status = parse_session_command (ctl, _("ID NAME…"), _("Give a session a name."), &argc, &argv, 2, -1,
+                                  &session);
   if (status != 0)
     return status;
   name = g_strjoinv (" ", argv + 2);
-  session = open_session (ctl, argv[1], &error);
-  if (session == NULL ||
-      !copilotd_dbus_session_call_set_name_sync (session->proxy, name, ctl_empty_options (), NULL, &error))
+  if (!copilotd_dbus_session_call_set_name_sync (session->proxy, name, ctl_empty_options (), NULL, &error))
     return fail (error);
   return CTL_EXIT_OK;
 }
@@ -189,13 +207,10 @@ ctl_cmd_info (Ctl   *ctl,
   GVariantDict options;
   int status;
 
-  status = ctl_parse_simple (ctl, _("ID"), _("Show a session's name, mode, model, context and usage."),
-                             &argc, &argv, 1, 1);
+  status = parse_session_command (ctl, _("ID"), _("Show a session's name, mode, model, context and usage."),
+                                  &argc, &argv, 1, 1, &session);
   if (status != 0)
     return status;
-  session = open_session (ctl, argv[1], &error);
-  if (session == NULL)
-    return fail (error);
   g_variant_dict_init (&options, NULL);
   g_variant_dict_insert (&options, "usage", "b", TRUE);
   g_variant_dict_insert (&options, "context", "b", TRUE);
@@ -217,13 +232,10 @@ ctl_cmd_compact (Ctl   *ctl,
   GVariantDict options;
   int status;
 
-  status = ctl_parse_simple (ctl, _("ID [INSTRUCTIONS…]"), _("Replace a session's history by a summary."),
-                             &argc, &argv, 1, -1);
+  status = parse_session_command (ctl, _("ID [INSTRUCTIONS…]"), _("Replace a session's history by a summary."),
+                                  &argc, &argv, 1, -1, &session);
   if (status != 0)
     return status;
-  session = open_session (ctl, argv[1], &error);
-  if (session == NULL)
-    return fail (error);
   g_variant_dict_init (&options, NULL);
   if (argc > 2)
     {
@@ -461,12 +473,11 @@ ctl_cmd_commands (Ctl   *ctl,
   g_autoptr(CtlTable) table = NULL;
   int status;
 
-  status = ctl_parse_simple (ctl, _("ID"), _("List the slash commands of a session."), &argc, &argv, 1, 1);
+  status = parse_session_command (ctl, _("ID"), _("List the slash commands of a session."), &argc, &argv,
+                                  1, 1, &session);
   if (status != 0)
     return status;
-  session = open_session (ctl, argv[1], &error);
-  if (session == NULL ||
-      !copilotd_dbus_session_call_list_commands_sync (session->proxy, ctl_empty_options (), &commands,
+  if (!copilotd_dbus_session_call_list_commands_sync (session->proxy, ctl_empty_options (), &commands,
                                                       NULL, &error))
     return fail (error);
   if (ctl->json)
@@ -532,13 +543,12 @@ ctl_cmd_run (Ctl   *ctl,
   g_autofree char *line = NULL;
   int status;
 
-  status = ctl_parse_simple (ctl, _("ID /COMMAND [ARGUMENTS…]"), _("Run a slash command in a session."),
-                             &argc, &argv, 2, -1);
+  status = parse_session_command (ctl, _("ID /COMMAND [ARGUMENTS…]"), _("Run a slash command in a session."),
+                                  &argc, &argv, 2, -1, &session);
   if (status != 0)
     return status;
   line = g_strjoinv (" ", argv + 2);
-  session = open_session (ctl, argv[1], &error);
-  if (session == NULL || !execute (session->proxy, line, &result, &error))
+  if (!execute (session->proxy, line, &result, &error))
     return fail (error);
   print_command_result (ctl, result);
   return CTL_EXIT_OK;
