@@ -4,14 +4,9 @@
  * One CopilotClient per bus connection. It follows the daemon's unique name
  * (agents and tools answer only to it), mirrors the Manager's properties,
  * and receives every Session signal of the connection with one
- * subscription, handing each to its CopilotSession by path. Signals of a
- * session that is being created or resumed are queued until its object
- * exists, so that nothing between CreateSession's reply and the session's
- * first event is missed.
+ * subscription, handing each to its sessions (copilot-client-sessions.c).
  */
 #include "config.h"
-
-#include <string.h>
 
 #include "copilot-private.h"
 
@@ -32,9 +27,7 @@ struct _CopilotClient
   guint session_sub;
   guint session_props_sub;
 
-  GHashTable *sessions;          /* owned: path → CopilotSession* (unowned, weak) */
-  guint n_attaching;             /* CreateSession/ResumeSession calls in flight */
-  GHashTable *early_signals;     /* owned: path → GPtrArray of (member, params) */
+  CopilotSessions *sessions;     /* owned: its CopilotSession objects, by path */
 
   CopilotProviders *providers;   /* owned: the tools, hooks and commands it serves */
 };
@@ -84,193 +77,6 @@ enum {
 };
 
 static guint signals[N_SIGNALS];
-
-#define MAX_EARLY_SIGNALS 4096
-
-/* ---- embedded interface XML ---- */
-
-GDBusInterfaceInfo *
-copilot_interface_info (const char *name)
-{
-  static GHashTable *infos;  /* owned for ever: interface name → info */
-
-  if (g_once_init_enter (&infos))
-    {
-      static const char * const files[] = {
-        "io.github.copilotd.Copilot1.Agent.xml",
-        "io.github.copilotd.Copilot1.ToolProvider.xml",
-        "io.github.copilotd.Copilot1.HookProvider.xml",
-        "io.github.copilotd.Copilot1.CommandProvider.xml",
-      };
-      GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                 (GDestroyNotify) g_dbus_interface_info_unref);
-
-      for (guint i = 0; i < G_N_ELEMENTS (files); i++)
-        {
-          g_autofree char *path = g_strconcat ("/io/github/copilotd/libcopilot/", files[i], NULL);
-          g_autoptr(GBytes) bytes = NULL;
-          g_autoptr(GDBusNodeInfo) node = NULL;
-          g_autoptr(GError) error = NULL;
-
-          bytes = g_resources_lookup_data (path, G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
-          if (bytes != NULL)
-            node = g_dbus_node_info_new_for_xml (g_bytes_get_data (bytes, NULL), &error);
-          if (node == NULL)
-            g_error ("libcopilot: embedded %s: %s", files[i], error->message);
-          for (guint j = 0; node->interfaces[j] != NULL; j++)
-            {
-              g_dbus_interface_info_cache_build (node->interfaces[j]);
-              g_hash_table_insert (table, g_strdup (node->interfaces[j]->name),
-                                   g_dbus_interface_info_ref (node->interfaces[j]));
-            }
-        }
-      g_once_init_leave (&infos, table);
-    }
-  return g_hash_table_lookup (infos, name);
-}
-
-/* ---- calls ---- */
-
-void
-copilot_client_call (CopilotClient       *self,
-                     const char          *path,
-                     const char          *iface,
-                     const char          *method,
-                     GVariant            *params,
-                     const GVariantType  *reply_type,
-                     int                  timeout_ms,
-                     GCancellable        *cancellable,
-                     GAsyncReadyCallback  callback,
-                     gpointer             user_data)
-{
-  copilot_client_call_with_fds (self, path, iface, method, params, NULL, reply_type,
-                                timeout_ms, cancellable, callback, user_data);
-}
-
-void
-copilot_client_call_with_fds (CopilotClient       *self,
-                              const char          *path,
-                              const char          *iface,
-                              const char          *method,
-                              GVariant            *params,
-                              GUnixFDList         *fds,
-                              const GVariantType  *reply_type,
-                              int                  timeout_ms,
-                              GCancellable        *cancellable,
-                              GAsyncReadyCallback  callback,
-                              gpointer             user_data)
-{
-  g_dbus_connection_call_with_unix_fd_list (self->connection, COPILOT_BUS_NAME, path, iface, method,
-                                            params, reply_type, G_DBUS_CALL_FLAGS_NONE, timeout_ms,
-                                            fds, cancellable, callback, user_data);
-}
-
-static GVariant *
-call_finish (GDBusConnection  *connection,
-             GAsyncResult     *result,
-             GError          **error)
-{
-  GError *local_error = NULL;
-  GVariant *reply;
-
-  reply = g_dbus_connection_call_with_unix_fd_list_finish (connection, NULL, result, &local_error);
-  if (reply == NULL)
-    {
-      copilot_error_normalize (local_error);
-      g_propagate_error (error, local_error);
-    }
-  return reply;
-}
-
-GVariant *
-copilot_client_call_finish (CopilotClient  *self,
-                            GAsyncResult   *result,
-                            GError        **error)
-{
-  return call_finish (self->connection, result, error);
-}
-
-void
-copilot_client_call_return_reply (GObject      *source,
-                                  GAsyncResult *result,
-                                  gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-  GVariant *reply;
-
-  reply = call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
-}
-
-gboolean
-copilot_client_check_caller (CopilotClient         *self,
-                             const char            *sender,
-                             GDBusMethodInvocation *invocation)
-{
-  if (self->daemon_name != NULL && g_strcmp0 (sender, self->daemon_name) == 0)
-    return TRUE;
-  /* By name: the domain may be another's in this process. */
-  g_dbus_method_invocation_return_dbus_error (invocation, COPILOT_BUS_NAME ".Error.AccessDenied",
-                                              "Only " COPILOT_BUS_NAME " may call this object");
-  return FALSE;
-}
-
-static void
-weak_table_forget (gpointer  data,
-                   GObject  *where_the_object_was)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, data);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (value == (gpointer) where_the_object_was)
-      g_hash_table_iter_remove (&iter);
-}
-
-GHashTable *
-copilot_weak_table_new (void)
-{
-  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-}
-
-void
-copilot_weak_table_insert (GHashTable *table,
-                           const char *id,
-                           gpointer    object)
-{
-  gpointer old = g_hash_table_lookup (table, id);
-
-  if (old != NULL)
-    g_object_weak_unref (old, weak_table_forget, table);
-  g_hash_table_insert (table, g_strdup (id), object);
-  g_object_weak_ref (object, weak_table_forget, table);
-}
-
-void
-copilot_weak_table_clear (GHashTable *table)
-{
-  GHashTableIter iter;
-  gpointer object;
-
-  g_hash_table_iter_init (&iter, table);
-  while (g_hash_table_iter_next (&iter, NULL, &object))
-    g_object_weak_unref (object, weak_table_forget, table);
-  g_hash_table_remove_all (table);
-}
-
-GVariant *
-copilot_sink_options (GVariant *options)
-{
-  if (options == NULL)
-    return g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
-  g_return_val_if_fail (g_variant_is_of_type (options, G_VARIANT_TYPE_VARDICT), NULL);
-  return g_variant_ref_sink (options);
-}
 
 /* ---- signals from the daemon ---- */
 
@@ -323,15 +129,8 @@ on_name_owner_changed (GDBusConnection *connection,
   g_debug ("copilotd owner '%s' → '%s'", old_owner, new_owner);
   if (*old_owner != '\0' && self->daemon_name != NULL)
     {
-      GList *sessions = g_hash_table_get_values (self->sessions);
-
-      /* Its live sessions went with it. */
       set_string (self, &self->daemon_name, NULL, PROP_DAEMON_NAME);
-      for (GList *l = sessions; l != NULL; l = l->next)
-        g_object_ref (l->data);
-      for (GList *l = sessions; l != NULL; l = l->next)
-        copilot_session_daemon_vanished (l->data);
-      g_list_free_full (sessions, g_object_unref);
+      copilot_sessions_daemon_vanished (self->sessions);
     }
   set_string (self, &self->daemon_name, *new_owner ? new_owner : NULL, PROP_DAEMON_NAME);
   if (*new_owner == '\0')
@@ -390,31 +189,9 @@ on_session_signal (GDBusConnection *connection,
                    gpointer         user_data)
 {
   CopilotClient *self = user_data;
-  CopilotSession *session;
 
-  if (g_strcmp0 (sender, self->daemon_name) != 0)
-    return;
-  session = g_hash_table_lookup (self->sessions, path);
-  if (session != NULL)
-    {
-      copilot_session_handle_signal (session, member, params);
-      return;
-    }
-  /* Signals of a session whose CreateSession/ResumeSession reply has not
-   * been handled yet: keep them for its object. */
-  if (self->n_attaching > 0)
-    {
-      GPtrArray *queue = g_hash_table_lookup (self->early_signals, path);
-
-      if (queue == NULL)
-        {
-          queue = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-          g_hash_table_insert (self->early_signals, g_strdup (path), queue);
-        }
-      /* Past the bound the session backfills with GetEvents. */
-      if (queue->len < MAX_EARLY_SIGNALS)
-        g_ptr_array_add (queue, g_variant_ref_sink (g_variant_new ("(s@*)", member, params)));
-    }
+  if (g_strcmp0 (sender, self->daemon_name) == 0)
+    copilot_sessions_handle_signal (self->sessions, path, member, params);
 }
 
 static void
@@ -427,17 +204,15 @@ on_session_properties_changed (GDBusConnection *connection,
                                gpointer         user_data)
 {
   CopilotClient *self = user_data;
-  CopilotSession *session;
   const char *changed_iface;
   g_autoptr(GVariant) changed = NULL;
 
   if (g_strcmp0 (sender, self->daemon_name) != 0 ||
       !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
     return;
-  session = g_hash_table_lookup (self->sessions, path);
   g_variant_get (params, "(&s@a{sv}as)", &changed_iface, &changed, NULL);
-  if (session != NULL && g_strcmp0 (changed_iface, COPILOT_IFACE_SESSION) == 0)
-    copilot_session_handle_properties (session, changed);
+  if (g_strcmp0 (changed_iface, COPILOT_IFACE_SESSION) == 0)
+    copilot_sessions_handle_properties (self->sessions, path, changed);
 }
 
 static void
@@ -665,8 +440,7 @@ copilot_client_finalize (GObject *object)
   g_clear_pointer (&self->daemon_name, g_free);
   g_clear_pointer (&self->backend_state, g_free);
   g_clear_pointer (&self->version, g_free);
-  g_clear_pointer (&self->sessions, g_hash_table_unref);
-  g_clear_pointer (&self->early_signals, g_hash_table_unref);
+  g_clear_pointer (&self->sessions, copilot_sessions_free);
 
   G_OBJECT_CLASS (copilot_client_parent_class)->finalize (object);
 }
@@ -891,9 +665,7 @@ static void
 copilot_client_init (CopilotClient *self)
 {
   self->bus_type = G_BUS_TYPE_SESSION;
-  self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->early_signals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                               (GDestroyNotify) g_ptr_array_unref);
+  self->sessions = copilot_sessions_new ();
   self->providers = copilot_providers_new (self);
   self->backend_state = g_strdup ("stopped");
 }
@@ -1057,217 +829,10 @@ copilot_client_get_providers (CopilotClient *self)
   return self->providers;
 }
 
-void
-copilot_client_forget_session (CopilotClient *self,
-                               const char    *path)
+CopilotSessions *
+copilot_client_get_sessions (CopilotClient *self)
 {
-  g_hash_table_remove (self->sessions, path);
-}
-
-/* ---- sessions ---- */
-
-typedef struct {
-  CopilotSession *session;  /* owned, nullable */
-  char *path;               /* owned, nullable */
-} AttachData;
-
-static void
-attach_data_free (AttachData *data)
-{
-  g_clear_object (&data->session);
-  g_free (data->path);
-  g_free (data);
-}
-
-static void
-attach_done (CopilotClient *self)
-{
-  g_assert (self->n_attaching > 0);
-  if (--self->n_attaching == 0)
-    g_hash_table_remove_all (self->early_signals);
-}
-
-static void
-on_session_ready (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  CopilotSession *session = COPILOT_SESSION (source);
-  GError *error = NULL;
-
-  if (!copilot_session_init_finish (session, result, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_pointer (task, g_object_ref (session), g_object_unref);
-  /* Events queued so far go out once the caller had a chance to connect. */
-  copilot_session_start_delivery (session);
-}
-
-static void
-on_attach_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  CopilotClient *self = g_task_get_source_object (task);
-  AttachData *data = g_task_get_task_data (task);
-  gboolean resumed = g_task_get_source_tag (task) == copilot_client_resume_session;
-  g_autoptr(GVariant) reply = NULL;
-  CopilotSession *session;
-  GPtrArray *queue;
-  GError *error = NULL;
-
-  reply = copilot_client_call_finish (self, result, &error);
-  if (reply == NULL)
-    {
-      attach_done (self);
-      g_task_return_error (task, error);
-      return;
-    }
-  g_variant_get (reply, "(o)", &data->path);
-
-  session = g_hash_table_lookup (self->sessions, data->path);
-  if (session != NULL)
-    data->session = g_object_ref (session);
-  else
-    {
-      /* A created session relays from serial 1 to its owner; a resumed
-       * one is joined where it stands (its history is GetMessages'). */
-      data->session = copilot_session_new_internal (self, data->path, resumed ? 0 : 1);
-      g_hash_table_insert (self->sessions, g_strdup (data->path), data->session);
-      queue = g_hash_table_lookup (self->early_signals, data->path);
-      for (guint i = 0; queue != NULL && i < queue->len; i++)
-        {
-          const char *member;
-          g_autoptr(GVariant) params = NULL;
-
-          g_variant_get (g_ptr_array_index (queue, i), "(&s@*)", &member, &params);
-          copilot_session_handle_signal (data->session, member, params);
-        }
-      g_hash_table_remove (self->early_signals, data->path);
-    }
-  attach_done (self);
-  copilot_session_init_async (data->session, g_task_get_cancellable (task),
-                              on_session_ready, g_object_ref (task));
-}
-
-static void
-attach (CopilotClient       *self,
-        gpointer             source_tag,
-        const char          *session_id,
-        GVariant            *options,
-        GCancellable        *cancellable,
-        GAsyncReadyCallback  callback,
-        gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(GVariant) sunk = copilot_sink_options (options);
-  g_autoptr(GVariant) with_tools = copilot_providers_add_options (self->providers, sunk);
-
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_task_data (task, g_new0 (AttachData, 1), (GDestroyNotify) attach_data_free);
-  self->n_attaching++;
-  /* Starting the CLI and creating the session can take a while. */
-  if (session_id == NULL)
-    copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "CreateSession",
-                         g_variant_new ("(@a{sv})", with_tools), G_VARIANT_TYPE ("(o)"),
-                         COPILOT_TURN_TIMEOUT, cancellable, on_attach_done, g_steal_pointer (&task));
-  else
-    copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "ResumeSession",
-                         g_variant_new ("(s@a{sv})", session_id, with_tools), G_VARIANT_TYPE ("(o)"),
-                         COPILOT_TURN_TIMEOUT, cancellable, on_attach_done, g_steal_pointer (&task));
-}
-
-/**
- * copilot_client_create_session:
- * @self: a #CopilotClient
- * @options: (nullable): `CreateSession`'s `a{sv}` options (`model`,
- *   `working-directory`, `system-message`, `persist`, …); a floating
- *   reference is consumed
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called with the session
- * @user_data: data for @callback
- *
- * Creates a session owned by this connection. The tools added with
- * copilot_client_add_tool() are offered to it (after any in @options'
- * `tools`). The session's events are delivered from the main loop
- * iteration after @callback returns, so connect to its signals in
- * @callback. Finish with copilot_client_create_session_finish().
- */
-void
-copilot_client_create_session (CopilotClient       *self,
-                               GVariant            *options,
-                               GCancellable        *cancellable,
-                               GAsyncReadyCallback  callback,
-                               gpointer             user_data)
-{
-  g_return_if_fail (COPILOT_IS_CLIENT (self));
-  attach (self, copilot_client_create_session, NULL, options, cancellable, callback, user_data);
-}
-
-/**
- * copilot_client_create_session_finish:
- * @self: a #CopilotClient
- * @result: the #GAsyncResult passed to the callback
- * @error: return location for an error
- *
- * Returns: (transfer full): the new session, or %NULL with @error set
- */
-CopilotSession *
-copilot_client_create_session_finish (CopilotClient  *self,
-                                      GAsyncResult   *result,
-                                      GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/**
- * copilot_client_resume_session:
- * @self: a #CopilotClient
- * @session_id: a CLI session id (from copilot_client_list_sessions())
- * @options: (nullable): `ResumeSession`'s `a{sv}` options; a floating
- *   reference is consumed
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called with the session
- * @user_data: data for @callback
- *
- * Brings a stored session back (or joins the live one) and subscribes to
- * it. Events are delivered from the point it was joined; its history is
- * copilot_session_get_messages(). Finish with
- * copilot_client_resume_session_finish().
- */
-void
-copilot_client_resume_session (CopilotClient       *self,
-                               const char          *session_id,
-                               GVariant            *options,
-                               GCancellable        *cancellable,
-                               GAsyncReadyCallback  callback,
-                               gpointer             user_data)
-{
-  g_return_if_fail (COPILOT_IS_CLIENT (self));
-  g_return_if_fail (session_id != NULL);
-  attach (self, copilot_client_resume_session, session_id, options, cancellable, callback, user_data);
-}
-
-/**
- * copilot_client_resume_session_finish:
- * @self: a #CopilotClient
- * @result: the #GAsyncResult passed to the callback
- * @error: return location for an error
- *
- * Returns: (transfer full): the session, or %NULL with @error set
- */
-CopilotSession *
-copilot_client_resume_session_finish (CopilotClient  *self,
-                                      GAsyncResult   *result,
-                                      GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return self->sessions;
 }
 
 /* ---- hooks and commands ---- */

@@ -89,6 +89,24 @@ void                copilot_client_dispatch_hook     (CopilotClient      *self,
 void                copilot_client_dispatch_command  (CopilotClient      *self,
                                                       CopilotCommandCall *call);
 
+/* A client's sessions by path (copilot-client-sessions.c). */
+typedef struct _CopilotSessions CopilotSessions;
+
+CopilotSessions    *copilot_client_get_sessions      (CopilotClient   *self);
+CopilotSessions    *copilot_sessions_new             (void);
+void                copilot_sessions_free            (CopilotSessions *self);
+/* Hands a Session signal (or PropertiesChanged) of the daemon to the
+ * session at @path, or queues it while a session is being attached. */
+void                copilot_sessions_handle_signal   (CopilotSessions *self,
+                                                      const char      *path,
+                                                      const char      *member,
+                                                      GVariant        *params);
+void                copilot_sessions_handle_properties (CopilotSessions *self,
+                                                        const char      *path,
+                                                        GVariant        *changed);
+/* copilotd left the bus: closes every session ("daemon-vanished"). */
+void                copilot_sessions_daemon_vanished (CopilotSessions *self);
+
 /* The tools, hooks and commands a client serves (copilot-client-providers.c). */
 typedef struct _CopilotProviders CopilotProviders;
 
@@ -131,6 +149,9 @@ GVariant           *copilot_session_call_internal_finish (CopilotSession  *self,
                                                       GAsyncResult    *result,
                                                       gpointer         source_tag,
                                                       GError         **error);
+/* Cancelling @cancellable (nullable) aborts the turn, until it ends. */
+void                copilot_session_watch_turn       (CopilotSession  *self,
+                                                      GCancellable    *cancellable);
 /* copilotd left the bus: closes the session ("daemon-vanished"). */
 void                copilot_session_daemon_vanished  (CopilotSession  *self);
 /* Starts delivering what it queued since it was created. */
