@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""A tiny stdio MCP server for test_requests.py: its one tool, ask_color,
-asks the client for input through elicitation/create and reports what came
-back. Every answer it receives is appended as a JSON line to the file named
+"""A tiny stdio MCP server for test_requests.py: its tools ask the client
+for input through elicitation/create (ask_color: a form; open_page: a URL)
+and report what came back. The client's initialize parameters are written
+to LOG.init. Every answer it receives is appended as a JSON line to the file named
 by its first argument, so the test can see what reached the server.
 
 MCP over stdio is newline-delimited JSON-RPC 2.0."""
@@ -33,9 +34,16 @@ def log(entry):
         f.write(json.dumps(entry) + "\n")
 
 
+URL_FORM = {"mode": "url", "message": "Sign in to Paint", "url": "https://paint.example/login",
+            "elicitationId": "paint-login-1"}
+
+
 def call_tool(request):
-    send({"jsonrpc": "2.0", "id": "form-1", "method": "elicitation/create",
-          "params": {"message": "Pick a color", "requestedSchema": SCHEMA}})
+    if request["params"].get("name") == "open_page":
+        params = URL_FORM
+    else:
+        params = {"message": "Pick a color", "requestedSchema": SCHEMA}
+    send({"jsonrpc": "2.0", "id": "form-1", "method": "elicitation/create", "params": params})
     while True:
         message = read()
         if message.get("id") == "form-1" and "method" not in message:
@@ -54,6 +62,8 @@ def handle(message):
     if method is None or "id" not in message:
         return                 # notifications and stray replies
     if method == "initialize":
+        with open(LOG + ".init", "w") as f:
+            json.dump(message["params"], f)
         send({"jsonrpc": "2.0", "id": message["id"], "result": {
             "protocolVersion": message["params"].get("protocolVersion", "2025-06-18"),
             "capabilities": {"tools": {}},
@@ -61,6 +71,8 @@ def handle(message):
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": message["id"], "result": {"tools": [{
             "name": "ask_color", "description": "Asks the user for a color",
+            "inputSchema": {"type": "object", "properties": {}}}, {
+            "name": "open_page", "description": "Asks the user to open a sign-in page",
             "inputSchema": {"type": "object", "properties": {}}}]}})
     elif method == "tools/call":
         call_tool(message)

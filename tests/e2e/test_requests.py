@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 """End-to-end: the CLI's requests of DESIGN.md §9 reach clients, with the
 real Copilot CLI and the offline model. Forms from an MCP server (a tiny
-stdio server written for this test), plan approval, hooks, app-defined
-slash commands, tool results with images, tool errors that must not reach
-the model, and every prompt naming the app that asks."""
+stdio server written for this test) and URL forms, plan approval, the
+switch to the auto model after a rate limit, hooks (a provider that
+vanishes or times out), app-defined slash commands, tool results with
+images, tool errors that must not reach the model, and every prompt naming
+the app that asks."""
 
 import base64
 import json
@@ -25,6 +27,9 @@ COMMANDS_PATH = "/org/example/Commands"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
                     "0000000c4944415408d763f8cfc000000301010018dd8db40000000049454e44ae426082")
 SECRET = "Melbourne-7f3a9c"
+# Retry-After of an hour: CLI 1.0.102 fails the turn at once (session.error
+# rate_limit) and then asks its client whether to switch to the auto model.
+RATE_LIMIT = "FAIL: 429 3600"
 
 AGENT_SIGS = {
     "RequestElicitation": "(ssa{sv})",
@@ -153,6 +158,123 @@ def test_elicitation_without_agent_cancels(fx):
         answers = read_lines(log)
         check([a.get("action") for a in answers] == ["cancel"], f"the MCP server received {answers}")
         check(agent.count("RequestElicitation") == 0, f"agent calls: {agent.calls}")
+    finally:
+        case.close()
+
+
+def test_url_elicitation_reaches_agent(fx):
+    # CLI 1.0.102 offers MCP servers URL-mode elicitation ("elicitation":
+    # {"form": {}, "url": {}}): the agent gets the URL, its accept (no
+    # content: nothing is filled in) reaches the server.
+    log = os.path.join(fx.workdir, "form-url.jsonl")
+    client = fx.new_client()
+    agent = agent_for(client, ["permission", "elicitation"], {
+        "RequestPermission": (1, {}),
+        "RequestElicitation": ("accept", "", {}),
+    })
+    case = Case(fx, mcp_options(log), client)
+    try:
+        wait_mcp_connected(case)
+        with open(log + ".init") as f:
+            offered = json.load(f)["capabilities"].get("elicitation", {})
+        check("url" in offered, f"the CLI offered elicitation {offered}")
+        case.turn("TOOL: paint-open_page {}")
+        check(agent.count("RequestElicitation") == 1, f"agent calls: {agent.calls}")
+        _, _, request, schema_json = agent.args_of("RequestElicitation")[0]
+        check(request.get("mode") == "url", f"request: {request}")
+        check(request.get("url") == "https://paint.example/login", f"request: {request}")
+        check(request.get("message") == "Sign in to Paint", f"request: {request}")
+        check(request.get("source") == "paint", f"request: {request}")
+        answers = read_lines(log)
+        # (The CLI passes an accept on with an empty "content".)
+        check(len(answers) == 1 and answers[0].get("action") == "accept" and
+              not answers[0].get("content"), f"the MCP server received {answers}")
+    finally:
+        case.close()
+
+
+def mode_switch_turn(case):
+    """A rate-limited turn: the turn fails, then the CLI asks about the
+    auto model; the turn ends with session.idle after the answer."""
+    after = case.fx.next_order()
+    case.turn(RATE_LIMIT)
+    _, error = case.signals.wait_event("session.error", after=after)
+    check(data(error).get("errorType") == "rate_limit", f"session.error: {data(error)}")
+    _, requested = case.signals.wait_event("auto_mode_switch.requested", after=after)
+    _, completed = case.signals.wait_event("auto_mode_switch.completed", after=after)
+    check(data(completed).get("requestId") == data(requested).get("requestId"),
+          f"requested {data(requested)}, completed {data(completed)}")
+    return data(requested), data(completed)
+
+
+def check_next_turn(case, prompt):
+    idle_before = case.fx.next_order()
+    case.client.send(case.path, prompt)
+    _, message = case.signals.wait_event("assistant.message", after=idle_before)
+    check(f"You said: {prompt}" in data(message).get("content", ""),
+          f"the session did not take the next turn: {data(message)}")
+    case.signals.wait_event("session.idle", after=idle_before)
+
+
+def test_mode_switch_yes_moves_to_auto(fx):
+    client = fx.new_client()
+    agent = agent_for(client, ["permission", "mode-switch"], {"RequestModeSwitch": ("yes", {})})
+    case = Case(fx, {"client-name": V("s", "org.example.Editor")}, client)
+    try:
+        requested, completed = mode_switch_turn(case)
+        check(agent.count("RequestModeSwitch") == 1, f"agent calls: {agent.calls}")
+        session, request_id, request = agent.args_of("RequestModeSwitch")[0]
+        check(session == case.path and request_id == requested.get("requestId"),
+              f"RequestModeSwitch({session}, {request_id}), event {requested}")
+        check(request.get("error-code") == "rate_limited", f"request: {request}")
+        check(request.get("retry-after") == 3600, f"request: {request}")
+        check(request.get("client-name") == "org.example.Editor", f"request: {request}")
+        check(request.get("client-pid") == os.getpid(), f"request: {request}")
+        check(request.get("working-directory") == case.dir, f"request: {request}")
+        # The CLI took the yes: it switches the session to the auto model
+        # (from the next turn; the failed turn is not retried).
+        check(completed.get("response") == "yes", f"completed: {completed}")
+        _, change = case.signals.wait_event("session.model_change",
+                                            pred=lambda p: data(p).get("newModel") == "auto")
+        check(data(change).get("cause") == "rate_limit_auto_switch", f"model_change: {data(change)}")
+        h.wait_until(lambda: client.get_property(case.path, "Session", "Model") == "auto", 30,
+                     "Model auto")
+        check_next_turn(case, "After the switch")
+    finally:
+        case.close()
+
+
+def test_mode_switch_no_keeps_model(fx):
+    client = fx.new_client()
+    agent = agent_for(client, ["permission", "mode-switch"], {"RequestModeSwitch": ("no", {})})
+    case = Case(fx, client=client)
+    try:
+        _, completed = mode_switch_turn(case)
+        check(agent.count("RequestModeSwitch") == 1, f"agent calls: {agent.calls}")
+        check(completed.get("response") == "no", f"completed: {completed}")
+        check_next_turn(case, "Still on my model")
+        model = client.get_property(case.path, "Session", "Model")
+        check(model and model != "auto", f"Model {model!r}")
+        check(not any(data(p).get("newModel") == "auto"
+                      for _, p in case.signals.events("session.model_change")),
+              "the session switched to the auto model")
+    finally:
+        case.close()
+
+
+def test_mode_switch_without_agent_is_no(fx):
+    # An agent without the mode-switch capability is never asked: the
+    # answer is no, the turn ends and the session takes the next one.
+    client = fx.new_client()
+    agent = agent_for(client, ["permission", "user-input", "elicitation", "plan-approval"],
+                      {"RequestModeSwitch": ("yes", {})})
+    case = Case(fx, client=client)
+    try:
+        _, completed = mode_switch_turn(case)
+        check(agent.count("RequestModeSwitch") == 0, f"agent calls: {agent.calls}")
+        check(completed.get("response") == "no", f"completed: {completed}")
+        check_next_turn(case, "Nobody switched")
+        check(client.get_property(case.path, "Session", "Model") != "auto", "the model switched")
     finally:
         case.close()
 
@@ -331,6 +453,39 @@ def test_plan_without_agent_is_not_approved(fx):
         check(data(completed).get("approved") is False, f"completed: {data(completed)}")
         check(client.get_property(case.path, "Session", "Mode") == "plan", "the mode changed")
     finally:
+        case.close()
+
+
+def test_timed_out_hook_lets_nothing_through(fx):
+    # Last: copilotd restarts with a short hook-timeout. The hook provider
+    # never answers; another app of the user drives the turn and its agent
+    # refuses. The agent sees the client-name of the app that created the
+    # session, not its own.
+    check(fx.stop_daemon() == 0, "copilotd did not exit 0 on SIGTERM")
+    config = fx.path("hook-timeout.conf")
+    with open(config, "w") as f:
+        f.write("[copilotd]\nhook-timeout=2\n")
+    fx.start_daemon(["--config", config])
+    hook_client = fx.new_client()
+    hooks = Hooks(hook_client, h.HOLD)
+    options = dict(hooks_option(["preToolUse"]), **{"client-name": V("s", "org.example.Hooks")})
+    case = Case(fx, options, hook_client)
+    driver = fx.new_client()
+    case.others.append(driver)
+    agent = agent_for(driver, ["permission"], {"RequestPermission": (0, {})})
+    driver.call(case.path, "Session", "Subscribe", ({},), "(a{sv})")
+    signals = h.Signals(driver, case.path)
+    try:
+        target = case.file("timed-out.txt")
+        case.turn(f"RUN: echo yes > {target}", client=driver, signals=signals)
+        check(len(hooks.held) == 1 and not hook_client.conn.is_closed(),
+              f"the hook call was not left unanswered: {hooks.calls}")
+        check(not os.path.exists(target), "the command ran although the agent refused")
+        check(agent.count("RequestPermission") == 1, f"agent calls: {agent.calls}")
+        request = agent.args_of("RequestPermission")[0][2]
+        check(request.get("client-name") == "org.example.Hooks", f"request: {request}")
+    finally:
+        signals.close()
         case.close()
 
 
