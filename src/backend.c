@@ -35,7 +35,7 @@ G_DEFINE_FINAL_TYPE (CopilotdBackend, copilotd_backend, G_TYPE_OBJECT)
 enum { PROP_0, PROP_STATE, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_NOTIFICATION, SIGNAL_REQUEST, SIGNAL_READY, SIGNAL_LOST, N_SIGNALS };
+enum { SIGNAL_NOTIFICATION, SIGNAL_DELTA, SIGNAL_REQUEST, SIGNAL_READY, SIGNAL_LOST, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void maybe_finish_stop (CopilotdBackend *self);
@@ -181,6 +181,7 @@ tear_down_connection_full (CopilotdBackend *self,
   if (self->rpc != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->rpc, self);
+      copilotd_jsonrpc_set_delta_func (self->rpc, NULL, NULL);
       copilotd_jsonrpc_close (self->rpc, reason);
       g_clear_object (&self->rpc);
     }
@@ -378,6 +379,20 @@ on_rpc_notification (CopilotdJsonrpc *rpc,
 
   self->last_heard = g_get_monotonic_time ();
   g_signal_emit (self, signals[SIGNAL_NOTIFICATION], 0, method, params);
+}
+
+/* A plain delta read without a tree: unhandled, it comes again as a
+ * notification. */
+static gboolean
+on_rpc_delta (const CopilotdJsonDelta *delta,
+              gpointer                 user_data)
+{
+  CopilotdBackend *self = user_data;
+  gboolean handled = FALSE;
+
+  self->last_heard = g_get_monotonic_time ();
+  g_signal_emit (self, signals[SIGNAL_DELTA], 0, delta, &handled);
+  return handled;
 }
 
 static gboolean
@@ -643,6 +658,7 @@ begin_handshake (CopilotdBackend *self,
   self->rpc = copilotd_jsonrpc_new (input, output);
   g_signal_connect (self->rpc, "notification", G_CALLBACK (on_rpc_notification), self);
   g_signal_connect (self->rpc, "request", G_CALLBACK (on_rpc_request), self);
+  copilotd_jsonrpc_set_delta_func (self->rpc, on_rpc_delta, self);
   g_signal_connect (self->rpc, "closed", G_CALLBACK (on_rpc_closed), self);
   copilotd_jsonrpc_start (self->rpc);
 
@@ -1017,6 +1033,15 @@ copilotd_backend_class_init (CopilotdBackendClass *klass)
                   G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, JSON_TYPE_NODE | G_SIGNAL_TYPE_STATIC_SCOPE);
   g_signal_set_va_marshaller (signals[SIGNAL_NOTIFICATION], G_TYPE_FROM_CLASS (klass),
                               copilotd_marshal_VOID__STRING_BOXEDv);
+  /* Emitted for each plain delta, read without a tree, before it would be
+   * emitted as "notification": a handler returns TRUE when it did exactly
+   * what the notification would have made it do. */
+  signals[SIGNAL_DELTA] =
+    g_signal_new ("delta", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, g_signal_accumulator_true_handled, NULL, copilotd_marshal_BOOLEAN__POINTER,
+                  G_TYPE_BOOLEAN, 1, G_TYPE_POINTER);
+  g_signal_set_va_marshaller (signals[SIGNAL_DELTA], G_TYPE_FROM_CLASS (klass),
+                              copilotd_marshal_BOOLEAN__POINTERv);
   signals[SIGNAL_REQUEST] =
     g_signal_new ("request", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, g_signal_accumulator_true_handled, NULL, NULL,

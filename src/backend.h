@@ -25,6 +25,10 @@ G_DECLARE_FINAL_TYPE (CopilotdBackend, copilotd_backend, COPILOTD, BACKEND, GObj
 
 /* Signals:
  *  "notification" (const char *method, JsonNode *params)
+ *  "delta" (const CopilotdJsonDelta *delta) → gboolean: a `session.event`
+ *      of a plain delta, read without a tree; unless a handler returns
+ *      TRUE (it did all the notification would have made it do), it comes
+ *      again as "notification".
  *  "request" (const char *method, JsonNode *params, JsonNode *id) → gboolean:
  *      TRUE when the handler will answer with copilotd_backend_reply*();
  *      unclaimed requests are answered -32601 at once.

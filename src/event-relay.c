@@ -542,34 +542,31 @@ delta_is_plain (JsonObject *data,
 
 /* Keeps a plain delta (delta_is_plain()) as its strings. */
 static void
-ring_push_compact (CopilotdEventRelay *relay,
-                   guint64             serial,
-                   JsonObject         *event,
-                   gboolean            reasoning,
-                   gboolean            id_last,
-                   const char         *message_id,
-                   const char         *text)
+ring_push_compact (CopilotdEventRelay      *relay,
+                   guint64                  serial,
+                   const CopilotdJsonDelta *delta)
 {
-  const char *meta[] = { meta_string (event, "id"), meta_string (event, "parentId"),
-                         meta_string (event, "timestamp"), meta_string (event, "agentId") };
+  const char *meta[] = { delta->id, delta->parent_id, delta->timestamp, delta->agent_id };
   static const guint has[] = { COMPACT_HAS_ID, COMPACT_HAS_PARENT, COMPACT_HAS_TIMESTAMP, COMPACT_HAS_AGENT };
-  gsize lengths[2 + G_N_ELEMENTS (meta)];
-  const char *strings[2 + G_N_ELEMENTS (meta)] = { message_id, text };
-  gsize n = 2, total = 0;
+  gsize lengths[2 + G_N_ELEMENTS (meta)] = { delta->message_id_len, delta->text_len };
+  const char *strings[2 + G_N_ELEMENTS (meta)] = { delta->message_id, delta->text };
+  gsize n = 2, total = delta->message_id_len + delta->text_len + 2;
   RingEntry *entry;
   char *p;
 
   for (guint i = 0; i < G_N_ELEMENTS (meta); i++)
     if (meta[i] != NULL)
-      strings[n++] = meta[i];
-  for (gsize i = 0; i < n; i++)
-    total += (lengths[i] = strlen (strings[i])) + 1;
+      {
+        strings[n] = meta[i];
+        total += (lengths[n] = strlen (meta[i])) + 1;
+        n++;
+      }
 
   entry = g_malloc (sizeof (RingEntry) + total);
   entry->serial = serial;
   entry->event = NULL;
-  entry->flags = (reasoning ? COMPACT_REASONING : 0) | (id_last ? COMPACT_ID_LAST : 0) |
-                 (copilotd_json_get_boolean (event, "ephemeral", FALSE) ? COMPACT_EPHEMERAL : 0);
+  entry->flags = (delta->reasoning ? COMPACT_REASONING : 0) | (delta->id_last ? COMPACT_ID_LAST : 0) |
+                 (delta->ephemeral ? COMPACT_EPHEMERAL : 0);
   for (guint i = 0; i < G_N_ELEMENTS (meta); i++)
     if (meta[i] != NULL)
       entry->flags |= has[i];
@@ -648,6 +645,107 @@ event_new (CopilotdEventRelay *relay,
                                 g_variant_new_take_string (data_json) }, 4);
 }
 
+/* Whether @delta's Event can be rebuilt from its strings: its data JSON
+ * (each character escaped as \u00XX at worst) fits uncut. */
+static gboolean
+delta_fits_compact (CopilotdEventRelay      *relay,
+                    const CopilotdJsonDelta *delta)
+{
+  return (delta->message_id_len + delta->text_len) * 6 + 64 <=
+         relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
+}
+
+/* A string GVariant of @len bytes of valid UTF-8: checked once already,
+ * when the frame was read (utf8.c), not again by g_variant_new_string(). */
+static GVariant *
+string_new_trusted (const char *text,
+                    gsize       len)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, len + 1);
+
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_STRING, bytes, TRUE);
+}
+
+/* Sends @delta, numbered @serial, to the @n_to subscribers of @to that get
+ * it as Delta (merged with the next ones for one that is behind). */
+static void
+send_delta (CopilotdEventRelay      *relay,
+            Subscriber             **to,
+            guint                    n_to,
+            guint64                  serial,
+            const CopilotdJsonDelta *delta)
+{
+  gsize text_max = relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
+  const char *message_id = delta->message_id, *text = delta->text;
+  gsize id_len = delta->message_id_len, text_len = delta->text_len;
+  g_autofree char *cut_id = NULL;
+  g_autofree char *cut_text = NULL;
+  g_autoptr(GVariant) params = NULL;
+  guint stream = delta->reasoning ? 1u : 0u;
+
+  if (n_to == 0)
+    return;
+  if (id_len > COPILOTD_META_STRING_MAX)
+    {
+      message_id = cut_id = copilotd_utf8_strdup_bounded (message_id, COPILOTD_META_STRING_MAX, NULL);
+      id_len = strlen (cut_id);
+    }
+  if (text_len > text_max)
+    {
+      text = cut_text = copilotd_utf8_strdup_bounded (text, text_max, NULL);
+      text_len = strlen (cut_text);
+    }
+  params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
+                                                      g_variant_new_uint64 (serial),
+                                                      string_new_trusted (message_id, id_len),
+                                                      g_variant_new_uint32 (stream),
+                                                      string_new_trusted (text, text_len) }, 4));
+  for (guint i = 0; i < n_to; i++)
+    subscriber_send_delta (to[i], params, serial, message_id, stream, text);
+}
+
+/**
+ * copilotd_event_relay_relay_delta:
+ * @delta: a plain delta read without a tree (copilotd_json_read_delta())
+ *
+ * Does what copilotd_event_relay_relay() does with the same event, when
+ * that is keeping it as its strings and sending it as Delta.
+ *
+ * Returns: %FALSE, having done nothing, when it is not: a subscriber gets
+ *   it as Event, or it is too large to be kept as strings.
+ */
+gboolean
+copilotd_event_relay_relay_delta (CopilotdEventRelay      *relay,
+                                  const CopilotdJsonDelta *delta)
+{
+  guint n_subscribers = g_hash_table_size (relay->subscribers);
+  GHashTableIter iter;
+  Subscriber *sub;
+  Subscriber *few[4];
+  g_autofree Subscriber **many = NULL;
+  Subscriber **to = few;
+  guint n_to = 0;
+  guint64 serial;
+
+  if (!delta_fits_compact (relay, delta))
+    return FALSE;
+  if (n_subscribers > G_N_ELEMENTS (few))
+    to = many = g_new (Subscriber *, n_subscribers);
+  g_hash_table_iter_init (&iter, relay->subscribers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
+    {
+      if (subscriber_wants (sub, delta->type, TRUE))
+        return FALSE;
+      if (subscriber_wants (sub, delta->type, FALSE))
+        to[n_to++] = sub;
+    }
+
+  serial = relay->next_serial++;
+  ring_push_compact (relay, serial, delta);
+  send_delta (relay, to, n_to, serial, delta);
+  return TRUE;
+}
+
 void
 copilotd_event_relay_relay (CopilotdEventRelay *relay,
                             JsonObject         *event)
@@ -662,7 +760,6 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   Subscriber **event_to = few, **delta_to = few + G_N_ELEMENTS (few) / 2;
   guint n_event_to = 0, n_delta_to = 0;
   g_autoptr(GVariant) entry = NULL;
-  gsize text_max = relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
   guint64 serial;
 
   if (type == NULL)
@@ -697,37 +794,31 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
       JsonObject *d = data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL;
       gboolean reasoning = strcmp (type, "assistant.reasoning_delta") == 0;
       const char *id_member = reasoning ? "reasoningId" : "messageId";
-      const char *message_id = d ? copilotd_json_get_string (d, id_member, "") : "";
-      const char *text = d ? copilotd_json_get_string (d, "deltaContent", "") : "";
-      gsize id_len = strlen (message_id), text_len = strlen (text);
-      g_autofree char *cut_id = NULL;
-      g_autofree char *cut_text = NULL;
-      g_autoptr(GVariant) params = NULL;
-      gboolean id_last = FALSE;
+      CopilotdJsonDelta plain = {
+        .type = type,
+        .id = meta_string (event, "id"),
+        .parent_id = meta_string (event, "parentId"),
+        .timestamp = meta_string (event, "timestamp"),
+        .agent_id = meta_string (event, "agentId"),
+        .ephemeral = copilotd_json_get_boolean (event, "ephemeral", FALSE),
+        .reasoning = reasoning,
+        .message_id = d ? copilotd_json_get_string (d, id_member, "") : "",
+        .text = d ? copilotd_json_get_string (d, "deltaContent", "") : "",
+      };
 
+      plain.message_id_len = strlen (plain.message_id);
+      plain.text_len = strlen (plain.text);
       /* Kept as its strings when nobody gets it as Event and its data
-       * JSON (each character escaped as \u00XX at worst) fits uncut. */
-      if (n_event_to == 0 && (id_len + text_len) * 6 + 64 <= text_max &&
-          delta_is_plain (d, id_member, &id_last))
-        ring_push_compact (relay, serial, event, reasoning, id_last, message_id, text);
+       * JSON fits uncut. */
+      if (n_event_to == 0 && delta_fits_compact (relay, &plain) &&
+          delta_is_plain (d, id_member, &plain.id_last))
+        ring_push_compact (relay, serial, &plain);
       else
         {
           entry = g_variant_ref_sink (event_new (relay, event, type, data, serial));
           ring_push_event (relay, serial, entry);
         }
-
-      if (id_len > COPILOTD_META_STRING_MAX)
-        message_id = cut_id = copilotd_utf8_strdup_bounded (message_id, COPILOTD_META_STRING_MAX, NULL);
-      if (text_len > text_max)
-        text = cut_text = copilotd_utf8_strdup_bounded (text, text_max, NULL);
-      if (n_delta_to > 0)
-        params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
-                                                          g_variant_new_uint64 (serial),
-                                                          g_variant_new_string (message_id),
-                                                          g_variant_new_uint32 (reasoning ? 1u : 0u),
-                                                          g_variant_new_string (text) }, 4));
-      for (guint i = 0; i < n_delta_to; i++)
-        subscriber_send_delta (delta_to[i], params, serial, message_id, reasoning ? 1u : 0u, text);
+      send_delta (relay, delta_to, n_delta_to, serial, &plain);
     }
   else
     {

@@ -5,6 +5,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "json-fast.h"
+
 G_BEGIN_DECLS
 
 typedef struct _CopilotdEventRelay CopilotdEventRelay;
@@ -36,6 +38,10 @@ guint64   copilotd_event_relay_get_next_serial  (CopilotdEventRelay  *relay);
 /* Filters, numbers, keeps and sends one CLI event envelope. */
 void      copilotd_event_relay_relay            (CopilotdEventRelay  *relay,
                                                  JsonObject          *event);
+/* The same for a plain delta read without a tree; FALSE (nothing done):
+ * relay it as a tree. */
+gboolean  copilotd_event_relay_relay_delta      (CopilotdEventRelay      *relay,
+                                                 const CopilotdJsonDelta *delta);
 /* Closed (details) to every subscriber. */
 void      copilotd_event_relay_emit_closed      (CopilotdEventRelay  *relay,
                                                  const char          *reason);

@@ -59,20 +59,20 @@ hex4 (const char *p)
   return value;
 }
 
-/* Reads a string (at its opening quote) into r->scratch. */
+/* Reads a string (at its opening quote), appending it to @out. */
 static gboolean
-read_string (Reader *r)
+read_string_to (Reader  *r,
+                GString *out)
 {
   const char *p = r->p + 1;
 
-  g_string_truncate (r->scratch, 0);
   for (;;)
     {
       const char *run = p;
 
       while (p < r->end && *p != '"' && *p != '\\' && (guchar) *p >= 0x20)
         p++;
-      g_string_append_len (r->scratch, run, p - run);
+      g_string_append_len (out, run, p - run);
       if (p >= r->end || (guchar) *p < 0x20)
         return FALSE;
       if (*p == '"')
@@ -83,14 +83,14 @@ read_string (Reader *r)
         return FALSE;
       switch (p[1])
         {
-        case '"': g_string_append_c (r->scratch, '"'); break;
-        case '\\': g_string_append_c (r->scratch, '\\'); break;
-        case '/': g_string_append_c (r->scratch, '/'); break;
-        case 'b': g_string_append_c (r->scratch, '\b'); break;
-        case 'f': g_string_append_c (r->scratch, '\f'); break;
-        case 'n': g_string_append_c (r->scratch, '\n'); break;
-        case 'r': g_string_append_c (r->scratch, '\r'); break;
-        case 't': g_string_append_c (r->scratch, '\t'); break;
+        case '"': g_string_append_c (out, '"'); break;
+        case '\\': g_string_append_c (out, '\\'); break;
+        case '/': g_string_append_c (out, '/'); break;
+        case 'b': g_string_append_c (out, '\b'); break;
+        case 'f': g_string_append_c (out, '\f'); break;
+        case 'n': g_string_append_c (out, '\n'); break;
+        case 'r': g_string_append_c (out, '\r'); break;
+        case 't': g_string_append_c (out, '\t'); break;
         case 'u':
           {
             int unit = r->end - p >= 6 ? hex4 (p + 2) : -1;
@@ -110,7 +110,7 @@ read_string (Reader *r)
               }
             else if (unit >= 0xdc00 && unit <= 0xdfff)
               return FALSE;
-            g_string_append_unichar (r->scratch, c);
+            g_string_append_unichar (out, c);
             p += 4;
           }
           break;
@@ -121,6 +121,14 @@ read_string (Reader *r)
     }
   r->p = p + 1;
   return TRUE;
+}
+
+/* Reads a string (at its opening quote) into r->scratch. */
+static gboolean
+read_string (Reader *r)
+{
+  g_string_truncate (r->scratch, 0);
+  return read_string_to (r, r->scratch);
 }
 
 static JsonNode *
@@ -323,6 +331,261 @@ copilotd_json_parse_fast (const char *data,
   if (r.p != r.end)
     return NULL;
   return g_steal_pointer (&root);
+}
+
+/* ---- plain deltas --------------------------------------------------------- */
+
+/* Where copilotd_json_read_delta() keeps what it read: offsets into the
+ * strings buffer (which may move as it grows), -1 for absent. */
+enum {
+  D_METHOD, D_SESSION_ID, D_TYPE, D_ID, D_PARENT_ID, D_TIMESTAMP, D_AGENT_ID,
+  D_MESSAGE_ID, D_REASONING_ID, D_TEXT, D_JSONRPC, N_D
+};
+
+typedef struct {
+  GString *strings;            /* unowned: every value, NUL-terminated */
+  gssize at[N_D];
+  gsize len[N_D];
+  guint data_members;          /* members of data read so far */
+  gboolean text_first;         /* deltaContent came before the id */
+  gboolean ephemeral;
+  gboolean have_params, have_event, have_data, have_ephemeral;
+} DeltaRead;
+
+/* A member name without escapes (else the tree path reads the frame): its
+ * index in @names, -1 when it is none of them. */
+static gboolean
+read_plain_name (Reader             *r,
+                 const char * const *names,
+                 int                *out_index)
+{
+  const char *start = r->p + 1, *p = start;
+
+  while (p < r->end && *p != '"' && *p != '\\' && (guchar) *p >= 0x20)
+    p++;
+  if (p >= r->end || *p != '"')
+    return FALSE;
+  *out_index = -1;
+  for (int i = 0; names[i] != NULL; i++)
+    if (strncmp (names[i], start, p - start) == 0 && names[i][p - start] == '\0')
+      *out_index = i;
+  r->p = p + 1;
+  return TRUE;
+}
+
+static gboolean
+take_string (Reader    *r,
+             DeltaRead *d,
+             guint      slot,
+             gboolean   nullable)
+{
+  gsize start = d->strings->len;
+
+  if (d->at[slot] >= 0)
+    return FALSE;   /* a repeated member: json-glib's rules decide */
+  skip_space (r);
+  if (r->p < r->end && *r->p == 'n' && nullable)
+    return read_word (r, "null");
+  if (r->p >= r->end || *r->p != '"' || !read_string_to (r, d->strings))
+    return FALSE;
+  d->at[slot] = (gssize) start;
+  d->len[slot] = d->strings->len - start;
+  g_string_append_c (d->strings, '\0');
+  return TRUE;
+}
+
+typedef gboolean (*DeltaMemberFunc) (Reader *r, DeltaRead *d, int index);
+
+/* Reads the object at r->p, each member through @member; a member not in
+ * @names, or an object that ends early or goes on, ends the read. */
+static gboolean
+read_delta_object (Reader             *r,
+                   DeltaRead          *d,
+                   const char * const *names,
+                   DeltaMemberFunc     member)
+{
+  skip_space (r);
+  if (r->p >= r->end || *r->p != '{')
+    return FALSE;
+  r->p++;
+  for (;;)
+    {
+      int index;
+
+      skip_space (r);
+      if (r->p >= r->end || *r->p != '"' || !read_plain_name (r, names, &index) || index < 0)
+        return FALSE;
+      skip_space (r);
+      if (r->p >= r->end || *r->p != ':')
+        return FALSE;
+      r->p++;
+      if (!member (r, d, index))
+        return FALSE;
+      skip_space (r);
+      if (r->p < r->end && *r->p == ',')
+        {
+          r->p++;
+          continue;
+        }
+      if (r->p >= r->end || *r->p != '}')
+        return FALSE;
+      r->p++;
+      return TRUE;
+    }
+}
+
+static gboolean
+delta_data_member (Reader    *r,
+                   DeltaRead *d,
+                   int        index)
+{
+  static const guint slots[] = { D_MESSAGE_ID, D_REASONING_ID, D_TEXT };
+
+  if (index == 2 && d->data_members == 0)
+    d->text_first = TRUE;
+  d->data_members++;
+  return take_string (r, d, slots[index], FALSE);
+}
+
+static gboolean
+delta_event_member (Reader    *r,
+                    DeltaRead *d,
+                    int        index)
+{
+  static const char * const data_names[] = { "messageId", "reasoningId", "deltaContent", NULL };
+  static const guint slots[] = { D_TYPE, D_ID, D_PARENT_ID, D_TIMESTAMP, D_AGENT_ID };
+
+  switch (index)
+    {
+    case 0:
+      {
+        const char *type;
+
+        if (!take_string (r, d, D_TYPE, FALSE))
+          return FALSE;
+        /* Any other event is the tree path's: stop reading at once. */
+        type = d->strings->str + d->at[D_TYPE];
+        return strcmp (type, "assistant.message_delta") == 0 ||
+               strcmp (type, "assistant.reasoning_delta") == 0;
+      }
+    case 1: case 2: case 3: case 4:
+      return take_string (r, d, slots[index], TRUE);
+    case 5:
+      if (d->have_data)
+        return FALSE;
+      d->have_data = TRUE;
+      return read_delta_object (r, d, data_names, delta_data_member);
+    case 6:
+      skip_space (r);
+      if (d->have_ephemeral || r->p >= r->end)
+        return FALSE;   /* a second ephemeral: json-glib's rules decide */
+      d->have_ephemeral = TRUE;
+      if (*r->p == 't')
+        return (d->ephemeral = read_word (r, "true"));
+      return read_word (r, *r->p == 'f' ? "false" : "null");
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+delta_params_member (Reader    *r,
+                     DeltaRead *d,
+                     int        index)
+{
+  static const char * const event_names[] = { "type", "id", "parentId", "timestamp", "agentId",
+                                              "data", "ephemeral", NULL };
+
+  if (index == 0)
+    return take_string (r, d, D_SESSION_ID, FALSE);
+  if (d->have_event)
+    return FALSE;
+  d->have_event = TRUE;
+  return read_delta_object (r, d, event_names, delta_event_member);
+}
+
+static gboolean
+delta_message_member (Reader    *r,
+                      DeltaRead *d,
+                      int        index)
+{
+  static const char * const params_names[] = { "sessionId", "event", NULL };
+
+  switch (index)
+    {
+    case 0:
+      if (!take_string (r, d, D_METHOD, FALSE))
+        return FALSE;
+      return strcmp (d->strings->str + d->at[D_METHOD], "session.event") == 0;
+    case 1:
+      if (d->have_params)
+        return FALSE;
+      d->have_params = TRUE;
+      return read_delta_object (r, d, params_names, delta_params_member);
+    default:
+      /* "jsonrpc", which the tree path does not look at either */
+      return take_string (r, d, D_JSONRPC, FALSE);
+    }
+}
+
+/**
+ * copilotd_json_read_delta:
+ * @data: a JSON-RPC body, valid UTF-8 without lone surrogate escapes
+ * @len: its length
+ * @strings: a buffer for the strings read, reused from frame to frame
+ * @out: (out): what was read; its strings point into @strings
+ *
+ * Reads a `session.event` notification of an `assistant.message_delta` or
+ * `assistant.reasoning_delta` whose data is its id and text only — the
+ * stream's hot frame — straight into @out, without building a tree. Any
+ * other frame, and any delta with a member more or less, a repeated member,
+ * an escaped member name or a value of another type, is left to the tree
+ * path (FALSE), so what it reads is exactly what the tree would hold.
+ *
+ * Returns: %TRUE when @data was such a frame, read to its end.
+ */
+gboolean
+copilotd_json_read_delta (const char        *data,
+                          gsize              len,
+                          GString           *strings,
+                          CopilotdJsonDelta *out)
+{
+  static const char * const message_names[] = { "method", "params", "jsonrpc", NULL };
+  static const char * const meta_names[] = { "id", "parentId", "timestamp", "agentId" };
+  static const guint meta_slots[] = { D_ID, D_PARENT_ID, D_TIMESTAMP, D_AGENT_ID };
+  Reader r = { data, data + len, NULL };
+  DeltaRead d = { strings, };
+  gboolean reasoning;
+  guint id_slot;
+  const char **meta[G_N_ELEMENTS (meta_names)] = { &out->id, &out->parent_id, &out->timestamp,
+                                                   &out->agent_id };
+
+  g_string_truncate (strings, 0);
+  for (guint i = 0; i < N_D; i++)
+    d.at[i] = -1;
+  if (!read_delta_object (&r, &d, message_names, delta_message_member))
+    return FALSE;
+  skip_space (&r);
+  if (r.p != r.end || d.at[D_METHOD] < 0 || d.at[D_SESSION_ID] < 0 || d.at[D_TYPE] < 0 ||
+      !d.have_data || d.data_members != 2 || d.at[D_TEXT] < 0)
+    return FALSE;
+  reasoning = strcmp (strings->str + d.at[D_TYPE], "assistant.reasoning_delta") == 0;
+  id_slot = reasoning ? D_REASONING_ID : D_MESSAGE_ID;
+  if (d.at[id_slot] < 0)
+    return FALSE;
+
+  out->session_id = strings->str + d.at[D_SESSION_ID];
+  out->type = strings->str + d.at[D_TYPE];
+  out->reasoning = reasoning;
+  for (guint i = 0; i < G_N_ELEMENTS (meta_names); i++)
+    *meta[i] = d.at[meta_slots[i]] >= 0 ? strings->str + d.at[meta_slots[i]] : NULL;
+  out->ephemeral = d.ephemeral;
+  out->message_id = strings->str + d.at[id_slot];
+  out->message_id_len = d.len[id_slot];
+  out->text = strings->str + d.at[D_TEXT];
+  out->text_len = d.len[D_TEXT];
+  out->id_last = d.text_first;
+  return TRUE;
 }
 
 /* ---- peeking ------------------------------------------------------------- */

@@ -28,6 +28,23 @@ copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func)
   drop_func = func;
 }
 
+/**
+ * copilotd_jsonrpc_set_delta_func:
+ *
+ * Sets (or with %NULL clears) the handler of plain deltas read without a
+ * tree: the stream's hot frame (README "Performance").
+ */
+void
+copilotd_jsonrpc_set_delta_func (CopilotdJsonrpc          *self,
+                                 CopilotdJsonrpcDeltaFunc  func,
+                                 gpointer                  user_data)
+{
+  g_return_if_fail (COPILOTD_IS_JSONRPC (self));
+
+  self->delta_func = func;
+  self->delta_data = user_data;
+}
+
 /* Dispatching incoming messages */
 
 /* Reads a JSON-RPC error object without trusting its member types. */
@@ -184,6 +201,17 @@ handle_body (CopilotdJsonrpc *self,
     {
       g_debug ("Replaced text that is not UTF-8 in a frame from the CLI");
       body = (const guint8 *) repaired;
+    }
+
+  if (self->delta_func != NULL)
+    {
+      CopilotdJsonDelta delta;
+
+      if (self->delta_strings == NULL)
+        self->delta_strings = g_string_sized_new (256);
+      if (copilotd_json_read_delta ((const char *) body, len, self->delta_strings, &delta) &&
+          self->delta_func (&delta, self->delta_data))
+        return;
     }
 
   if (drop_func != NULL && drop_func ((const char *) body, len))

@@ -35,6 +35,9 @@ struct _CopilotdJsonrpc
   GCancellable *cancellable;     /* owned; cancelled on close and dispose */
   GSource *read_source;          /* owned; pollable input only */
   JsonParser *parser;            /* owned; reused for every frame */
+  CopilotdJsonrpcDeltaFunc delta_func;  /* nullable */
+  gpointer delta_data;           /* unowned */
+  GString *delta_strings;        /* owned; what delta_func gets, reused */
 
   /* Unparsed input: bytes before inbuf_pos are consumed. */
   GByteArray *inbuf;             /* owned */

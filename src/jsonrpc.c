@@ -112,6 +112,71 @@ copilotd_marshal_VOID__STRING_BOXEDv (GClosure *closure,
     g_boxed_free (param_types[1] & ~G_SIGNAL_TYPE_STATIC_SCOPE, params);
 }
 
+typedef gboolean (*DeltaFunc) (gpointer data1, gpointer delta, gpointer data2);
+
+void
+copilotd_marshal_BOOLEAN__POINTER (GClosure     *closure,
+                                   GValue       *return_value,
+                                   guint         n_param_values,
+                                   const GValue *param_values,
+                                   gpointer      invocation_hint,
+                                   gpointer      marshal_data)
+{
+  GCClosure *cc = (GCClosure *) closure;
+  gpointer data1, data2;
+  DeltaFunc callback;
+
+  g_return_if_fail (return_value != NULL);
+  g_return_if_fail (n_param_values == 2);
+
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    {
+      data1 = closure->data;
+      data2 = g_value_peek_pointer (param_values + 0);
+    }
+  else
+    {
+      data1 = g_value_peek_pointer (param_values + 0);
+      data2 = closure->data;
+    }
+  callback = (DeltaFunc) (marshal_data ? marshal_data : cc->callback);
+  g_value_set_boolean (return_value, callback (data1, g_value_get_pointer (param_values + 1), data2));
+}
+
+void
+copilotd_marshal_BOOLEAN__POINTERv (GClosure *closure,
+                                    GValue   *return_value,
+                                    gpointer  instance,
+                                    va_list   args,
+                                    gpointer  marshal_data,
+                                    int       n_params,
+                                    GType    *param_types)
+{
+  GCClosure *cc = (GCClosure *) closure;
+  gpointer data1, data2, pointer;
+  DeltaFunc callback;
+  va_list copy;
+
+  g_return_if_fail (return_value != NULL);
+
+  G_VA_COPY (copy, args);
+  pointer = va_arg (copy, gpointer);
+  va_end (copy);
+
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    {
+      data1 = closure->data;
+      data2 = instance;
+    }
+  else
+    {
+      data1 = instance;
+      data2 = closure->data;
+    }
+  callback = (DeltaFunc) (marshal_data ? marshal_data : cc->callback);
+  g_value_set_boolean (return_value, callback (data1, pointer, data2));
+}
+
 G_DEFINE_QUARK (copilotd-jsonrpc-error-quark, copilotd_jsonrpc_error)
 
 static void
@@ -204,6 +269,8 @@ copilotd_jsonrpc_finalize (GObject *object)
   g_queue_clear_full (&self->write_queue, (GDestroyNotify) g_bytes_unref);
   g_clear_error (&self->write_error);
   g_clear_pointer (&self->inbuf, g_byte_array_unref);
+  if (self->delta_strings != NULL)
+    g_string_free (self->delta_strings, TRUE);
   g_clear_error (&self->close_error);
 
   G_OBJECT_CLASS (copilotd_jsonrpc_parent_class)->finalize (object);

@@ -5,6 +5,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "json-fast.h"
+
 G_BEGIN_DECLS
 
 /* Errors the peer sent back: the code is the JSON-RPC error code. */
@@ -50,6 +52,17 @@ typedef gboolean (*CopilotdJsonrpcDropFunc) (const char *body,
                                              gsize       len);
 void             copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func);
 
+/* Called with every `session.event` of a plain delta, read without a tree
+ * (copilotd_json_read_delta(); its strings live until the call returns):
+ * TRUE when handled, FALSE to have it parsed and emitted as a
+ * notification like any other body. Its handler must do exactly what the
+ * notification would have done. */
+typedef gboolean (*CopilotdJsonrpcDeltaFunc) (const CopilotdJsonDelta *delta,
+                                              gpointer                 user_data);
+void             copilotd_jsonrpc_set_delta_func (CopilotdJsonrpc          *self,
+                                                  CopilotdJsonrpcDeltaFunc  func,
+                                                  gpointer                  user_data);
+
 /* Exposed for the unit tests and the benchmark: feeds raw bytes as if
  * they had been read from the input stream. */
 void             copilotd_jsonrpc_feed         (CopilotdJsonrpc     *self,
@@ -66,6 +79,20 @@ void copilotd_marshal_VOID__STRING_BOXED   (GClosure     *closure,
                                             gpointer      invocation_hint,
                                             gpointer      marshal_data);
 void copilotd_marshal_VOID__STRING_BOXEDv  (GClosure     *closure,
+                                            GValue       *return_value,
+                                            gpointer      instance,
+                                            va_list       args,
+                                            gpointer      marshal_data,
+                                            int           n_params,
+                                            GType        *param_types);
+/* The same for CopilotdBackend::delta (a pointer in, a gboolean out). */
+void copilotd_marshal_BOOLEAN__POINTER     (GClosure     *closure,
+                                            GValue       *return_value,
+                                            guint         n_param_values,
+                                            const GValue *param_values,
+                                            gpointer      invocation_hint,
+                                            gpointer      marshal_data);
+void copilotd_marshal_BOOLEAN__POINTERv    (GClosure     *closure,
                                             GValue       *return_value,
                                             gpointer      instance,
                                             va_list       args,

@@ -472,6 +472,19 @@ on_backend_notification (CopilotdBackend *backend,
     copilotd_lifecycle_handle (self->lifecycle, copilotd_backend_get_user (backend), object);
 }
 
+/* A plain delta read without a tree: what on_backend_notification() does
+ * with it, when the session can do it without the tree. */
+static gboolean
+on_backend_delta (CopilotdBackend         *backend,
+                  const CopilotdJsonDelta *delta,
+                  gpointer                 user_data)
+{
+  CopilotdManager *self = user_data;
+  CopilotdSession *session = g_hash_table_lookup (self->sessions, delta->session_id);
+
+  return session == NULL || copilotd_session_handle_delta (session, delta);
+}
+
 static gboolean
 on_backend_request (CopilotdBackend *backend,
                     const char      *method,
@@ -587,6 +600,7 @@ on_backend_added (CopilotdBackendPool *pool,
   CopilotdManager *self = user_data;
 
   g_signal_connect_object (backend, "notification", G_CALLBACK (on_backend_notification), self, 0);
+  g_signal_connect_object (backend, "delta", G_CALLBACK (on_backend_delta), self, 0);
   g_signal_connect_object (backend, "request", G_CALLBACK (on_backend_request), self, 0);
   g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);
   g_signal_connect_object (backend, "ready", G_CALLBACK (on_backend_ready), self, 0);

@@ -363,6 +363,31 @@ copilotd_session_handle_event (CopilotdSession *self,
   process_event (self, event);
 }
 
+/**
+ * copilotd_session_handle_delta:
+ * @delta: a plain delta read without a tree (copilotd_json_read_delta())
+ *
+ * Does what copilotd_session_handle_event() does with the same event —
+ * for a delta that is restarting the idle clock and relaying it — when it
+ * can without the tree: nobody waits on "cli-event", nothing is held, the
+ * relay takes it (copilotd_event_relay_relay_delta()).
+ *
+ * Returns: %FALSE, having done nothing, when the tree is needed.
+ */
+gboolean
+copilotd_session_handle_delta (CopilotdSession         *self,
+                               const CopilotdJsonDelta *delta)
+{
+  if (self->closed)
+    return TRUE;
+  if (self->hold > 0 || g_signal_has_handler_pending (self, signals[SIGNAL_CLI_EVENT], 0, TRUE))
+    return FALSE;
+  if (!copilotd_event_relay_relay_delta (self->relay, delta))
+    return FALSE;
+  session_touch (self);
+  return TRUE;
+}
+
 void
 copilotd_session_hold (CopilotdSession *self)
 {

@@ -11,6 +11,7 @@
 #include "callers.h"
 #include "daemon-config.h"
 #include "copilotd-dbus.h"
+#include "json-fast.h"
 #include "tool-router.h"
 
 G_BEGIN_DECLS
@@ -86,6 +87,10 @@ void             copilotd_session_release       (CopilotdSession *self);
 
 void             copilotd_session_handle_event  (CopilotdSession *self,
                                                  JsonObject      *event);
+/* The same for a plain delta read without a tree; FALSE (nothing done):
+ * handle it as a tree. */
+gboolean         copilotd_session_handle_delta  (CopilotdSession         *self,
+                                                 const CopilotdJsonDelta *delta);
 gboolean         copilotd_session_handle_request (CopilotdSession *self,
                                                   const char     *method,
                                                   JsonObject     *params,

@@ -104,12 +104,67 @@ assert_peek (const char *body)
     g_assert_false (copilotd_json_peek_event (body, strlen (body), &got_method, &got_type));
 }
 
+/* A string member as the relay reads it: NULL unless a string. */
+static const char *
+tree_string (JsonObject *object,
+             const char *member)
+{
+  JsonNode *node = object ? json_object_get_member (object, member) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/* copilotd_json_read_delta() reads exactly what json-glib's tree holds;
+ * returns whether it read @body. */
+static gboolean
+check_delta (const char *body)
+{
+  g_autoptr(GString) strings = g_string_new ("left over");
+  g_autoptr(JsonNode) root = parse_glib (body, strlen (body));
+  CopilotdJsonDelta delta;
+  JsonObject *message, *params, *event, *data;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  g_test_message ("%s", body);
+  if (!copilotd_json_read_delta (body, strlen (body), strings, &delta))
+    return FALSE;
+
+  g_assert_nonnull (root);
+  message = json_node_get_object (root);
+  g_assert_cmpstr (tree_string (message, "method"), ==, "session.event");
+  g_assert_false (json_object_has_member (message, "id"));
+  params = json_object_get_object_member (message, "params");
+  event = json_object_get_object_member (params, "event");
+  data = json_object_get_object_member (event, "data");
+  g_assert_cmpstr (delta.session_id, ==, tree_string (params, "sessionId"));
+  g_assert_cmpstr (delta.type, ==, tree_string (event, "type"));
+  g_assert_cmpstr (delta.id, ==, tree_string (event, "id"));
+  g_assert_cmpstr (delta.parent_id, ==, tree_string (event, "parentId"));
+  g_assert_cmpstr (delta.timestamp, ==, tree_string (event, "timestamp"));
+  g_assert_cmpstr (delta.agent_id, ==, tree_string (event, "agentId"));
+  g_assert_cmpint (delta.ephemeral, ==, json_object_get_boolean_member_with_default (event, "ephemeral", FALSE));
+  g_assert_cmpint (delta.reasoning, ==, g_str_equal (delta.type, "assistant.reasoning_delta"));
+  g_assert_cmpstr (delta.message_id, ==, tree_string (data, delta.reasoning ? "reasoningId" : "messageId"));
+  g_assert_cmpuint (delta.message_id_len, ==, strlen (delta.message_id));
+  g_assert_cmpstr (delta.text, ==, tree_string (data, "deltaContent"));
+  g_assert_cmpuint (delta.text_len, ==, strlen (delta.text));
+  g_assert_cmpuint (json_object_get_size (data), ==, 2);
+  json_object_iter_init_ordered (&iter, data);
+  g_assert_true (json_object_iter_next_ordered (&iter, &name, &node));
+  g_assert_cmpint (delta.id_last, ==, g_str_equal (name, "deltaContent"));
+  return TRUE;
+}
+
 /* Every frame of the two recorded CLI transcripts. */
 static void
 test_transcripts (void)
 {
   const char *names[] = { "simple-turn.jsonl", "permission-and-tool-turn.jsonl" };
-  guint n = 0;
+  guint n = 0, deltas = 0;
 
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     {
@@ -130,10 +185,79 @@ test_transcripts (void)
           body = json_to_string (json_object_get_member (json_node_get_object (line), "msg"), FALSE);
           assert_same (body);
           assert_peek (body);
+          if (check_delta (body))
+            deltas++;
           n++;
         }
     }
   g_assert_cmpuint (n, >, 200);
+  /* All 13 of their assistant.message_delta frames, the hot frames, are
+   * read without a tree. */
+  g_assert_cmpuint (deltas, ==, 13);
+}
+
+#define DELTA_HEAD "{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":{\"sessionId\":\"s1\",\"event\":"
+
+/* The frames copilotd_json_read_delta() reads, and those it leaves to the
+ * tree: anything it might read differently from json-glib. */
+static void
+test_delta (void)
+{
+  const char *read[] = {
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"Hi\"},"
+    "\"ephemeral\":true,\"id\":\"e\",\"timestamp\":\"t\",\"parentId\":\"p\"}}}",
+    /* members in another order, the text first, escapes, no meta */
+    "{\"params\":{\"event\":{\"data\":{\"deltaContent\":\"a \\\"b\\\"\\n\\u00e9\\ud83d\\ude00\",\"messageId\":\"m\"},"
+    "\"type\":\"assistant.message_delta\"},\"sessionId\":\"s\"},\"method\":\"session.event\"}",
+    /* reasoning, an agent, null meta, ephemeral false, spaces */
+    " { \"method\" : \"session.event\" , \"params\" : { \"sessionId\" : \"s\" , \"event\" : { \"type\" : "
+    "\"assistant.reasoning_delta\" , \"agentId\" : \"a\" , \"parentId\" : null , \"ephemeral\" : false , "
+    "\"data\" : { \"reasoningId\" : \"r\" , \"deltaContent\" : \"\" } } } }\n",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"ephemeral\":null,\"data\":{\"messageId\":\"\",\"deltaContent\":\"x\"}}}}",
+  };
+  const char *left[] = {
+    "", "{}", "[]", "{\"method\":\"session.event\"}",
+    DELTA_HEAD "{\"type\":\"assistant.message\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\",\"parentToolCallId\":\"c\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"deltaContent\":\"x\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"reasoningId\":\"m\",\"deltaContent\":\"x\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.reasoning_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":1}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\",\"deltaContent\":\"y\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"},\"data\":{}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"},\"extra\":1}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"},\"ephemeral\":1}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"},\"ephemeral\":true,\"ephemeral\":false}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"},\"id\":5}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"},\"id\":\"a\",\"id\":\"b\"}}}",
+    DELTA_HEAD "{\"t\\u0079pe\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"\\u0000\"}}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}}}x",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}},\"id\":1}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}},\"other\":1}}",
+    DELTA_HEAD "{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}},\"jsonrpc\":\"2.0\"}",
+    "{\"method\":\"session.lifecycle\",\"params\":{\"sessionId\":\"s\",\"event\":{\"type\":\"assistant.message_delta\","
+    "\"data\":{\"messageId\":\"m\",\"deltaContent\":\"x\"}}}}",
+  };
+  g_autoptr(GString) strings = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (read); i++)
+    g_assert_true (check_delta (read[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS (left); i++)
+    {
+      CopilotdJsonDelta delta;
+
+      g_test_message ("%s", left[i]);
+      g_assert_false (copilotd_json_read_delta (left[i], strlen (left[i]), strings, &delta));
+    }
+  /* Cut anywhere, the frame is not read. */
+  for (gsize len = 0; len < strlen (read[0]); len++)
+    {
+      CopilotdJsonDelta delta;
+
+      g_assert_false (copilotd_json_read_delta (read[0], len, strings, &delta));
+    }
 }
 
 static void
@@ -264,6 +388,7 @@ main (int    argc,
   g_test_add_func ("/json-fast/declined", test_declined);
   g_test_add_func ("/json-fast/length", test_length);
   g_test_add_func ("/json-fast/peek", test_peek);
+  g_test_add_func ("/json-fast/delta", test_delta);
   g_test_add_func ("/json-fast/text-make-valid", test_text_make_valid);
   return g_test_run ();
 }

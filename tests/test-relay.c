@@ -6,7 +6,10 @@
  * relayed twice: to a relay whose subscriber names the delta type (so it
  * gets the delta as an Event too, and the ring keeps that very tuple) and
  * to one whose subscriber takes everything (the ring keeps the strings).
- * Both rings must replay the same bytes.
+ * Both rings must replay the same bytes. A third relay gets each envelope
+ * as the daemon does, read without a tree when json-fast.c can
+ * (copilotd_event_relay_relay_delta()): its ring and its Delta signals
+ * must be those of the tree path, byte for byte.
  */
 #include "config.h"
 
@@ -68,6 +71,46 @@ peers_clear (Peers *peers)
   g_clear_object (&peers->reader_side);
 }
 
+/* Delta signals that reached the reader: (path, body) in order. */
+typedef struct {
+  GMutex lock;
+  GPtrArray *compact;          /* owned GVariant* of the "/test" relay */
+  GPtrArray *fast;             /* owned GVariant* of the "/fast" relay */
+} Deltas;
+
+static GDBusMessage *
+on_reader_message (GDBusConnection *connection,
+                   GDBusMessage    *message,
+                   gboolean         incoming,
+                   gpointer         user_data)
+{
+  Deltas *deltas = user_data;
+
+  const char *path = g_dbus_message_get_path (message);
+
+  if (incoming && g_strcmp0 (g_dbus_message_get_member (message), "Delta") == 0 &&
+      (g_strcmp0 (path, "/fast") == 0 || g_strcmp0 (path, "/test") == 0))
+    {
+      g_mutex_lock (&deltas->lock);
+      g_ptr_array_add (g_str_equal (path, "/fast") ? deltas->fast : deltas->compact,
+                       g_variant_ref (g_dbus_message_get_body (message)));
+      g_mutex_unlock (&deltas->lock);
+    }
+  return message;
+}
+
+static guint
+deltas_count (Deltas    *deltas,
+              GPtrArray *array)
+{
+  guint n;
+
+  g_mutex_lock (&deltas->lock);
+  n = array->len;
+  g_mutex_unlock (&deltas->lock);
+  return n;
+}
+
 static JsonObject *
 parse_object (const char *json)
 {
@@ -111,40 +154,78 @@ test_compact_replay (void)
   Peers peers = { NULL, };
   g_autoptr(CopilotdEventRelay) full = NULL;
   g_autoptr(CopilotdEventRelay) compact = NULL;
+  g_autoptr(CopilotdEventRelay) fast = NULL;
   g_autoptr(GVariant) full_events = NULL;
   g_autoptr(GVariant) compact_events = NULL;
+  g_autoptr(GVariant) fast_events = NULL;
   g_autoptr(GVariant) page = NULL;
+  g_autoptr(GString) strings = g_string_new (NULL);
   g_autofree char *long_text = NULL;
   g_autofree char *long_envelope = NULL;
+  Deltas deltas = { .compact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref),
+                    .fast = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref) };
+  guint filter, n_fast = 0;
   const char *name;
 
+  g_mutex_init (&deltas.lock);
   peers_init (&peers);
+  filter = g_dbus_connection_add_filter (peers.reader_side, on_reader_message, &deltas, NULL);
   name = g_dbus_connection_get_unique_name (peers.reader_side);
   if (name == NULL)
     name = ":1.0";
-  full = copilotd_event_relay_new (peers.daemon_side, "/test", 100, 4 * 1024 * 1024);
+  full = copilotd_event_relay_new (peers.daemon_side, "/full", 100, 4 * 1024 * 1024);
   compact = copilotd_event_relay_new (peers.daemon_side, "/test", 100, 4 * 1024 * 1024);
   copilotd_event_relay_subscribe (full, name, by_name);
   copilotd_event_relay_subscribe (compact, name, NULL);
+  fast = copilotd_event_relay_new (peers.daemon_side, "/fast", 100, 4 * 1024 * 1024);
+  copilotd_event_relay_subscribe (fast, name, NULL);
 
   /* Longer than Event and Delta may carry: cut, and marked truncated. */
   copilotd_event_relay_set_max_message_size (full, 256 * 1024);
   copilotd_event_relay_set_max_message_size (compact, 256 * 1024);
+  copilotd_event_relay_set_max_message_size (fast, 256 * 1024);
   long_text = g_strnfill (300 * 1024, 'w');
   long_envelope = g_strdup_printf ("{\"type\":\"assistant.message_delta\",\"data\":{\"messageId\":\"m-1\","
                                    "\"deltaContent\":\"%s\"},\"id\":\"e-9\"}", long_text);
 
   for (guint i = 0; i <= G_N_ELEMENTS (envelopes); i++)
     {
-      g_autoptr(JsonObject) event = parse_object (i < G_N_ELEMENTS (envelopes) ? envelopes[i] : long_envelope);
+      const char *envelope = i < G_N_ELEMENTS (envelopes) ? envelopes[i] : long_envelope;
+      g_autoptr(JsonObject) event = parse_object (envelope);
+      g_autofree char *frame = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.event\","
+                                                "\"params\":{\"sessionId\":\"s\",\"event\":%s}}", envelope);
+      CopilotdJsonDelta delta;
 
       copilotd_event_relay_relay (full, event);
       copilotd_event_relay_relay (compact, event);
+      if (copilotd_json_read_delta (frame, strlen (frame), strings, &delta) &&
+          copilotd_event_relay_relay_delta (fast, &delta))
+        n_fast++;
+      else
+        copilotd_event_relay_relay (fast, event);
     }
+  /* The plain ones (not the long one, which is kept as its tuple). */
+  g_assert_cmpuint (n_fast, ==, 5);
 
   full_events = g_variant_ref_sink (copilotd_event_relay_get_events (full, 0, 0));
   compact_events = g_variant_ref_sink (copilotd_event_relay_get_events (compact, 0, 0));
+  fast_events = g_variant_ref_sink (copilotd_event_relay_get_events (fast, 0, 0));
   g_assert_true (g_variant_is_normal_form (compact_events));
+  g_assert_true (g_variant_equal (fast_events, compact_events));
+  g_assert_cmpmem (g_variant_get_data (fast_events), g_variant_get_size (fast_events),
+                   g_variant_get_data (compact_events), g_variant_get_size (compact_events));
+
+  /* The same Delta signals, in the same order. */
+  while (deltas_count (&deltas, deltas.fast) < G_N_ELEMENTS (envelopes) - 2 ||
+         deltas_count (&deltas, deltas.compact) < G_N_ELEMENTS (envelopes) - 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (deltas.fast->len, ==, deltas.compact->len);
+  for (guint i = 0; i < deltas.fast->len; i++)
+    {
+      GVariant *a = g_ptr_array_index (deltas.fast, i), *b = g_ptr_array_index (deltas.compact, i);
+
+      g_assert_cmpmem (g_variant_get_data (a), g_variant_get_size (a), g_variant_get_data (b), g_variant_get_size (b));
+    }
   {
     g_autoptr(GVariant) all = g_variant_get_child_value (full_events, 0);
 
@@ -197,7 +278,12 @@ test_compact_replay (void)
 
   g_clear_pointer (&full, copilotd_event_relay_free);
   g_clear_pointer (&compact, copilotd_event_relay_free);
+  g_clear_pointer (&fast, copilotd_event_relay_free);
+  g_dbus_connection_remove_filter (peers.reader_side, filter);
   peers_clear (&peers);
+  g_ptr_array_unref (deltas.compact);
+  g_ptr_array_unref (deltas.fast);
+  g_mutex_clear (&deltas.lock);
 }
 
 /* Past ring-max-events the oldest go, compact or not. */
