@@ -955,12 +955,18 @@ copilotd_event_relay_get_events (CopilotdEventRelay *relay,
  */
 gboolean
 copilotd_event_relay_drop_frame (const char *body,
-                                 gsize       len)
+                                 gsize       len,
+                                 const char *event_type)
 {
   g_autofree char *method = NULL;
   g_autofree char *type = NULL;
 
-  if (noise_by_name > 0 || !copilotd_json_peek_event (body, len, &method, &type))
+  if (noise_by_name > 0)
+    return FALSE;
+  /* The delta reader read the type of this session.event already. */
+  if (event_type != NULL)
+    return is_noise (event_type);
+  if (!copilotd_json_peek_event (body, len, &method, &type))
     return FALSE;
   return strcmp (method, "session.event") == 0 && is_noise (type);
 }

@@ -56,7 +56,8 @@ void      copilotd_event_meta_add               (GVariantBuilder     *builder,
 
 /* Drops internal noise nobody asked for before it is parsed. */
 gboolean  copilotd_event_relay_drop_frame       (const char          *body,
-                                                 gsize                len);
+                                                 gsize                len,
+                                                 const char          *event_type);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CopilotdEventRelay, copilotd_event_relay_free)
 

@@ -194,6 +194,7 @@ handle_body (CopilotdJsonrpc *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *repaired = NULL;
+  CopilotdJsonDelta delta = { .type = NULL };
 
   /* Every string must reach GVariant as UTF-8 (utf8.c). */
   repaired = copilotd_json_text_make_valid ((const char *) body, len, &len);
@@ -205,16 +206,17 @@ handle_body (CopilotdJsonrpc *self,
 
   if (self->delta_func != NULL)
     {
-      CopilotdJsonDelta delta;
-
       if (self->delta_strings == NULL)
         self->delta_strings = g_string_sized_new (256);
-      if (copilotd_json_read_delta ((const char *) body, len, self->delta_strings, &delta) &&
-          self->delta_func (&delta, self->delta_data))
-        return;
+      if (copilotd_json_read_delta ((const char *) body, len, self->delta_strings, &delta))
+        {
+          if (self->delta_func (&delta, self->delta_data))
+            return;
+          delta.type = NULL;   /* a delta: not for the drop filter to look at again */
+        }
     }
 
-  if (drop_func != NULL && drop_func ((const char *) body, len))
+  if (drop_func != NULL && drop_func ((const char *) body, len, delta.type))
     return;
 
   /* json-fast.c reads the common frames; json-glib has the last word. */

@@ -46,10 +46,13 @@ void             copilotd_jsonrpc_close        (CopilotdJsonrpc     *self,
 gboolean         copilotd_jsonrpc_is_closed    (CopilotdJsonrpc     *self);
 
 /* Called with every body before it is parsed (after the UTF-8 repair);
- * TRUE drops it unread. One for the process: the daemon sets the event
+ * TRUE drops it unread. @event_type is the type of the `session.event`
+ * the body is when the delta reader found it already (else NULL: the body
+ * may be anything). One for the process: the daemon sets the event
  * relay's noise filter. */
 typedef gboolean (*CopilotdJsonrpcDropFunc) (const char *body,
-                                             gsize       len);
+                                             gsize       len,
+                                             const char *event_type);
 void             copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func);
 
 /* Called with every `session.event` of a plain delta, read without a tree
