@@ -19,6 +19,24 @@ V = GLib.Variant
 TOKEN = "gho_SignInSecret0123456789abcdefXYZ"
 
 
+def kill_cli_and_wait(c, daemon):
+    """SIGKILL the CLI; back once the daemon announced the loss, then
+    "running" again, with a new CLI. A "running" read before the loss was
+    announced is the dead CLI's, and one snapshot of the children is taken
+    per check (a zombie's empty cmdline would hide the old pid from a second
+    look)."""
+    pid = daemon.cli_pid()
+    seen = len(c.states)
+    os.kill(pid, signal.SIGKILL)
+
+    def back():
+        if not any(state != "running" for state in c.states[seen:]) or c.states[-1] != "running":
+            return False
+        pids = daemon.cli_pids()
+        return len(pids) == 1 and pids[0] != pid
+    h.wait_until(back, what="the CLI to come back", alive=daemon.check_alive)
+
+
 def check_error(err, name, *words):
     check(err.name == h.ERROR + name, f"expected {name}, got {err.name}: {err.text}")
     for word in words:
@@ -70,14 +88,7 @@ def case_sign_in(world):
     ask_ok(c, other, "A new session")
 
     # A CLI that comes back has the token again: signed in, sessions work.
-    pid = daemon.cli_pid()
-    seen = len(c.states)
-    os.kill(pid, signal.SIGKILL)
-    # Back only once the daemon announced the loss and then "running" again:
-    # a "running" read before the loss was announced is the old CLI's.
-    h.wait_until(lambda: any(state != "running" for state in c.states[seen:])
-                 and c.states[-1] == "running" and daemon.cli_pids() and daemon.cli_pids() != [pid],
-                 what="the CLI to come back", alive=daemon.check_alive)
+    kill_cli_and_wait(c, daemon)
     h.wait_until(lambda: c.manager("GetAuthStatus")[0].get("authenticated"),
                  what="the CLI to be signed in again", alive=daemon.check_alive)
     ask_ok(c, path, "After the CLI came back")
@@ -148,10 +159,7 @@ def case_sign_out(world):
     check_error(err, "NotAuthenticated")
 
     # Whatever happens to the CLI, the daemon no longer signs the token in.
-    pid = daemon.cli_pid()
-    os.kill(pid, signal.SIGKILL)
-    h.wait_until(lambda: daemon.cli_pids() and daemon.cli_pids() != [pid]
-                 and c.backend_state() == "running", what="the CLI to come back", alive=daemon.check_alive)
+    kill_cli_and_wait(c, daemon)
     check_signed_out(c, "after SignOut and a CLI restart")
 
     # Signing in again works, and the live session takes it.
