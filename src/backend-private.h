@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* backend-private.h: what backend.c and backend-call.c share */
+/* backend-private.h: what backend.c, backend-start.c and backend-call.c share */
 #pragma once
 
 #include "backend.h"
@@ -46,11 +46,23 @@ struct _CopilotdBackend
 };
 
 /* backend.c */
-void   backend_start              (CopilotdBackend *self);
+enum { SIGNAL_NOTIFICATION, SIGNAL_DELTA, SIGNAL_REQUEST, SIGNAL_READY, SIGNAL_LOST, BACKEND_N_SIGNALS };
+extern guint backend_signals[BACKEND_N_SIGNALS];
+
+void   backend_set_state          (CopilotdBackend      *self,
+                                   CopilotdBackendState  state);
+/* A start attempt or a running CLI failed: restart with backoff, or "failed". */
+void   backend_failed             (CopilotdBackend *self,
+                                   const GError    *error);
+/* Closes the connection; the process is terminated and reaped later. */
+void   backend_tear_down          (CopilotdBackend *self);
 void   backend_lost               (CopilotdBackend *self,
                                    const GError    *reason);
 /* Starts or stops the idle clock after holds or calls changed. */
 void   backend_update_idle        (CopilotdBackend *self);
+
+/* backend-start.c: spawn or connect, then the handshake */
+void   backend_start              (CopilotdBackend *self);
 
 /* backend-call.c */
 GTask *backend_call_task_new      (CopilotdBackend     *self,

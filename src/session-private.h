@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* session-private.h: what session.c and session-link.c share
+/* session-private.h: what the files of CopilotdSession share
  *
- * A CopilotdSession is one object written in two files: session.c holds
- * the D-Bus methods and the event relay, session-link.c the session's link
- * to its CLI (the call queue, start, recovery after a restart, close).
+ * A CopilotdSession is one object written in several files: session.c holds
+ * the object, its events and the simple D-Bus methods, session-turn.c Send
+ * and SendAndWait, session-link.c the session's link to its CLI (the call
+ * queue, start, recovery after a restart, close), session-subscribers.c
+ * and session-providers.c what their names say.
  */
 #pragma once
 
@@ -91,10 +93,21 @@ void session_update_state    (CopilotdSession *self);
 void session_relay_synthetic (CopilotdSession *self,
                               const char      *type,
                               JsonObject      *data);
+
+/* session-turn.c: Send, SendAndWait */
+gboolean session_handle_send          (CopilotdDbusSession   *iface,
+                                       GDBusMethodInvocation *invocation,
+                                       const char            *prompt,
+                                       GVariant              *options);
+gboolean session_handle_send_and_wait (CopilotdDbusSession   *iface,
+                                       GDBusMethodInvocation *invocation,
+                                       const char            *prompt,
+                                       GVariant              *options);
+void     session_waiter_free          (Waiter          *waiter);
 /* Answers the SendAndWait callers with @error, or with the turn's answer. */
-void session_finish_waiters  (CopilotdSession *self,
-                              const GError    *error,
-                              gboolean         aborted);
+void     session_finish_waiters       (CopilotdSession *self,
+                                       const GError    *error,
+                                       gboolean         aborted);
 
 /* session-link.c */
 /* session-providers.c */
