@@ -698,7 +698,7 @@ register_agent (CopilotdDbusAgentManager *object,
   g_autoptr(GError) error = NULL;
   guint capabilities;
   gboolean fallback;
-  guint n_for_uid = 0;
+  guint n_for_uid;
   uid_t uid;
   Agent *agent;
 
@@ -722,10 +722,7 @@ register_agent (CopilotdDbusAgentManager *object,
   if (!copilotd_callers_get_uid (self->callers, sender, &uid, &error))
     goto fail;
 
-  for (guint i = 0; i < self->agents->len; i++)
-    if (((Agent *) g_ptr_array_index (self->agents, i))->uid == uid)
-      n_for_uid++;
-
+  n_for_uid = copilotd_agent_registry_get_n_agents_of (self, uid);
   if (self->config->max_agents_per_uid > 0 && n_for_uid >= self->config->max_agents_per_uid)
     {
       g_set_error (&error, COPILOTD_ERROR, COPILOTD_ERROR_LIMITS_EXCEEDED,
@@ -986,4 +983,16 @@ copilotd_agent_registry_get_n_agents (CopilotdAgentRegistry *self)
   g_return_val_if_fail (COPILOTD_IS_AGENT_REGISTRY (self), 0);
 
   return self->agents->len;
+}
+
+guint
+copilotd_agent_registry_get_n_agents_of (CopilotdAgentRegistry *self,
+                                         uid_t                  uid)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < self->agents->len; i++)
+    if (((Agent *) g_ptr_array_index (self->agents, i))->uid == uid)
+      n++;
+  return n;
 }

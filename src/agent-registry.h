@@ -41,6 +41,9 @@ CopilotdAgentRegistry *copilotd_agent_registry_new (GDBusConnection *connection,
                                                     const CopilotdConfig *config);
 
 guint    copilotd_agent_registry_get_n_agents (CopilotdAgentRegistry *self);
+/* The agents registered by connections of @uid. */
+guint    copilotd_agent_registry_get_n_agents_of (CopilotdAgentRegistry *self,
+                                                  uid_t                  uid);
 
 /* Asks one agent at a time in routing order, among the agents with the
  * capability of @kind. @request is a{sv} (sunk); @request_json is only sent

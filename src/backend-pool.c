@@ -4,10 +4,13 @@
  * On the session bus the daemon runs one CLI; on the system bus every user
  * gets a CLI of their own, running as that user, so that sessions, history
  * and credentials never mix (DESIGN.md §7). The pool creates them on first
- * use, keeps each one's ListModels answer until that CLI is lost, and
- * stops them all when the daemon exits.
+ * use, holds a user's CLI from idling out while that user (and only that
+ * user) has an agent registered, keeps each one's ListModels answer while
+ * that CLI process runs, and stops them all when the daemon exits.
  */
 #include "config.h"
+
+#include <unistd.h>
 
 #include "backend-pool.h"
 #include "copilotd-error.h"
@@ -23,7 +26,9 @@ struct _CopilotdBackendPool
   CopilotdCallers *callers;          /* owned */
   CopilotdBackend *backend;          /* owned, nullable: the session bus's CLI */
   GHashTable *user_backends;         /* owned: uid → CopilotdBackend* (owned), system bus */
-  gboolean held;                     /* every CLI is held (agents are registered) */
+  CopilotdBackendPoolHoldFunc hold_func; /* nullable */
+  gpointer hold_data;
+  GHashTable *held;                  /* owned: CopilotdBackend* the pool holds (unowned) */
 };
 
 G_DEFINE_FINAL_TYPE (CopilotdBackendPool, copilotd_backend_pool, G_TYPE_OBJECT)
@@ -31,22 +36,51 @@ G_DEFINE_FINAL_TYPE (CopilotdBackendPool, copilotd_backend_pool, G_TYPE_OBJECT)
 enum { SIGNAL_BACKEND_ADDED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-/* A new CLI is a new model list: a restarted one may have been updated. */
+/* A new CLI is a new model list: a restarted one may have been updated,
+ * and one started after an idle stop too. So the list goes as soon as the
+ * CLI that gave it is no longer running. */
 static void
-on_backend_lost (CopilotdBackend *backend,
-                 const GError    *reason,
-                 gpointer         user_data)
+on_backend_state (CopilotdBackend *backend,
+                  GParamSpec      *pspec,
+                  gpointer         user_data)
 {
-  g_object_set_data (G_OBJECT (backend), MODELS_KEY, NULL);
+  if (copilotd_backend_get_state (backend) != COPILOTD_BACKEND_RUNNING)
+    g_object_set_data (G_OBJECT (backend), MODELS_KEY, NULL);
+}
+
+/* Holds or releases @backend as its user's needs say. */
+static void
+update_hold (CopilotdBackendPool *self,
+             CopilotdBackend     *backend)
+{
+  uid_t uid = copilotd_backend_get_user (backend);
+  gboolean want;
+
+  /* The session bus's CLI runs as the daemon's user, whose agents alone
+   * reach the daemon. */
+  if (uid == (uid_t) -1)
+    uid = getuid ();
+  want = self->hold_func != NULL && self->hold_func (uid, self->hold_data);
+  if (want == g_hash_table_contains (self->held, backend))
+    return;
+  if (want)
+    {
+      g_hash_table_add (self->held, backend);
+      copilotd_backend_hold (backend);
+    }
+  else
+    {
+      g_hash_table_remove (self->held, backend);
+      copilotd_backend_release (backend);
+    }
 }
 
 static CopilotdBackend *
 add_backend (CopilotdBackendPool *self,
              CopilotdBackend     *backend)
 {
-  g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);
-  if (self->held)
-    copilotd_backend_hold (backend);
+  g_signal_connect_object (backend, "notify::state", G_CALLBACK (on_backend_state), self, 0);
+  update_hold (self, backend);
   g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
   return backend;
 }
@@ -115,22 +149,22 @@ copilotd_backend_pool_list (CopilotdBackendPool *self)
 }
 
 void
-copilotd_backend_pool_set_held (CopilotdBackendPool *self,
-                                gboolean             held)
+copilotd_backend_pool_set_hold_func (CopilotdBackendPool        *self,
+                                     CopilotdBackendPoolHoldFunc func,
+                                     gpointer                    user_data)
 {
-  g_autoptr(GPtrArray) backends = NULL;
+  self->hold_func = func;
+  self->hold_data = user_data;
+  copilotd_backend_pool_update_holds (self);
+}
 
-  if (self->held == held)
-    return;
-  self->held = held;
-  backends = copilotd_backend_pool_list (self);
+void
+copilotd_backend_pool_update_holds (CopilotdBackendPool *self)
+{
+  g_autoptr(GPtrArray) backends = copilotd_backend_pool_list (self);
+
   for (guint i = 0; i < backends->len; i++)
-    {
-      if (held)
-        copilotd_backend_hold (g_ptr_array_index (backends, i));
-      else
-        copilotd_backend_release (g_ptr_array_index (backends, i));
-    }
+    update_hold (self, g_ptr_array_index (backends, i));
 }
 
 gboolean
@@ -215,6 +249,7 @@ copilotd_backend_pool_dispose (GObject *object)
 {
   CopilotdBackendPool *self = COPILOTD_BACKEND_POOL (object);
 
+  g_hash_table_remove_all (self->held);
   g_clear_object (&self->backend);
   if (self->user_backends != NULL)
     g_hash_table_remove_all (self->user_backends);
@@ -229,6 +264,7 @@ copilotd_backend_pool_finalize (GObject *object)
   CopilotdBackendPool *self = COPILOTD_BACKEND_POOL (object);
 
   g_hash_table_unref (self->user_backends);
+  g_hash_table_unref (self->held);
 
   G_OBJECT_CLASS (copilotd_backend_pool_parent_class)->finalize (object);
 }
@@ -250,6 +286,7 @@ static void
 copilotd_backend_pool_init (CopilotdBackendPool *self)
 {
   self->user_backends = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->held = g_hash_table_new (NULL, NULL);
 }
 
 CopilotdBackendPool *

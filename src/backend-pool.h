@@ -27,15 +27,24 @@ CopilotdBackend     *copilotd_backend_pool_get         (CopilotdBackendPool  *se
 CopilotdBackend     *copilotd_backend_pool_for_caller  (CopilotdBackendPool   *self,
                                                         GDBusMethodInvocation *invocation,
                                                         GError               **error);
-/* While @held (an agent is registered), no CLI of the pool idles out. */
-void                 copilotd_backend_pool_set_held    (CopilotdBackendPool  *self,
-                                                        gboolean              held);
+/* Whether something outside the pool needs @uid's CLI kept running (a
+ * registered agent of that user). */
+typedef gboolean (*CopilotdBackendPoolHoldFunc) (uid_t    uid,
+                                                 gpointer user_data);
+/* @func decides which CLIs are held from idling out: each user's by that
+ * user's needs only. Asked when a CLI is added and on update_holds(). */
+void                 copilotd_backend_pool_set_hold_func (CopilotdBackendPool        *self,
+                                                          CopilotdBackendPoolHoldFunc func,
+                                                          gpointer                    user_data);
+/* Asks the hold function again for every CLI (agents came or went). */
+void                 copilotd_backend_pool_update_holds  (CopilotdBackendPool        *self);
 /* Whether a CLI of the pool is being started: a call waits for it. */
 gboolean             copilotd_backend_pool_is_starting (CopilotdBackendPool *self);
 /* Every CLI in the pool (transfer container). */
 GPtrArray           *copilotd_backend_pool_list        (CopilotdBackendPool  *self);
 
-/* ListModels, cached per CLI until that CLI is lost or stopped. */
+/* ListModels, cached per CLI process: dropped when that CLI is lost,
+ * restarted or stopped (also by the idle stop). */
 GVariant            *copilotd_backend_pool_get_models  (CopilotdBackendPool  *self,
                                                         CopilotdBackend      *backend);
 void                 copilotd_backend_pool_set_models  (CopilotdBackendPool  *self,

@@ -74,7 +74,18 @@ check_idle (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* An agent waits for prompts: its CLIs must not idle out under it. */
+/* An agent waits for prompts: its user's CLI must not idle out under it.
+ * Another user's agent does not keep this user's CLI (on the system bus,
+ * hundreds of MB each) running. */
+static gboolean
+agents_hold_user (uid_t    uid,
+                  gpointer user_data)
+{
+  CopilotdDaemon *self = user_data;
+
+  return copilotd_agent_registry_get_n_agents_of (self->agents, uid) > 0;
+}
+
 static void
 on_n_agents (GObject    *object,
              GParamSpec *pspec,
@@ -82,8 +93,7 @@ on_n_agents (GObject    *object,
 {
   CopilotdDaemon *self = user_data;
 
-  copilotd_backend_pool_set_held (self->pool,
-                                  copilotd_agent_registry_get_n_agents (self->agents) > 0);
+  copilotd_backend_pool_update_holds (self->pool);
 }
 
 static void
@@ -139,6 +149,7 @@ copilotd_daemon_start (CopilotdDaemon   *self,
   self->agents = copilotd_agent_registry_new (connection, self->callers, self->config);
   self->tools = copilotd_tool_router_new (connection, self->callers, self->config);
   g_signal_connect_object (self->agents, "notify::n-agents", G_CALLBACK (on_n_agents), self, 0);
+  copilotd_backend_pool_set_hold_func (self->pool, agents_hold_user, self);
   self->manager = copilotd_manager_new (connection, self->config, self->callers,
                                         self->pool, self->agents, self->tools);
   if (!copilotd_manager_export (self->manager, error) ||
@@ -207,6 +218,10 @@ copilotd_daemon_dispose (GObject *object)
       g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->agents)) != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->agents));
   g_clear_object (&self->tools);
+  /* The pool may outlive the daemon in a manager's reference: it asks
+   * the registry no more. */
+  if (self->pool != NULL)
+    copilotd_backend_pool_set_hold_func (self->pool, NULL, NULL);
   g_clear_object (&self->agents);
   g_clear_object (&self->pool);
   copilotd_peer_gate_set (NULL, 0);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend-pool.h"
 #include "daemon-fixture.h"
 
 /* ---- helpers ---- */
@@ -442,6 +443,129 @@ test_idle_agent_holds (Fixture       *fx,
   wait_cli_children (0, 5);
 }
 
+/* The CLI's answer to ListModels belongs to that CLI: one started after an
+ * idle stop is asked again (it may have been updated, or signed in as
+ * someone else). */
+static void
+test_idle_models_from_new_cli (Fixture       *fx,
+                               gconstpointer  data)
+{
+  g_autoptr(GVariant) models = NULL;
+  g_autoptr(GVariant) cached = NULL;
+  g_autoptr(GVariant) again = NULL;
+
+  fx->config->backend_idle_timeout = 1;
+  models = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "ListModels", g_variant_new ("(a{sv})", NULL), "(aa{sv})");
+  cached = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "ListModels", g_variant_new ("(a{sv})", NULL), "(aa{sv})");
+  /* While that CLI runs, its list is kept. */
+  g_assert_cmpuint (record_count (fx, "models.list"), ==, 1);
+
+  wait_backend_state (fx, "stopped", 5);
+  wait_cli_children (0, 5);
+  again = call_ok (fx->client, ROOT_PATH, MANAGER_IFACE, "ListModels", g_variant_new ("(a{sv})", NULL), "(aa{sv})");
+  g_assert_true (g_variant_equal (models, again));
+  /* A new CLI was started and asked. */
+  g_assert_cmpuint (record_count (fx, "connect"), ==, 2);
+  g_assert_cmpuint (record_count (fx, "models.list"), ==, 2);
+  assert_state_agrees (fx, "running");
+}
+
+/* ---- the pool: an agent holds its own user's CLI, no other ---- */
+
+typedef struct {
+  uid_t agents_of;              /* the user who has an agent registered */
+} Holds;
+
+static gboolean
+user_has_agent (uid_t    uid,
+                gpointer user_data)
+{
+  return uid == ((Holds *) user_data)->agents_of;
+}
+
+static void
+on_pinged (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = copilotd_backend_call_finish (COPILOTD_BACKEND (source), result, &error);
+
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+ping_backend (CopilotdBackend *backend)
+{
+  g_autoptr(JsonNode) params = json_from_string ("{\"message\":\"test\"}", NULL);
+  gboolean done = FALSE;
+
+  copilotd_backend_call_async (backend, "ping", params, NULL, on_pinged, &done);
+  wait_flag (&done, 10, "the ping's answer");
+  g_assert_cmpint (copilotd_backend_get_state (backend), ==, COPILOTD_BACKEND_RUNNING);
+}
+
+static gboolean
+backend_is_stopped (gpointer data)
+{
+  return copilotd_backend_get_state (data) == COPILOTD_BACKEND_STOPPED;
+}
+
+static void
+on_pool_stopped (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  copilotd_backend_pool_stop_finish (COPILOTD_BACKEND_POOL (source), result);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* On the system bus each user's CLI is held by that user's agents only:
+ * user A's agent must not keep user B's ~300 MB CLI running. Two users
+ * cannot call one test bus, so the pool is driven directly, as the daemon
+ * drives it: the hold function is the agent registry's answer. */
+static void
+test_idle_agent_holds_own_user (Fixture       *fx,
+                                gconstpointer  data)
+{
+  g_autoptr(CopilotdConfig) config = copilotd_config_new ();
+  g_autoptr(CopilotdCallers) callers = copilotd_callers_new (fx->daemon_conn);
+  g_autoptr(CopilotdBackendPool) pool = NULL;
+  Holds holds = { .agents_of = getuid () + 4242 };
+  CopilotdBackend *mine;
+  gboolean stopped = FALSE;
+
+  config->system_bus = TRUE;
+  config->cli_path = g_strdup (FAKE_CLI_PATH);
+  config->copilot_home = g_strdup (fx->home);
+  config->backend_idle_timeout = 1;
+  pool = copilotd_backend_pool_new (config, callers);
+  copilotd_backend_pool_set_hold_func (pool, user_has_agent, &holds);
+
+  /* Another user has an agent: this user's CLI still idles out. */
+  mine = copilotd_backend_pool_get (pool, getuid ());
+  ping_backend (mine);
+  wait_until (backend_is_stopped, mine, 5, "the CLI of a user without an agent to stop");
+  wait_cli_children (0, 5);
+
+  /* This user's own agent holds it … */
+  holds.agents_of = getuid ();
+  copilotd_backend_pool_update_holds (pool);
+  ping_backend (mine);
+  spin (1500);
+  g_assert_cmpint (copilotd_backend_get_state (mine), ==, COPILOTD_BACKEND_RUNNING);
+
+  /* … until it goes. */
+  holds.agents_of = getuid () + 4242;
+  copilotd_backend_pool_update_holds (pool);
+  wait_until (backend_is_stopped, mine, 5, "the CLI to stop once its user's agent went");
+  wait_cli_children (0, 5);
+
+  copilotd_backend_pool_stop_async (pool, on_pool_stopped, &stopped);
+  wait_flag (&stopped, 10, "the pool to stop");
+}
+
 static void
 test_session_idle_timeout (Fixture       *fx,
                            gconstpointer  data)
@@ -487,6 +611,8 @@ main (int   argc,
               test_protocol_version, fixture_teardown);
   ADD ("/backend/idle/stop-and-restart", test_idle_stop);
   ADD ("/backend/idle/agent-holds", test_idle_agent_holds);
+  ADD ("/backend/idle/agent-holds-own-user-only", test_idle_agent_holds_own_user);
+  ADD ("/backend/idle/models-from-new-cli", test_idle_models_from_new_cli);
   ADD ("/backend/idle/session-idle-timeout", test_session_idle_timeout);
 #undef ADD
 
