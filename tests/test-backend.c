@@ -278,6 +278,57 @@ test_wedged_cli (Fixture       *fx,
   g_assert_cmpuint (count_cli_children (), ==, 1);
 }
 
+/* A CLI that wedged while nothing was pending (no call to go unanswered,
+ * so nobody pinged it) is found by the first call made of it: that call
+ * goes unanswered, the CLI is pinged, the ping too, and the call fails
+ * BackendFailed within call-timeout; the CLI is restarted and the session
+ * resumed under its path (DESIGN.md §7). */
+static void
+test_wedged_while_idle (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(SignalLog) log = NULL;
+  g_autoptr(GVariant) messages = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  fixture_allow_warnings (fx);
+  /* connect and session.create are answered, then nothing. */
+  g_setenv ("FAKE_CLI_WEDGE_AFTER", "2", TRUE);
+  fx->config->call_timeout = 3;
+  fx->config->stop_timeout = 1;
+  path = create_session (fx->client, NULL);
+  log = signal_log_new (fx->client, SESSION_IFACE, path);
+  g_unsetenv ("FAKE_CLI_WEDGE_AFTER");
+
+  /* Quiet for longer than the liveness ping's delay, with nothing
+   * pending: a CLI nobody asks anything is not pinged. */
+  spin (1500);
+  g_assert_cmpuint (record_count (fx, "ping"), ==, 0);
+  assert_state_agrees (fx, "running");
+
+  start = g_get_monotonic_time ();
+  reply = call_sync_iterate (fx->client, path, SESSION_IFACE, "GetMessages",
+                             g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))", &error);
+  g_assert_null (reply);
+  /* Found wedged by the ping (BackendFailed), not by the call's own
+   * deadline (that would be Timeout). */
+  assert_dbus_error (error, "BackendFailed", "wedged");
+  /* Within call-timeout plus the ping's own deadline at the most. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 4 * G_USEC_PER_SEC);
+  g_assert_cmpuint (record_count (fx, "ping"), ==, 1);
+
+  /* Restarted, and the session is back under the same path. */
+  signal_log_wait (log, 0, "Event", "copilotd.backend_restarted", 10);
+  messages = call_ok (fx->client, path, SESSION_IFACE, "GetMessages", g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))");
+  g_assert_cmpuint (record_count (fx, "connect"), ==, 2);
+  g_assert_cmpuint (record_count (fx, "session.resume"), ==, 1);
+  assert_state_agrees (fx, "running");
+  wait_cli_children (1, 5);
+}
+
 static void
 test_method_timeout (Fixture       *fx,
                      gconstpointer  data)
@@ -293,7 +344,7 @@ test_method_timeout (Fixture       *fx,
 
   start = g_get_monotonic_time ();
   reply = call_sync_iterate (fx->client, ROOT_PATH, MANAGER_IFACE, "ListSessions",
-                             g_variant_new ("(a{sv})", NULL), "(aa{sv})", &error);
+                             g_variant_new ("(a{sv})", NULL), "(a(sa{sv}s))", &error);
   assert_dbus_error (error, "Timeout", "session.list");
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC - 100000);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
@@ -599,6 +650,7 @@ main (int   argc,
   ADD ("/backend/status/does-not-start", test_status_does_not_start);
   ADD ("/backend/liveness/silent", test_silent_cli);
   ADD ("/backend/liveness/wedged", test_wedged_cli);
+  ADD ("/backend/liveness/wedged-while-idle", test_wedged_while_idle);
   ADD ("/backend/liveness/method-timeout", test_method_timeout);
   ADD ("/backend/hygiene/ignores-sigterm", test_ignores_sigterm);
   g_test_add ("/backend/hygiene/daemon-exit", Fixture, NULL, fixture_setup,
