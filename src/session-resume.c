@@ -107,6 +107,7 @@ copilotd_session_resume_live_async (CopilotdSession     *self,
   JsonNode *value;
   LiveResume *resume;
   guint n_tools;
+  gboolean keep_name;
 
   g_task_set_source_tag (task, copilotd_session_resume_live_async);
   if (self->closed)
@@ -136,12 +137,16 @@ copilotd_session_resume_live_async (CopilotdSession     *self,
       return;
     }
 
-  /* The caller's options take effect, and are kept for a CLI restart. */
+  /* The caller's options take effect, and are kept for a CLI restart;
+   * but while the session has another owner, that owner's clientName
+   * stays: it is the app every prompt names (DESIGN.md §9). */
+  keep_name = self->owner != NULL && g_strcmp0 (self->owner, sender) != 0;
   merged = copilotd_session_dup_params (self);
   object = json_node_get_object (merged);
   json_object_iter_init (&iter, owned_params);
   while (json_object_iter_next (&iter, &member, &value))
-    if (strcmp (member, "tools") != 0)
+    if (strcmp (member, "tools") != 0 &&
+        !(keep_name && strcmp (member, "clientName") == 0 && json_object_has_member (object, member)))
       json_object_set_member (object, member, json_node_copy (value));
   joined = join_tools (self->tools, tools);
   if (joined->len > 0)

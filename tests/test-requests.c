@@ -307,6 +307,30 @@ test_elicitation (Fixture       *fx,
   g_assert_nonnull (request_string (forms, "working-directory"));
 }
 
+/* Another app that resumes the live session does not become the app that
+ * asks: prompts still name the session's owner. */
+static void
+test_client_name_stays_owners (Fixture       *fx,
+                               gconstpointer  data)
+{
+  g_autoptr(Client) forms = client_new (fixture_connect (fx));
+  GDBusConnection *other = fixture_connect (fx);
+  g_autoptr(GVariant) options = g_variant_ref_sink (g_variant_new_parsed ("{'client-name': <'org.example.Paint'>}"));
+  g_autofree char *path = create_session (fx->client, options);
+  g_autofree char *id = session_id_of (fx->client, path);
+  g_autofree char *event = event_frame ("elicitation.requested", ELICITATION_DATA);
+  const char *lines[] = { event, NULL };
+  g_autoptr(GVariant) reply = NULL;
+
+  register_agent (forms, "['elicitation']");
+  reply = call_ok (other, ROOT_PATH, MANAGER_IFACE, "ResumeSession",
+                   g_variant_new_parsed ("(%s, {'client-name': <'org.example.Other'>})", id), "(o)");
+  send_raw (fx, other, path, lines);
+  record_wait (fx, "session.ui.handlePendingElicitation", 1, 10);
+  g_assert_cmpstr (g_ptr_array_index (forms->methods, 0), ==, "Agent.RequestElicitation");
+  g_assert_cmpstr (request_string (forms, "client-name"), ==, "org.example.Paint");
+}
+
 /* Nobody can fill in a form: it is cancelled, never left pending. */
 static void
 test_elicitation_nobody (Fixture       *fx,
@@ -687,6 +711,60 @@ test_command_joins_on_resume (Fixture       *fx,
   g_assert_cmpuint (first->methods->len, ==, 0);
 }
 
+/* The CLI crashes: the session is resumed on the new CLI with its hooks
+ * and commands, and they still reach their providers. */
+static void
+test_providers_after_restart (Fixture       *fx,
+                              gconstpointer  data)
+{
+  g_autoptr(Client) client = client_new (fixture_connect (fx));
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) crash = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) resume = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *request = request_frame (913, "hooks.invoke", HOOK_INPUT);
+  g_autofree char *event = event_frame ("command.execute",
+                                        "{\"requestId\":\"cmd-4\",\"command\":\"/deploy later\","
+                                        "\"commandName\":\"deploy\",\"args\":\"later\"}");
+  const char *lines[] = { request, event, NULL };
+  JsonArray *commands;
+
+  fixture_allow_warnings (fx);
+  client->hook_output = "{\"permissionDecision\":\"deny\"}";
+  reply = call_ok (client->conn, ROOT_PATH, MANAGER_IFACE, "CreateSession",
+                   g_variant_new_parsed ("({'hooks': <[{'types': <['preToolUse']>,"
+                                         " 'provider': <objectpath '" CLIENT_PATH "'>}]>,"
+                                         " 'commands': <[{'name': <'deploy'>, 'description': <'Ship it'>,"
+                                         " 'provider': <objectpath '" CLIENT_PATH "'>}]>},)"),
+                   "(o)");
+  g_variant_get (reply, "(o)", &path);
+  id = session_id_of (client->conn, path);
+
+  crash = call_sync_iterate (client->conn, path, SESSION_IFACE, "SendAndWait",
+                             g_variant_new ("(sa{sv})", "CRASH", NULL), "(sa{sv})", &error);
+  assert_dbus_error (error, "BackendFailed", NULL);
+  record_wait (fx, "session.resume", 1, 20);
+  resume = record_last (fx, "session.resume");
+  g_assert_cmpstr (json_object_get_string_member (resume, "sessionId"), ==, id);
+  g_assert_true (json_object_get_boolean_member (resume, "hooks"));
+  commands = json_object_get_array_member (resume, "commands");
+  g_assert_cmpuint (json_array_get_length (commands), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (commands, 0), "name"),
+                   ==, "deploy");
+
+  /* The new CLI's requests reach the same providers. */
+  send_raw (fx, client->conn, path, lines);
+  answer = wait_response (fx, 913);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (answer, "output"),
+                                                  "permissionDecision"), ==, "deny");
+  record_wait (fx, "session.commands.handlePendingCommand", 1, 10);
+  g_assert_cmpstr (client->last_name, ==, "deploy");
+  g_assert_cmpstr (client->last_args, ==, "later");
+}
+
 /* Bad hooks and commands options name the key. */
 static void
 test_provider_options (Fixture       *fx,
@@ -722,6 +800,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/requests/elicitation", test_elicitation);
   ADD ("/requests/elicitation-nobody", test_elicitation_nobody);
+  ADD ("/requests/client-name-stays-owners", test_client_name_stays_owners);
   ADD ("/requests/plan-approval", test_plan_approval);
   ADD ("/requests/plan-nobody", test_plan_nobody);
   ADD ("/requests/mode-switch", test_mode_switch);
@@ -731,6 +810,7 @@ main (int argc, char **argv)
   ADD ("/requests/hook-failure-drops-allow", test_hook_failure_drops_allow);
   ADD ("/requests/command-joins-on-resume", test_command_joins_on_resume);
   ADD ("/requests/provider-options", test_provider_options);
+  ADD ("/requests/providers-after-restart", test_providers_after_restart);
 
   return g_test_run ();
 }
