@@ -761,8 +761,10 @@ ctl_agent_free (CtlAgent *self)
         {
           if (request->kind == REQUEST_PERMISSION)
             complete_permission (request, 0, NULL);
-          else
+          else if (request->kind == REQUEST_USER_INPUT)
             complete_user_input (request, 1, NULL, FALSE);
+          else
+            agent_request_refuse (request);
         }
       request_free (request);
     }

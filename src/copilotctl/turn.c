@@ -308,6 +308,10 @@ error_timeout_cb (gpointer user_data)
 {
   Turn *self = user_data;
 
+  /* After a rate limit the CLI asks about the auto model before its
+   * session.idle: a question on the screen waits for its answer. */
+  if (self->prompting)
+    return G_SOURCE_CONTINUE;
   self->error_timeout_id = 0;
   end_turn (self);
   return G_SOURCE_REMOVE;

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""A tiny stdio MCP server for test_requests.py: its tools ask the client
-for input through elicitation/create (ask_color: a form; open_page: a URL)
-and report what came back. The client's initialize parameters are written
-to LOG.init. Every answer it receives is appended as a JSON line to the file named
-by its first argument, so the test can see what reached the server.
+"""A tiny stdio MCP server for the end-to-end tests of requests: its tools
+ask the client for input through elicitation/create (ask_color and
+ask_profile: forms; open_page: a URL) and report what came back. Every
+answer it receives is appended as a JSON line to the file named by its
+first argument (LOG), so a test can see what reached the server; the
+client's initialize parameters are written to LOG.init.
 
 MCP over stdio is newline-delimited JSON-RPC 2.0."""
 
@@ -34,6 +35,14 @@ def log(entry):
         f.write(json.dumps(entry) + "\n")
 
 
+# Several fields of each kind, with defaults for all but one that is optional.
+PROFILE = {"type": "object",
+           "properties": {
+               "name": {"type": "string", "description": "Your name", "default": "Anonymous"},
+               "size": {"type": "string", "enum": ["small", "large"], "default": "small"},
+               "urgent": {"type": "boolean", "default": False},
+               "count": {"type": "integer"}},
+           "required": ["name"]}
 URL_FORM = {"mode": "url", "message": "Sign in to Paint", "url": "https://paint.example/login",
             "elicitationId": "paint-login-1"}
 
@@ -41,6 +50,8 @@ URL_FORM = {"mode": "url", "message": "Sign in to Paint", "url": "https://paint.
 def call_tool(request):
     if request["params"].get("name") == "open_page":
         params = URL_FORM
+    elif request["params"].get("name") == "ask_profile":
+        params = {"message": "Tell us about you", "requestedSchema": PROFILE}
     else:
         params = {"message": "Pick a color", "requestedSchema": SCHEMA}
     send({"jsonrpc": "2.0", "id": "form-1", "method": "elicitation/create", "params": params})
@@ -71,6 +82,8 @@ def handle(message):
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": message["id"], "result": {"tools": [{
             "name": "ask_color", "description": "Asks the user for a color",
+            "inputSchema": {"type": "object", "properties": {}}}, {
+            "name": "ask_profile", "description": "Asks the user for a profile",
             "inputSchema": {"type": "object", "properties": {}}}, {
             "name": "open_page", "description": "Asks the user to open a sign-in page",
             "inputSchema": {"type": "object", "properties": {}}}]}})
