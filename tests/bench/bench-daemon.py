@@ -263,19 +263,30 @@ class Bench:
         workdir = os.path.join(self.tmp, "work")
         os.makedirs(workdir, exist_ok=True)
         results["e2e_daemon"], results["e2e_sdk"] = [], []
-        for i in range(2):
-            log(f"end to end through copilotd ({i + 1}/2)")
+
+        def through_daemon():
             self.start_daemon(a.cli, cli_env)
-            results["e2e_daemon"].append(self.peer("turn", a.runs, prompt, a.words, workdir)[0])
+            results["e2e_daemon"].append(self.peer("turn", a.runs, prompt, a.words, workdir,
+                                                   a.rate_runs)[0])
             self.stop_daemon()
-            log(f"end to end with the Node SDK ({i + 1}/2)")
+
+        def with_sdk():
             env = dict(self.env)
             env.update(cli_env)
             env["COPILOT_HOME"] = os.path.join(self.tmp, "sdk-home")
-            out = subprocess.run(["node", script, a.cli, str(a.runs), prompt, str(a.words), workdir],
+            out = subprocess.run(["node", script, a.cli, str(a.runs), prompt, str(a.words), workdir,
+                                  str(a.rate_runs)],
                                  env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                  check=True, cwd=self.tmp, timeout=600).stdout.decode()
             results["e2e_sdk"].append(json.loads(out.strip().splitlines()[-1]))
+
+        # In alternating order (ABBA), so that a drift of the machine's
+        # load during the run weighs on both alike.
+        for i in range(2):
+            for name, run in ((("copilotd", through_daemon), ("the Node SDK", with_sdk)) if i == 0 else
+                              (("the Node SDK", with_sdk), ("copilotd", through_daemon))):
+                log(f"end to end with {name} ({i + 1}/2)")
+                run()
 
 
 # -- the table -------------------------------------------------------------------
@@ -381,7 +392,8 @@ def table(r, args, load_before, load_after):
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(6)]
     lines = [f"copilotd benchmark: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
              f"{os.cpu_count()} cores ({cpu_model()}), load average {load_before} before, "
-             f"{load_after} after; median (min–max) of {args.runs} runs"]
+             f"{load_after} after; median (min–max) of {args.runs} runs "
+             f"({2 * args.rate_runs} answers for the {args.words}-word row)"]
     for x in [head] + rows:
         lines.append("  ".join(x[i].ljust(widths[i]) for i in range(6)).rstrip())
     missed = sum(1 for x in rows if x[5] == "MISSED")
@@ -407,6 +419,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--count", type=int, default=100000)
     parser.add_argument("--words", type=int, default=2000)
+    parser.add_argument("--rate-runs", type=int, default=15,
+                        help="WORDS-word answers per round (two rounds each): their rate varies most")
     parser.add_argument("--only", choices=["fake", "real"], help="run one half (for profiling)")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()

@@ -19,10 +19,10 @@
  *                      until stdin closes
  *   coldstart K CMD…   K times: exec CMD, wait until it owns the bus name,
  *                      SIGTERM it
- *   turn K PROMPT WORDS DIR  end to end on a real CLI: CreateSession in DIR
- *                      (first and warm), K × (Send PROMPT → final
- *                      assistant.message), K × (a WORDS-word answer: words/s
- *                      at the client)
+ *   turn K PROMPT WORDS DIR [R]  end to end on a real CLI: CreateSession
+ *                      in DIR (first and warm), K × (Send PROMPT → final
+ *                      assistant.message), R (default K) × (a WORDS-word
+ *                      answer: words/s at the client)
  */
 #include "config.h"
 
@@ -592,7 +592,8 @@ static int
 mode_turn (guint       runs,
            const char *prompt,
            guint       words,
-           const char *workdir)
+           const char *workdir,
+           guint       rate_runs)
 {
   g_autoptr(GDBusConnection) connection = connect_bus ();
   g_autoptr(GArray) create_ns = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -619,7 +620,7 @@ mode_turn (guint       runs,
     }
   for (guint i = 0; i < runs; i++)
     g_array_append_val (turn_ns, (guint64) { run_turn (connection, path, prompt, &t) });
-  for (guint i = 0; i < runs; i++)
+  for (guint i = 0; i < rate_runs; i++)
     {
       run_turn (connection, path, long_prompt, &t);
       if (t.words != words)
@@ -661,8 +662,8 @@ main (int    argc,
     return mode_sessions ();
   if (strcmp (mode, "coldstart") == 0 && argc > 3)
     return mode_coldstart (atoi (argv[2]), argv + 3);
-  if (strcmp (mode, "turn") == 0 && argc == 6)
-    return mode_turn (atoi (argv[2]), argv[3], atoi (argv[4]), argv[5]);
+  if (strcmp (mode, "turn") == 0 && (argc == 6 || argc == 7))
+    return mode_turn (atoi (argv[2]), argv[3], atoi (argv[4]), argv[5], atoi (argv[argc == 7 ? 6 : 2]));
   g_printerr ("Usage: bench-peer flood|raw-sub|raw-emit|raw-server|rtt|sessions|coldstart|turn …\n");
   return 2;
 }

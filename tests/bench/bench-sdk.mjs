@@ -2,13 +2,15 @@
 // bench-sdk.mjs: the official Node SDK (@github/copilot-sdk) doing what
 // `bench-peer turn` does through copilotd, directly on the same native CLI.
 //
-// Usage: node bench-sdk.mjs CLI RUNS PROMPT WORDS DIR  (the model's address and
-// COPILOT_HOME come from the environment, as for copilotd)
+// Usage: node bench-sdk.mjs CLI RUNS PROMPT WORDS DIR [RATE_RUNS]  (the model's
+// address and COPILOT_HOME come from the environment, as for copilotd;
+// RATE_RUNS, default RUNS, is the number of WORDS-word answers)
 // Prints one JSON line with the same keys as `bench-peer turn`.
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 
-const [cli, runsArg, prompt, wordsArg, workdir] = process.argv.slice(2);
+const [cli, runsArg, prompt, wordsArg, workdir, rateRunsArg] = process.argv.slice(2);
 const runs = Number(runsArg);
+const rateRuns = Number(rateRunsArg ?? runsArg);
 const words = Number(wordsArg);
 const now = () => Number(process.hrtime.bigint());
 
@@ -69,7 +71,7 @@ for (let i = 0; i < runs; i++) {
 }
 for (let i = 0; i < runs; i++)
   turn.push((await runTurn(session, prompt)).ns / 1000);
-for (let i = 0; i < runs; i++) {
+for (let i = 0; i < rateRuns; i++) {
   const t = await runTurn(session, `SLOW: ${words}`);
   if (t.words !== words)
     console.error(`bench-sdk: ${t.words} words of ${words} arrived`);
