@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <string.h>
 
 #include "fuzz-common.h"
 #include "jsonrpc.h"
@@ -41,6 +42,27 @@ on_request (CopilotdJsonrpc *rpc,
   return TRUE;
 }
 
+/* A delta read without a tree: every string UTF-8 and as long as said.
+ * Every other one is declined, so that the tree path reads it too. */
+static gboolean
+on_delta (const CopilotdJsonDelta *delta,
+          gpointer                 user_data)
+{
+  const char * const meta[] = { delta->id, delta->parent_id, delta->timestamp, delta->agent_id };
+  guint *n = user_data;
+
+  g_assert (g_utf8_validate (delta->session_id, -1, NULL));
+  g_assert (g_str_equal (delta->type, "assistant.message_delta") ||
+            g_str_equal (delta->type, "assistant.reasoning_delta"));
+  for (gsize i = 0; i < G_N_ELEMENTS (meta); i++)
+    g_assert (meta[i] == NULL || g_utf8_validate (meta[i], -1, NULL));
+  g_assert (strlen (delta->message_id) == delta->message_id_len);
+  g_assert (g_utf8_validate_len (delta->message_id, delta->message_id_len, NULL));
+  g_assert (strlen (delta->text) == delta->text_len);
+  g_assert (g_utf8_validate_len (delta->text, delta->text_len, NULL));
+  return (*n)++ % 2 == 0;
+}
+
 static void
 on_call_done (GObject      *source,
               GAsyncResult *result,
@@ -71,9 +93,11 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   gsize split = size > 0 ? data[0] % (size + 1) : 0;
   gsize fixed_len = 0;
   g_autofree char *fixed = NULL;
+  guint n_deltas = 0;
 
   g_signal_connect (rpc, "notification", G_CALLBACK (on_notification), NULL);
   g_signal_connect (rpc, "request", G_CALLBACK (on_request), NULL);
+  copilotd_jsonrpc_set_delta_func (rpc, on_delta, &n_deltas);
   /* Ids 1 and 2 are pending, so responses find a caller. */
   copilotd_jsonrpc_call_async (rpc, "ping", NULL, NULL, on_call_done, NULL);
   copilotd_jsonrpc_call_async (rpc, "status.get", NULL, NULL, on_call_done, NULL);
