@@ -3,8 +3,9 @@
 """End-to-end: copilotctl answers the requests of DESIGN.md §9 on a
 terminal, with the real CLI 1.0.102 and the offline model. `copilotctl
 agent` and `ask` (one agent implementation) fill in an MCP server's form
-field by field, answer the switch to the auto model after a rate limit,
-name the app that asks, and without a terminal refuse unless --yes or
+field by field (and show a URL form), approve or reject a plan with
+feedback, answer the switch to the auto model after a rate limit, name the
+app that asks, and without a terminal refuse unless --yes or
 --no decides. What was typed is checked where it lands: in the MCP
 server's answer log and in the session's model.
 
@@ -69,7 +70,10 @@ class Terminal:
             if match:
                 self.pos = match.end()
             return match is not None or self.exited()
-        h.wait_until(found, h.TURN_TIMEOUT, what)
+        try:
+            h.wait_until(found, h.TURN_TIMEOUT, what)
+        except h.TestFailure as e:
+            raise h.TestFailure(f"{e}; copilotctl wrote:\n{self.text()}") from None
         check(self.status is None, f"copilotctl exited waiting for {what}:\n{self.text()}")
 
     def type(self, text):
@@ -199,6 +203,25 @@ def test_agent_fills_form_field_by_field(fx):
     check(status == 130, f"agent exited {status} on Ctrl-C")
 
 
+def test_agent_shows_url_form(fx):
+    term = Terminal(fx, ["agent"])
+    case, log = form_case(fx, "agent-url")
+    try:
+        term.wait_for(r"Waiting for requests", "the agent to register")
+        after = fx.next_order()
+        case.client.send(case.path, "TOOL: paint-open_page {}")
+        term.wait_for(r"An MCP server asks for input.*App:\s+org\.example\.Paint.*Sign in to Paint"
+                      r".*URL:\s+https://paint\.example/login.*Fill in\?[^\n]*: ", "the URL form")
+        term.type("y\n")
+        case.signals.wait_event("session.idle", after=after)
+        answers = req.read_lines(log)
+        check(len(answers) == 1 and answers[0].get("action") == "accept" and
+              not answers[0].get("content"), f"the MCP server received {answers}")
+    finally:
+        term.close()
+        case.close()
+
+
 def test_agent_answers_mode_switch(fx):
     term = Terminal(fx, ["agent"])
     client = fx.new_client()
@@ -254,6 +277,34 @@ def test_ask_fills_form(fx):
               f"the MCP server received {answers}")
     finally:
         term.close()
+        case.close()
+
+
+def test_ask_rejects_plan_with_feedback(fx):
+    client = fx.new_client()
+    case = req.Case(fx, {"client-name": V("s", "org.example.Planner")}, client)
+    try:
+        client.call(case.path, "Session", "SetMode", ("plan", {}), "(sa{sv})")
+        h.wait_until(lambda: client.get_property(case.path, "Session", "Mode") == "plan", 30,
+                     "Mode plan")
+        after = fx.next_order()
+        term = Terminal(fx, ["ask", "--session", session_id(case),
+                             'TOOL: exit_plan_mode {"summary": "Add a README"}'])
+        try:
+            term.wait_for(r"Copilot has a plan.*App:\s+org\.example\.Planner.*Add a README"
+                          r".*\(recommended\).*interactive.*Approve\?[^\n]*: ", "the plan")
+            term.type("n\n")
+            term.wait_for(r"What should change[^\n]*: ", "the feedback question")
+            term.type("Write it in Markdown\n")
+            status = term.wait_exit()
+        finally:
+            term.close()
+        check(status == 0, f"ask exited {status}:\n{term.text()}")
+        _, completed = case.signals.wait_event("exit_plan_mode.completed", after=after)
+        check(data(completed).get("approved") is False, f"completed: {data(completed)}")
+        check(any("Write it in Markdown" in json.dumps(r) for r in case.requests()),
+              "the feedback did not reach the model")
+    finally:
         case.close()
 
 

@@ -239,8 +239,36 @@ def test_mode_switch_yes_moves_to_auto(fx):
         check(data(change).get("cause") == "rate_limit_auto_switch", f"model_change: {data(change)}")
         h.wait_until(lambda: client.get_property(case.path, "Session", "Model") == "auto", 30,
                      "Model auto")
+        # On auto, a rate limit is not eligible for a switch: nobody is asked.
+        after = fx.next_order()
+        case.turn(RATE_LIMIT)
+        _, error = case.signals.wait_event("session.error", after=after)
+        check(data(error).get("eligibleForAutoSwitch") is False, f"session.error: {data(error)}")
+        check(agent.count("RequestModeSwitch") == 1, f"agent calls: {agent.calls}")
         check_next_turn(case, "After the switch")
     finally:
+        case.close()
+
+
+def test_mode_switch_yes_always(fx):
+    # yes-always is the wire's yes_always. CLI 1.0.102 headless keeps
+    # nothing of it: a rate limit in another session asks again.
+    client = fx.new_client()
+    agent = agent_for(client, ["permission", "mode-switch"], {"RequestModeSwitch": ("yes-always", {})})
+    case = Case(fx, client=client)
+    other = None
+    try:
+        _, completed = mode_switch_turn(case)
+        check(completed.get("response") == "yes_always", f"completed: {completed}")
+        h.wait_until(lambda: client.get_property(case.path, "Session", "Model") == "auto", 30,
+                     "Model auto")
+        other = Case(fx, client=client)
+        mode_switch_turn(other)
+        check(agent.count("RequestModeSwitch") == 2, f"agent calls: {agent.calls}")
+    finally:
+        if other is not None:
+            other.signals.close()
+            client.destroy(other.path)
         case.close()
 
 
