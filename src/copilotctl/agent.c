@@ -9,10 +9,8 @@
 #include "config.h"
 
 #include <string.h>
-#include <unistd.h>
 
 #include <glib/gi18n.h>
-#include <glib-unix.h>
 
 #include "copilotd-error.h"
 #include "agent-private.h"
@@ -603,47 +601,52 @@ handle_request_mode_switch (CopilotdDbusAgent     *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Answers @link's request with the refusal (the daemon ignores it; it only
+ * frees the invocation) and drops it, telling the person when it was the
+ * one on screen. */
+static void
+withdraw (CtlAgent   *self,
+          GList      *link,
+          const char *why)
+{
+  Request *request = link->data;
+
+  if (request->kind == REQUEST_PERMISSION)
+    complete_permission (request, 0, NULL);
+  else if (request->kind == REQUEST_USER_INPUT)
+    complete_user_input (request, 1, NULL, FALSE);
+  else
+    agent_request_refuse (request);
+
+  if (link == self->requests.head)
+    {
+      FILE *out = ctl_term_get_output (self->term);
+
+      fprintf (out, "\n%s%s%s\n", ctl_style (out, CTL_STYLE_DIM), why, ctl_style (out, CTL_STYLE_RESET));
+      finish_head (self);
+    }
+  else
+    {
+      g_queue_delete_link (&self->requests, link);
+      request_free (request);
+    }
+}
+
 static gboolean
 handle_cancel (CtlAgent              *self,
                GDBusMethodInvocation *invocation,
                const char            *request_id,
                CopilotdDbusAgent     *skeleton)
 {
-  GList *link;
-
   if (!check_sender (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
-  for (link = self->requests.head; link != NULL; link = link->next)
-    {
-      Request *request = link->data;
-
-      if (g_strcmp0 (request->request_id, request_id) != 0)
-        continue;
-
-      /* The daemon ignores this reply; it only frees the invocation. */
-      if (request->kind == REQUEST_PERMISSION)
-        complete_permission (request, 0, NULL);
-      else if (request->kind == REQUEST_USER_INPUT)
-        complete_user_input (request, 1, NULL, FALSE);
-      else
-        agent_request_refuse (request);
-
-      if (link == self->requests.head)
-        {
-          FILE *out = ctl_term_get_output (self->term);
-
-          fprintf (out, "\n%s%s%s\n", ctl_style (out, CTL_STYLE_DIM),
-                   _("(request withdrawn)"), ctl_style (out, CTL_STYLE_RESET));
-          finish_head (self);
-        }
-      else
-        {
-          g_queue_delete_link (&self->requests, link);
-          request_free (request);
-        }
-      break;
-    }
+  for (GList *link = self->requests.head; link != NULL; link = link->next)
+    if (g_strcmp0 (((Request *) link->data)->request_id, request_id) == 0)
+      {
+        withdraw (self, link, _("(request withdrawn)"));
+        break;
+      }
 
   copilotd_dbus_agent_complete_cancel (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -729,6 +732,16 @@ ctl_agent_register (CtlAgent *self,
 }
 
 void
+ctl_agent_withdraw_all (CtlAgent *self)
+{
+  /* The ones waiting first: withdrawing the head asks the next one. */
+  while (self->requests.length > 1)
+    withdraw (self, self->requests.tail, _("(request withdrawn: copilotd left)"));
+  if (self->requests.head != NULL)
+    withdraw (self, self->requests.head, _("(request withdrawn: copilotd left)"));
+}
+
+void
 ctl_agent_set_prompt_func (CtlAgent          *self,
                            CtlAgentPromptFunc func,
                            gpointer           user_data)
@@ -774,158 +787,4 @@ ctl_agent_free (CtlAgent *self)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
   g_clear_object (&self->skeleton);
   g_free (self);
-}
-
-typedef struct {
-  Ctl *ctl;          /* unowned */
-  int status;
-} AgentCommand;
-
-static void
-agent_released_cb (gpointer user_data)
-{
-  AgentCommand *command = user_data;
-
-  ctl_printerr ("%s", _("copilotd released this agent"));
-  command->status = CTL_EXIT_OK;
-  g_main_loop_quit (command->ctl->loop);
-}
-
-static void
-agent_daemon_vanished_cb (GDBusConnection *bus,
-                          const char      *name,
-                          gpointer         user_data)
-{
-  AgentCommand *command = user_data;
-
-  ctl_printerr ("%s", _("copilotd left the bus"));
-  command->status = CTL_EXIT_FAILURE;
-  g_main_loop_quit (command->ctl->loop);
-}
-
-static gboolean
-agent_stop_cb (gpointer user_data)
-{
-  AgentCommand *command = user_data;
-
-  command->status = CTL_EXIT_OK;
-  g_main_loop_quit (command->ctl->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-agent_interrupt_cb (gpointer user_data)
-{
-  AgentCommand *command = user_data;
-
-  command->status = CTL_EXIT_INTERRUPTED;
-  g_main_loop_quit (command->ctl->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-/* AgentManager.RequestDefaultAgent: newest on the user's default stack. */
-static gboolean
-request_default (Ctl     *ctl,
-                 GError **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-
-  reply = g_dbus_connection_call_sync (ctl->bus, CTL_BUS_NAME, CTL_ROOT_PATH,
-                                       "io.github.copilotd.Copilot1.AgentManager", "RequestDefaultAgent",
-                                       g_variant_new ("(o)", CTL_AGENT_PATH), NULL,
-                                       G_DBUS_CALL_FLAGS_NONE, CTL_CALL_TIMEOUT_MS, NULL, error);
-  return reply != NULL;
-}
-
-/* `copilotctl agent`: like pkttyagent, answers prompts of every session of
- * this user that has no agent of its own, until Ctrl-C. */
-int
-ctl_cmd_agent (Ctl   *ctl,
-               int    argc,
-               char **argv)
-{
-  /* Like pkttyagent: asked when the session's own client has no agent. */
-  gboolean fallback = TRUE, yes = FALSE, no = FALSE, make_default = FALSE;
-  g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CtlAgent) agent = NULL;
-  AgentCommand command = { ctl, CTL_EXIT_OK };
-  guint sigint, sigterm, watch;
-  const GOptionEntry entries[] = {
-    { "no-fallback", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &fallback,
-      N_("Be asked before other agents of your user, not only when no other agent is there"), NULL },
-    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_("Approve every permission request without asking"), NULL },
-    { "no", 'n', 0, G_OPTION_ARG_NONE, &no, N_("Reject every permission request without asking"), NULL },
-    { "default", 'd', 0, G_OPTION_ARG_NONE, &make_default,
-      N_("Be your user's default agent: asked before other agents of sessions that have none of their own"), NULL },
-    G_OPTION_ENTRY_NULL
-  };
-
-  context = g_option_context_new (NULL);
-  g_option_context_set_summary (context,
-    _("Answer the permission requests and questions of all your sessions on this terminal, until Ctrl-C."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries (context, ctl_global_entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      ctl_usage_error ("agent", "%s", error->message);
-      return CTL_EXIT_USAGE;
-    }
-  if (argc > 1)
-    {
-      ctl_usage_error ("agent", _("unexpected argument: %s"), argv[1]);
-      return CTL_EXIT_USAGE;
-    }
-  if (yes && no)
-    {
-      ctl_usage_error ("agent", "%s", _("--yes and --no cannot be used together"));
-      return CTL_EXIT_USAGE;
-    }
-  if (!ctl_connect (ctl))
-    return CTL_EXIT_FAILURE;
-
-  /* Fallback agents are asked after every other one, default or not: the
-   * default agent is an ordinary agent on top of the user's stack. */
-  if (make_default)
-    fallback = FALSE;
-  agent = ctl_agent_new (ctl, yes ? CTL_ANSWER_YES : no ? CTL_ANSWER_NO : CTL_ANSWER_ASK,
-                         TRUE, &error);
-  if (agent == NULL || !ctl_agent_register (agent, fallback, &error) ||
-      (make_default && !request_default (ctl, &error)))
-    {
-      ctl_print_error (error);
-      return CTL_EXIT_FAILURE;
-    }
-  if (ctl_daemon_owner (ctl, &error) == NULL)
-    {
-      ctl_print_error (error);
-      return CTL_EXIT_FAILURE;
-    }
-  ctl_agent_set_release_func (agent, G_CALLBACK (agent_released_cb), &command);
-  sigint = g_unix_signal_add (SIGINT, agent_interrupt_cb, &command);
-  sigterm = g_unix_signal_add (SIGTERM, agent_stop_cb, &command);
-
-  if (ctl->json)
-    {
-      /* Scripts learn when requests start reaching this agent. */
-      g_autoptr(JsonNode) ready = json_from_string ("{\"type\":\"ready\"}", NULL);
-
-      ctl_json_print (ready);
-    }
-  else
-    {
-      if (agent->mode == CTL_ANSWER_ASK && agent->term == NULL)
-        ctl_printerr ("%s", _("no terminal: every request will be rejected (use --yes to approve)"));
-      else if (isatty (STDERR_FILENO))
-        fprintf (stderr, "%s\n", _("Waiting for requests; press Ctrl-C to stop."));
-    }
-
-  watch = g_bus_watch_name_on_connection (ctl->bus, CTL_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                          NULL, agent_daemon_vanished_cb, &command, NULL);
-  g_main_loop_run (ctl->loop);
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
-  g_bus_unwatch_name (watch);
-  return command.status;
 }

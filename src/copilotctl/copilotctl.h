@@ -167,6 +167,8 @@ void        ctl_agent_set_prompt_func (CtlAgent          *agent,
 void        ctl_agent_set_release_func (CtlAgent   *agent,
                                         GCallback   func,
                                         gpointer    user_data);
+/* copilotd left: answers every pending request with the refusal. */
+void        ctl_agent_withdraw_all  (CtlAgent       *agent);
 void        ctl_agent_free          (CtlAgent       *agent);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CtlAgent, ctl_agent_free)
 
