@@ -756,6 +756,105 @@ test_agent_answers_later (Fixture *fx, gconstpointer data)
   agent_log_clear (&log);
 }
 
+typedef struct {
+  GArray *seen;       /* owned: gboolean, each value of :registered */
+  gboolean back;      /* registered again */
+} Registrations;
+
+static void
+on_registered_changed (CopilotAgent *agent, GParamSpec *pspec, Registrations *r)
+{
+  gboolean registered = copilot_agent_get_registered (agent);
+
+  g_array_append_val (r->seen, registered);
+  r->back = registered;
+}
+
+static void
+on_released (CopilotAgent *agent, guint *n)
+{
+  (*n)++;
+}
+
+static void
+on_daemon_quit (CopilotdDaemon *daemon, int status, gboolean *quit)
+{
+  *quit = TRUE;
+}
+
+/* Stops the in-process daemon and starts another on a new connection,
+ * as a restart of copilotd does. */
+static void
+restart_daemon (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean quit = FALSE;
+
+  g_signal_connect (fx->daemon, "quit", G_CALLBACK (on_daemon_quit), &quit);
+  copilotd_daemon_shutdown (fx->daemon, 0);
+  wait_flag (&quit, 20, "the daemon to quit");
+  g_clear_object (&fx->daemon);
+  g_dbus_connection_close_sync (fx->daemon_conn, NULL, NULL);
+  g_ptr_array_add (fx->extra_clients, g_steal_pointer (&fx->daemon_conn));
+
+  fx->daemon_conn = test_connect (g_test_dbus_get_bus_address (fx->bus));
+  fx->config = copilotd_config_new ();
+  fx->config->cli_path = g_strdup (FAKE_CLI_PATH);
+  fx->config->copilot_home = g_strdup (fx->home);
+  fx->daemon = copilotd_daemon_new (fx->config);
+  g_assert_true (copilotd_daemon_start (fx->daemon, fx->daemon_conn, FALSE, &error));
+  g_assert_no_error (error);
+}
+
+/* The daemon releases its agents as it shuts down; an app's agent is
+ * registered with the next daemon all the same (and asks to be the
+ * default again), and the next prompt reaches it. */
+static void
+test_agent_registered_after_restart (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  AgentLog log = { .decision = COPILOT_PERMISSION_APPROVE_ONCE };
+  g_autoptr(CopilotAgent) agent = new_agent (client, &log);
+  g_autoptr(CopilotSession) session = NULL;
+  g_autoptr(GArray) seen = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  Registrations r = { seen, FALSE };
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) released = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *content = NULL;
+  guint n_released = 0;
+
+  copilot_agent_request_default (agent, NULL, store_result, &result);
+  g_assert_true (copilot_agent_request_default_finish (agent, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_signal_connect (agent, "notify::registered", G_CALLBACK (on_registered_changed), &r);
+  g_signal_connect (agent, "released", G_CALLBACK (on_released), &n_released);
+
+  /* What the daemon's shutdown sends each agent, from the daemon. */
+  g_dbus_connection_call (fx->daemon_conn, g_dbus_connection_get_unique_name (fx->client),
+                          copilot_agent_get_object_path (agent), BUS_NAME ".Agent", "Release", NULL,
+                          G_VARIANT_TYPE ("()"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, store_result, &released);
+  reply = g_dbus_connection_call_finish (fx->daemon_conn, wait_result (&released), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (reply);
+  g_assert_cmpuint (n_released, ==, 1);
+  g_assert_false (copilot_agent_get_registered (agent));
+
+  restart_daemon (fx);
+  wait_flag (&r.back, 20, "the agent to be registered with the new daemon");
+  g_assert_cmpuint (seen->len, ==, 2);
+  g_assert_false (g_array_index (seen, gboolean, 0));
+  g_assert_true (g_array_index (seen, gboolean, 1));
+
+  session = new_session (client, NULL);
+  content = send_and_wait (session, "PERMISSION: ls -l", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (content, ==, "Permission: approved");
+  g_assert_cmpuint (log.n_requests, ==, 1);
+  agent_log_clear (&log);
+}
+
 static void
 test_agent_dropped_prompt_refused (Fixture *fx, gconstpointer data)
 {
@@ -1314,6 +1413,7 @@ main (int   argc,
   ADD ("/libcopilot/session/fd-attachment", test_fd_attachment);
   ADD ("/libcopilot/agent/answers-later", test_agent_answers_later);
   ADD ("/libcopilot/agent/dropped-prompt-refused", test_agent_dropped_prompt_refused);
+  ADD ("/libcopilot/agent/registered-after-restart", test_agent_registered_after_restart);
   ADD ("/libcopilot/agent/user-input", test_agent_user_input);
   ADD ("/libcopilot/agent/cancel", test_agent_cancel);
   ADD ("/libcopilot/agent/checks-sender", test_agent_checks_sender);

@@ -21,6 +21,7 @@ struct _CopilotAgent
   guint registration_id;
   gboolean registered;
   gboolean wanted;               /* registered by the app: again after a daemon restart */
+  gboolean is_default;           /* the app asked for it: again after a daemon restart */
   gulong daemon_handler;
   GHashTable *prompts;           /* owned: request id → CopilotPrompt* (unowned, weak) */
 };
@@ -143,8 +144,8 @@ agent_method_call (GDBusConnection       *connection,
   else if (g_strcmp0 (method, "Release") == 0)
     {
       g_dbus_method_invocation_return_value (invocation, NULL);
-      /* Dropped on purpose: not registered again after a restart. */
-      self->wanted = FALSE;
+      /* The daemon drops its agents as it shuts down: still wanted, so
+       * registered again with the next one (the app may unregister). */
       if (self->registered)
         {
           self->registered = FALSE;
@@ -349,7 +350,10 @@ copilot_agent_class_init (CopilotAgentClass *klass)
    * CopilotAgent::released:
    * @self: the agent
    *
-   * The daemon dropped the agent (it exited, or the agent was replaced).
+   * The daemon dropped the agent, as it does when it shuts down.
+   * #CopilotAgent:registered turns %FALSE; the agent is registered again
+   * (and asks to be the default again, if it was) as soon as a daemon owns
+   * the bus name anew, unless the app calls copilot_agent_unregister().
    */
   signals[SIGNAL_RELEASED] =
     g_signal_new ("released", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -444,6 +448,32 @@ register_options (CopilotAgent *self)
 }
 
 static void
+mark_registered_again (CopilotAgent *self)
+{
+  if (self->wanted && !self->registered)
+    {
+      self->registered = TRUE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGISTERED]);
+    }
+}
+
+static void
+on_default_again (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(CopilotAgent) self = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = copilot_client_call_finish (self->client, result, &error);
+  /* Registered all the same: an ordinary agent is better than none. */
+  if (reply == NULL)
+    g_debug ("libcopilot: making agent %s the default again failed: %s", self->path, error->message);
+  mark_registered_again (self);
+}
+
+static void
 on_reregistered (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
@@ -458,11 +488,13 @@ on_reregistered (GObject      *source,
       g_debug ("libcopilot: registering agent %s again failed: %s", self->path, error->message);
       return;
     }
-  if (self->wanted && !self->registered)
-    {
-      self->registered = TRUE;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGISTERED]);
-    }
+  /* Announced as registered once it is the default again too. */
+  if (self->is_default)
+    copilot_client_call (self->client, COPILOT_OBJECT_PATH, COPILOT_IFACE_AGENT_MANAGER,
+                         "RequestDefaultAgent", g_variant_new ("(o)", self->path),
+                         G_VARIANT_TYPE ("()"), -1, NULL, on_default_again, g_object_ref (self));
+  else
+    mark_registered_again (self);
 }
 
 /* The daemon left the bus (its registry with it) or came back: an agent
@@ -591,6 +623,7 @@ on_unregistered (GObject      *source,
 
   reply = copilot_client_call_finish (self->client, result, &error);
   self->wanted = FALSE;
+  self->is_default = FALSE;
   if (self->registration_id != 0)
     {
       g_dbus_connection_unregister_object (copilot_client_get_connection (self->client),
@@ -666,7 +699,10 @@ on_default_done (GObject      *source,
   if (reply == NULL)
     g_task_return_error (task, error);
   else
-    g_task_return_boolean (task, TRUE);
+    {
+      self->is_default = TRUE;
+      g_task_return_boolean (task, TRUE);
+    }
 }
 
 /**
@@ -677,8 +713,9 @@ on_default_done (GObject      *source,
  * @user_data: data for @callback
  *
  * Makes this the user's default agent (`RequestDefaultAgent`): it gets
- * the prompts of sessions whose own apps have no agent. Finish with
- * copilot_agent_request_default_finish().
+ * the prompts of sessions whose own apps have no agent. After a daemon
+ * restart the agent asks for it again when it registers again. Finish
+ * with copilot_agent_request_default_finish().
  */
 void
 copilot_agent_request_default (CopilotAgent        *self,
