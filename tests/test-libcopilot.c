@@ -562,6 +562,56 @@ test_fd_attachment (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (record_count (fx, "session.send"), ==, 1);
 }
 
+/* Ask takes the attachments of Send: an fd one travels with the call. */
+static void
+test_ask_fd_attachment (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autofree char *file = g_build_filename (fx->home, "asked-about.txt", NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) bad_result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(GVariant) details = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *expected = g_base64_encode ((const guchar *) "asked by descriptor", 19);
+  GVariant *attachment;
+  JsonArray *sent;
+  JsonObject *a;
+  int fd;
+
+  g_assert_true (g_file_set_contents (file, "asked by descriptor", -1, NULL));
+  fd = g_open (file, O_RDONLY | O_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  attachment = copilot_attachment_new_for_fd (fd, "text/plain", "asked.txt");
+  copilot_client_ask (client, "what is attached?", copilot_attachments_to_options (NULL, &attachment, 1),
+                      NULL, store_result, &result);
+  g_assert_no_errno (close (fd));
+  content = copilot_client_ask_finish (client, wait_result (&result), &details, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (content, ==, "Echo: what is attached?");
+
+  /* What reached the CLI: the descriptor's content, as a blob. */
+  params = record_last (fx, "session.send");
+  sent = json_object_get_array_member (params, "attachments");
+  g_assert_nonnull (sent);
+  g_assert_cmpuint (json_array_get_length (sent), ==, 1);
+  a = json_array_get_object_element (sent, 0);
+  g_assert_cmpstr (json_object_get_string_member (a, "type"), ==, "blob");
+  g_assert_cmpstr (json_object_get_string_member (a, "data"), ==, expected);
+  g_assert_cmpstr (json_object_get_string_member (a, "mimeType"), ==, "text/plain");
+  g_assert_cmpstr (json_object_get_string_member (a, "displayName"), ==, "asked.txt");
+
+  /* A descriptor that is not open fails before anything is sent. */
+  attachment = copilot_attachment_new_for_fd (G_MAXINT32, NULL, NULL);
+  copilot_client_ask (client, "never asked", copilot_attachments_to_options (NULL, &attachment, 1),
+                      NULL, store_result, &bad_result);
+  g_assert_null (copilot_client_ask_finish (client, wait_result (&bad_result), NULL, &error));
+  g_assert_error (error, COPILOT_ERROR, COPILOT_ERROR_INVALID_ARGS);
+  g_assert_nonnull (strstr (error->message, "Attachment 0"));
+  g_assert_cmpuint (record_count (fx, "session.send"), ==, 1);
+}
+
 static void
 test_closed (Fixture *fx, gconstpointer data)
 {
@@ -1411,6 +1461,7 @@ main (int   argc,
   ADD ("/libcopilot/session/closed", test_closed);
   ADD ("/libcopilot/session/attachments", test_attachments);
   ADD ("/libcopilot/session/fd-attachment", test_fd_attachment);
+  ADD ("/libcopilot/client/ask-fd-attachment", test_ask_fd_attachment);
   ADD ("/libcopilot/agent/answers-later", test_agent_answers_later);
   ADD ("/libcopilot/agent/dropped-prompt-refused", test_agent_dropped_prompt_refused);
   ADD ("/libcopilot/agent/registered-after-restart", test_agent_registered_after_restart);

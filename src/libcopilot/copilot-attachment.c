@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* copilot-attachment.c: the attachments of a turn, as Send takes them
+/* copilot-attachment.c: the attachments of a turn, as Send and Ask take them
  *
  * Each is the `a{sv}` of one entry of Send's `attachments` option
  * (DESIGN.md §4, §8): a file, a directory, bytes (a blob), or a file
@@ -107,10 +107,10 @@ copilot_attachment_new_blob (GBytes     *data,
 
 /**
  * copilot_attachment_new_for_fd:
- * @fd: a readable file descriptor of this process (a file, a pipe, a
- *   memfd); the library duplicates it when the turn is sent, so it may be
- *   closed once copilot_session_send() or copilot_session_send_and_wait()
- *   returned
+ * @fd: a readable file descriptor of this process of a regular file (a
+ *   file or a memfd; the daemon refuses a pipe); the library duplicates it
+ *   when the turn is sent, so it may be closed once copilot_session_send(),
+ *   copilot_session_send_and_wait() or copilot_client_ask() returned
  * @mime_type: (nullable): the type of what it holds (default
  *   `application/octet-stream`)
  * @display_name: (nullable): how the model sees it named
@@ -190,14 +190,15 @@ copilot_attachments_pass_fds (GVariant     *options,
 
 /**
  * copilot_attachments_to_options:
- * @options: (nullable): Send's `a{sv}` options so far; a floating
+ * @options: (nullable): Send's (or Ask's) `a{sv}` options so far; a floating
  *   reference is consumed
  * @attachments: (array length=n_attachments): attachments made with the
  *   functions above; floating references are consumed
  * @n_attachments: how many
  *
  * Adds @attachments to the `attachments` of @options, for
- * copilot_session_send() and copilot_session_send_and_wait().
+ * copilot_session_send(), copilot_session_send_and_wait() and
+ * copilot_client_ask().
  *
  * Returns: (transfer floating): the options with the attachments
  */

@@ -315,7 +315,9 @@ copilot_client_get_auth_status_finish (CopilotClient  *self,
  * @prompt: the question
  * @options: (nullable): `Ask`'s `a{sv}` options (`CreateSession`'s and
  *   `SendAndWait`'s, `session-id` to continue a session); a floating
- *   reference is consumed
+ *   reference is consumed. Its `attachments` are those of
+ *   copilot_session_send(), made with copilot_attachments_to_options();
+ *   an `fd` one is passed along with the call
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called with the answer
  * @user_data: data for @callback
@@ -336,6 +338,9 @@ copilot_client_ask (CopilotClient       *self,
                     gpointer             user_data)
 {
   g_autoptr(GVariant) sunk = copilot_sink_options (options);
+  g_autoptr(GVariant) passed = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  GError *error = NULL;
   GTask *task;
 
   g_return_if_fail (COPILOT_IS_CLIENT (self));
@@ -343,9 +348,17 @@ copilot_client_ask (CopilotClient       *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, copilot_client_ask);
-  copilot_client_call (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "Ask",
-                       g_variant_new ("(s@a{sv})", prompt, sunk), G_VARIANT_TYPE ("(sa{sv})"),
-                       COPILOT_TURN_TIMEOUT, cancellable, copilot_client_call_return_reply, task);
+  /* Like a turn's Send: `fd` attachments travel with the call. */
+  passed = copilot_attachments_pass_fds (sunk, &fds, &error);
+  if (passed == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  copilot_client_call_with_fds (self, COPILOT_OBJECT_PATH, COPILOT_IFACE_MANAGER, "Ask",
+                                g_variant_new ("(s@a{sv})", prompt, passed), fds, G_VARIANT_TYPE ("(sa{sv})"),
+                                COPILOT_TURN_TIMEOUT, cancellable, copilot_client_call_return_reply, task);
 }
 
 /**
