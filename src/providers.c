@@ -418,6 +418,9 @@ decision_rank (JsonNode *output)
 
 static void hook_call_next (GTask *task);
 
+/* Unique among the daemon's HookProvider.Invoke calls. */
+static guint64 last_hook_call_id;
+
 static void
 on_hook_done (GObject      *source,
               GAsyncResult *result,
@@ -483,14 +486,18 @@ hook_call_next (GTask *task)
     {
       CopilotdProvider *provider = g_ptr_array_index (call->targets, call->next++);
       g_auto(GVariantDict) context = G_VARIANT_DICT_INIT (NULL);
+      /* Names this Invoke in the Cancel the provider is sent when the
+       * daemon stops waiting (hook-timeout, the session closed). */
+      g_autofree char *id = g_strdup_printf ("hook-%" G_GUINT64_FORMAT, ++last_hook_call_id);
 
       if (call->working_directory != NULL)
         g_variant_dict_insert (&context, "working-directory", "s", call->working_directory);
+      g_variant_dict_insert (&context, "hook-call-id", "s", id);
       copilotd_client_call_async (call->connection, call->callers, provider->sender, provider->path,
                                   HOOK_PROVIDER_INTERFACE, "Invoke",
                                   g_variant_new ("(oss@a{sv})", call->session_path, call->hook_type,
                                                  call->input_json, g_variant_dict_end (&context)),
-                                  G_VARIANT_TYPE ("(s)"), call->timeout_ms, NULL,
+                                  G_VARIANT_TYPE ("(s)"), call->timeout_ms, g_variant_new ("(s)", id),
                                   g_task_get_cancellable (task), on_hook_done, g_object_ref (task));
       return;
     }

@@ -1352,6 +1352,58 @@ test_hook_answered_later (Fixture *fx, gconstpointer data)
 }
 
 typedef struct {
+  CopilotHookCall *call;  /* owned, nullable: kept unanswered */
+  guint cancelled;
+} KeptHook;
+
+static void
+on_kept_hook_cancelled (CopilotHookCall *call, KeptHook *kept)
+{
+  g_assert_true (copilot_hook_call_is_cancelled (call));
+  kept->cancelled++;
+}
+
+static gboolean
+on_handle_hook_keep (CopilotClient *client, CopilotHookCall *call, KeptHook *kept)
+{
+  g_assert_null (kept->call);
+  g_assert_true (g_variant_lookup (copilot_hook_call_get_context (call), "hook-call-id", "&s", NULL));
+  kept->call = g_object_ref (call);
+  g_signal_connect (call, "cancelled", G_CALLBACK (on_kept_hook_cancelled), kept);
+  return TRUE;
+}
+
+/* A hook kept past the daemon's hook-timeout learns it was cancelled; the
+ * turn went on without its output, and an answer now is ignored. */
+static void
+test_hook_timeout_cancels (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *content = NULL;
+  KeptHook kept = { NULL, 0 };
+
+  fx->config->hook_timeout = 1;
+  session = new_hooked_session (client, "handle-hook::userPromptSubmitted", G_CALLBACK (on_handle_hook_keep), &kept);
+  content = send_and_wait (session, "HOOK:", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (kept.call);
+  g_assert_cmpstr (content, ==, "Hook: hooks.invoke=result systemMessage.transform=error -32601");
+  g_assert_null (hook_output_sent (fx));
+
+  /* Cancel was sent before the CLI got its answer. */
+  while (kept.cancelled == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (kept.cancelled, ==, 1);
+  g_assert_true (copilot_hook_call_is_answered (kept.call));
+  /* Ignored, and no critical (the tests run with fatal criticals). */
+  copilot_hook_call_return_output (kept.call, "{\"modifiedPrompt\":\"too late\"}");
+  g_assert_cmpuint (kept.cancelled, ==, 1);
+  g_clear_object (&kept.call);
+}
+
+typedef struct {
   GPtrArray *calls;   /* owned: CopilotCommandCall*, kept unanswered */
   guint n;
 } Commands;
@@ -1474,6 +1526,7 @@ main (int   argc,
   ADD ("/libcopilot/client/hooks", test_hooks);
   ADD ("/libcopilot/client/commands", test_commands);
   ADD ("/libcopilot/client/hook-answered-later", test_hook_answered_later);
+  ADD ("/libcopilot/client/hook-timeout-cancels", test_hook_timeout_cancels);
   ADD ("/libcopilot/client/command-answered-later", test_command_answered_later);
   ADD ("/libcopilot/tool/no-answer-fails", test_tool_without_answer_fails);
 #undef ADD

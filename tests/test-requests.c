@@ -36,6 +36,8 @@ typedef struct {
   char *last_json;                 /* owned, nullable: schema or hook input */
   char *last_args;                 /* owned, nullable: command args */
   char *last_name;                 /* owned, nullable: command or hook type */
+  char *last_hook_call_id;         /* owned, nullable: of the last HookProvider.Invoke */
+  char *cancelled_hook_call_id;    /* owned, nullable: of the last HookProvider.Cancel */
   GPtrArray *held;                 /* owned: GDBusMethodInvocation* */
 } Client;
 
@@ -87,11 +89,21 @@ client_method_call (GDBusConnection       *connection,
       else
         g_dbus_method_invocation_return_dbus_error (invocation, "org.example.Error.NotHere", "no");
     }
+  else if (g_str_equal (interface_name, BUS_NAME ".HookProvider") && g_str_equal (method_name, "Cancel"))
+    {
+      g_free (client->cancelled_hook_call_id);
+      g_variant_get (parameters, "(s)", &client->cancelled_hook_call_id);
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
   else if (g_str_equal (interface_name, BUS_NAME ".HookProvider"))
     {
+      g_autoptr(GVariant) context = NULL;
+
       g_free (client->last_name);
       g_free (client->last_json);
-      g_variant_get (parameters, "(&oss@a{sv})", NULL, &client->last_name, &client->last_json, NULL);
+      g_clear_pointer (&client->last_hook_call_id, g_free);
+      g_variant_get (parameters, "(&oss@a{sv})", NULL, &client->last_name, &client->last_json, &context);
+      g_variant_lookup (context, "hook-call-id", "s", &client->last_hook_call_id);
       if (client->hook_error)
         g_dbus_method_invocation_return_dbus_error (invocation, "org.example.Error.Broken", "broken");
       else if (client->hook_output == NULL)
@@ -156,6 +168,8 @@ client_free (Client *client)
   g_free (client->last_json);
   g_free (client->last_args);
   g_free (client->last_name);
+  g_free (client->last_hook_call_id);
+  g_free (client->cancelled_hook_call_id);
   g_free (client);
 }
 
@@ -558,10 +572,16 @@ test_hook_fails_closed (Fixture       *fx,
   send_raw (fx, other, path, lines2);
   a2 = wait_response (fx, 909);
   g_assert_false (json_object_has_member (a2, "output"));
+  /* ... and is told that the daemon stopped waiting for that very call. */
+  while (hooks->methods->len < 3)
+    spin (20);
+  g_assert_cmpstr (g_ptr_array_index (hooks->methods, 2), ==, "HookProvider.Cancel");
+  g_assert_nonnull (hooks->last_hook_call_id);
+  g_assert_cmpstr (hooks->cancelled_hook_call_id, ==, hooks->last_hook_call_id);
 
   /* The provider vanishes while a call is with it. */
   send_raw (fx, other, path, lines3);
-  while (hooks->methods->len < 3)
+  while (hooks->methods->len < 4)
     spin (20);
   g_dbus_connection_close_sync (hooks->conn, NULL, NULL);
   a3 = wait_response (fx, 910);

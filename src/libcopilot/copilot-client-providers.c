@@ -27,6 +27,7 @@ struct _CopilotProviders
   GHashTable *tool_calls;        /* owned: tool call id → CopilotToolCall* (unowned, weak) */
   GPtrArray *hook_types;         /* owned: char*, NULL-terminated */
   guint hook_provider_id;
+  GHashTable *hook_calls;        /* owned: hook-call-id → CopilotHookCall* (unowned, weak) */
   GPtrArray *commands;           /* owned: char* name, description, … */
   guint command_provider_id;
 };
@@ -39,6 +40,7 @@ copilot_providers_new (CopilotClient *client)
   self->client = client;
   self->tools = g_ptr_array_new_with_free_func (g_object_unref);
   self->tool_calls = copilot_weak_table_new ();
+  self->hook_calls = copilot_weak_table_new ();
   self->hook_types = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   self->commands = g_ptr_array_new_with_free_func (g_free);
   return self;
@@ -55,6 +57,8 @@ copilot_providers_free (CopilotProviders *self)
       g_dbus_connection_unregister_object (connection, *objects[i]);
   copilot_weak_table_clear (self->tool_calls);
   g_hash_table_unref (self->tool_calls);
+  copilot_weak_table_clear (self->hook_calls);
+  g_hash_table_unref (self->hook_calls);
   g_ptr_array_unref (self->tools);
   g_ptr_array_unref (self->hook_types);
   g_ptr_array_unref (self->commands);
@@ -124,11 +128,24 @@ provider_method_call (GDBusConnection       *connection,
   else if (g_strcmp0 (iface, COPILOT_IFACE_HOOK_PROVIDER) == 0 && g_strcmp0 (method, "Invoke") == 0)
     {
       g_autoptr(CopilotHookCall) call = NULL;
+      const char *hook_call_id;
 
       g_variant_get (params, "(&o&s&s@a{sv})", &session, &name, &input, &context);
       call = copilot_hook_call_new_internal (invocation, session, name, input, context);
+      if (g_variant_lookup (context, "hook-call-id", "&s", &hook_call_id))
+        copilot_weak_table_insert (self->hook_calls, hook_call_id, call);
       /* No handler, or no opinion: empty output, as the daemon does. */
       copilot_client_dispatch_hook (self->client, call);
+    }
+  else if (g_strcmp0 (iface, COPILOT_IFACE_HOOK_PROVIDER) == 0 && g_strcmp0 (method, "Cancel") == 0)
+    {
+      CopilotHookCall *call;
+
+      g_variant_get (params, "(&s)", &request_id);
+      call = g_hash_table_lookup (self->hook_calls, request_id);
+      if (call != NULL)
+        copilot_hook_call_withdraw (call);
+      g_dbus_method_invocation_return_value (invocation, NULL);
     }
   else if (g_strcmp0 (iface, COPILOT_IFACE_COMMAND_PROVIDER) == 0 && g_strcmp0 (method, "Execute") == 0)
     {

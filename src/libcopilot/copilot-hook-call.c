@@ -4,7 +4,9 @@
  * Wraps the pending HookProvider.Invoke (DESIGN.md §9). Answered exactly
  * once: by the app, or with empty output (no opinion) when the last
  * reference goes away unanswered. The daemon waits at most its
- * `hook-timeout`; an answer after that is dropped.
+ * `hook-timeout`; when it stops waiting (that, or the session ended) it
+ * sends HookProvider.Cancel, and the call is cancelled: ::cancelled is
+ * emitted and a later answer is ignored.
  */
 #include "config.h"
 
@@ -19,7 +21,15 @@ struct _CopilotHookCall
   char *hook_type;                    /* owned */
   char *input_json;                   /* owned */
   GVariant *context;                  /* owned: a{sv} */
+  gboolean cancelled;
 };
+
+enum {
+  SIGNAL_CANCELLED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 /**
  * CopilotHookCall:
@@ -29,6 +39,12 @@ struct _CopilotHookCall
  * [signal@Copilot.Client::handle-hook]. Keep a reference to answer later
  * with [method@Copilot.HookCall.return_output]; a call dropped unanswered
  * answers with empty output.
+ *
+ * The daemon waits for an answer at most its `hook-timeout` (30 s by
+ * default), and not after the session ended. When it stops waiting, the
+ * call is cancelled: [signal@Copilot.HookCall::cancelled] is emitted (so
+ * that an app can close the dialog or stop the work it started for it),
+ * and an answer given afterwards is ignored.
  */
 G_DEFINE_FINAL_TYPE (CopilotHookCall, copilot_hook_call, G_TYPE_OBJECT)
 
@@ -58,6 +74,19 @@ copilot_hook_call_new_internal (GDBusMethodInvocation *invocation,
   return self;
 }
 
+void
+copilot_hook_call_withdraw (CopilotHookCall *self)
+{
+  g_autoptr(CopilotHookCall) hold = g_object_ref (self);
+
+  if (self->invocation == NULL || self->cancelled)
+    return;
+  self->cancelled = TRUE;
+  /* Not read by the daemon any more; frees the invocation. */
+  answer (self, NULL);
+  g_signal_emit (self, signals[SIGNAL_CANCELLED], 0);
+}
+
 static void
 copilot_hook_call_finalize (GObject *object)
 {
@@ -77,6 +106,18 @@ static void
 copilot_hook_call_class_init (CopilotHookCallClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = copilot_hook_call_finalize;
+
+  /**
+   * CopilotHookCall::cancelled:
+   * @self: the call
+   *
+   * The daemon stopped waiting for the answer: its `hook-timeout` passed
+   * or the session ended. The hook counts as having no output; a later
+   * answer is ignored.
+   */
+  signals[SIGNAL_CANCELLED] =
+    g_signal_new ("cancelled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -150,13 +191,27 @@ copilot_hook_call_is_answered (CopilotHookCall *self)
 }
 
 /**
+ * copilot_hook_call_is_cancelled:
+ * @self: a #CopilotHookCall
+ *
+ * Returns: whether the daemon stopped waiting for the answer (see
+ *   #CopilotHookCall::cancelled)
+ */
+gboolean
+copilot_hook_call_is_cancelled (CopilotHookCall *self)
+{
+  g_return_val_if_fail (COPILOT_IS_HOOK_CALL (self), FALSE);
+  return self->cancelled;
+}
+
+/**
  * copilot_hook_call_return_output:
  * @self: a #CopilotHookCall
  * @output_json: (nullable): the hook's output, JSON text in the CLI's
  *   shape for the hook type (e.g. `{"modifiedPrompt": "…"}`), or %NULL
  *   for no opinion
  *
- * Answers the hook, once, now or later.
+ * Answers the hook, once, now or later. A cancelled call ignores it.
  */
 void
 copilot_hook_call_return_output (CopilotHookCall *self,
@@ -166,7 +221,8 @@ copilot_hook_call_return_output (CopilotHookCall *self,
 
   if (self->invocation == NULL)
     {
-      g_critical ("%s: the %s hook was answered already", G_STRFUNC, self->hook_type);
+      if (!self->cancelled)
+        g_critical ("%s: the %s hook was answered already", G_STRFUNC, self->hook_type);
       return;
     }
   answer (self, output_json);

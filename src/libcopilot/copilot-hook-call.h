@@ -21,6 +21,8 @@ GVariant   *copilot_hook_call_get_context      (CopilotHookCall *self);
 COPILOT_PUBLIC
 gboolean    copilot_hook_call_is_answered      (CopilotHookCall *self);
 COPILOT_PUBLIC
+gboolean    copilot_hook_call_is_cancelled     (CopilotHookCall *self);
+COPILOT_PUBLIC
 void        copilot_hook_call_return_output    (CopilotHookCall *self,
                                                 const char      *output_json);
 

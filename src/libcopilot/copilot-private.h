@@ -192,6 +192,8 @@ CopilotCommandCall *copilot_command_call_new_internal (GDBusMethodInvocation *in
                                                        const char            *args,
                                                        GVariant              *context);
 void                copilot_tool_call_withdraw       (CopilotToolCall *self);
+/* The daemon stopped waiting (HookProvider.Cancel): emits ::cancelled. */
+void                copilot_hook_call_withdraw       (CopilotHookCall *self);
 /* Emits ::invoke; FALSE when nobody handles it. */
 gboolean            copilot_tool_emit_invoke         (CopilotTool     *self,
                                                       CopilotToolCall *call);
