@@ -28,6 +28,7 @@ typedef struct {
   guint subscription;
   gboolean chat;
   gboolean closed;
+  gboolean joined;                /* it was live before: not ours to end */
 
   /* The current turn */
   gboolean in_turn;
@@ -649,6 +650,17 @@ turn_setup (Turn         *self,
     {
       g_autofree char *wanted = ctl_resolve_session_id (ctl, resume_id, error);
 
+      /* A live session (another app's, or another copilotctl's) is joined
+       * and left live; one brought back from disk is ended again. */
+      if (wanted != NULL)
+        {
+          g_autofree char *live_path = ctl_session_path_from_id (wanted);
+          g_autoptr(CopilotdDbusSession) live = ctl_session_proxy_new (ctl, live_path, NULL);
+
+          self->joined = live != NULL &&
+                         copilotd_dbus_session_call_subscribe_sync (live, ctl_empty_options (),
+                                                                    NULL, NULL, NULL);
+        }
       if (wanted == NULL ||
           !copilotd_dbus_manager_call_resume_session_sync (ctl->manager, wanted,
                                                            session_options (model, cwd),
@@ -706,7 +718,7 @@ turn_teardown (Turn *self)
   self->subscription = 0;
 
   /* Destroy, not delete: the session stays on disk and can be resumed. */
-  if (self->session != NULL && !self->closed)
+  if (self->session != NULL && !self->closed && !self->joined)
     {
       g_autoptr(GError) error = NULL;
 

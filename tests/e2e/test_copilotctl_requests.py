@@ -275,6 +275,10 @@ def test_ask_fills_form(fx):
         answers = req.read_lines(log)
         check(answers == [{"action": "accept", "content": {"color": "green"}}],
               f"the MCP server received {answers}")
+        # ask joined the app's live session: it leaves it live.
+        check(not case.signals.closed() and
+              case.client.get_property(case.path, "Session", "State") == "idle",
+              f"the app's session was closed: {case.signals.closed()}")
     finally:
         term.close()
         case.close()
@@ -322,9 +326,9 @@ def test_ask_declines_mode_switch(fx):
         finally:
             term.close()
         check(status == 1 and "rate limit" in term.text(), f"ask exited {status}:\n{term.text()}")
-        # (ask destroys the session it ran in when it exits.)
         _, completed = case.signals.wait_event("auto_mode_switch.completed", after=after)
         check(data(completed).get("response") == "no", f"completed: {data(completed)}")
+        check(client.get_property(case.path, "Session", "Model") != "auto", "the model switched")
     finally:
         case.close()
 
