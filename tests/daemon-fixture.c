@@ -3,7 +3,10 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon-fixture.h"
 
@@ -16,6 +19,24 @@ static const char * const fake_knobs[] = {
   "FAKE_CLI_GARBAGE_AFTER", "FAKE_CLI_HANG", "FAKE_CLI_RECORD", "FAKE_CLI_DELAY",
   "FAKE_CLI_WEDGE_AFTER", "FAKE_CLI_IGNORE_SIGTERM", "FAKE_CLI_VERSION", NULL
 };
+
+/* A case that hangs would end as meson's TIMEOUT of the whole program,
+ * which names no case; CASE_LIMIT_S after its setup it fails naming
+ * itself instead. No case comes near it (the slowest takes ~10 s). */
+#define CASE_LIMIT_S 120
+static char running_case[256];
+
+static void
+on_case_limit (int signum)
+{
+  static const char head[] = "Bail out! still running after " G_STRINGIFY (CASE_LIMIT_S) " s: ";
+
+  /* Only async-signal-safe calls here. */
+  (void) !write (STDOUT_FILENO, head, sizeof head - 1);
+  (void) !write (STDOUT_FILENO, running_case, strlen (running_case));
+  (void) !write (STDOUT_FILENO, "\n", 1);
+  abort ();
+}
 
 void
 fixture_allow_warnings (Fixture *fx)
@@ -44,6 +65,9 @@ fixture_setup (Fixture       *fx,
   guint watch;
 
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_strlcpy (running_case, g_test_get_path (), sizeof running_case);
+  signal (SIGALRM, on_case_limit);
+  alarm (CASE_LIMIT_S);
 
   for (guint i = 0; fake_knobs[i] != NULL; i++)
     g_unsetenv (fake_knobs[i]);
@@ -139,6 +163,7 @@ fixture_teardown (Fixture       *fx,
   g_clear_pointer (&fx->home, g_free);
   g_clear_pointer (&fx->record_path, g_free);
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  alarm (0);
 }
 
 GDBusConnection *
