@@ -172,6 +172,19 @@ complete_user_input (Request    *request,
                                                    g_variant_builder_end (&results));
 }
 
+/* The neutral answer of any kind: rejected, unanswered, cancelled, not
+ * approved, no. */
+static void
+refuse (Request *request)
+{
+  if (request->kind == REQUEST_PERMISSION)
+    complete_permission (request, 0, NULL);
+  else if (request->kind == REQUEST_USER_INPUT)
+    complete_user_input (request, 1, NULL, FALSE);
+  else
+    agent_request_refuse (request);
+}
+
 /* Answers a request nobody will be asked about: --yes, --no, --json or no
  * terminal. Never approves unless --yes was given. */
 static void
@@ -433,12 +446,7 @@ line_cb (const char *line,
     {
       /* The terminal went away: fail closed, and stop asking. */
       fputc ('\n', ctl_term_get_output (self->term));
-      if (request->kind == REQUEST_PERMISSION)
-        complete_permission (request, 0, NULL);
-      else if (request->kind == REQUEST_USER_INPUT)
-        complete_user_input (request, 1, NULL, FALSE);
-      else
-        agent_request_refuse (request);
+      refuse (request);
       self->term = NULL;
       finish_head (self);
       return;
@@ -611,13 +619,7 @@ withdraw (CtlAgent   *self,
 {
   Request *request = link->data;
 
-  if (request->kind == REQUEST_PERMISSION)
-    complete_permission (request, 0, NULL);
-  else if (request->kind == REQUEST_USER_INPUT)
-    complete_user_input (request, 1, NULL, FALSE);
-  else
-    agent_request_refuse (request);
-
+  refuse (request);
   if (link == self->requests.head)
     {
       FILE *out = ctl_term_get_output (self->term);
@@ -767,18 +769,12 @@ ctl_agent_free (CtlAgent *self)
   if (self == NULL)
     return;
 
-  /* Whatever is still pending is rejected: never approve by default. */
+  /* Whatever is still pending gets the neutral answer of its kind: never
+   * approve by default. */
   while ((request = g_queue_pop_head (&self->requests)) != NULL)
     {
       if (request->invocation != NULL)
-        {
-          if (request->kind == REQUEST_PERMISSION)
-            complete_permission (request, 0, NULL);
-          else if (request->kind == REQUEST_USER_INPUT)
-            complete_user_input (request, 1, NULL, FALSE);
-          else
-            agent_request_refuse (request);
-        }
+        refuse (request);
       request_free (request);
     }
   if (self->term != NULL)
