@@ -55,6 +55,20 @@ on_name_appeared (GDBusConnection *connection,
   *(gboolean *) user_data = TRUE;
 }
 
+/* A daemon of a fresh configuration on fx->daemon_conn. */
+static void
+start_daemon (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx->config = copilotd_config_new ();
+  fx->config->cli_path = g_strdup (FAKE_CLI_PATH);
+  fx->config->copilot_home = g_strdup (fx->home);
+  fx->daemon = copilotd_daemon_new (fx->config);
+  g_assert_true (copilotd_daemon_start (fx->daemon, fx->daemon_conn, FALSE, &error));
+  g_assert_no_error (error);
+}
+
 void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
@@ -86,12 +100,7 @@ fixture_setup (Fixture       *fx,
   fx->client = test_connect (address);
   fx->extra_clients = g_ptr_array_new_with_free_func (g_object_unref);
 
-  fx->config = copilotd_config_new ();
-  fx->config->cli_path = g_strdup (FAKE_CLI_PATH);
-  fx->config->copilot_home = g_strdup (fx->home);
-  fx->daemon = copilotd_daemon_new (fx->config);
-  g_assert_true (copilotd_daemon_start (fx->daemon, fx->daemon_conn, FALSE, &error));
-  g_assert_no_error (error);
+  start_daemon (fx);
 
   watch = g_bus_watch_name_on_connection (fx->client, BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                           on_name_appeared, NULL, &appeared, NULL);
@@ -133,9 +142,8 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
-void
-fixture_teardown (Fixture       *fx,
-                  gconstpointer  data)
+static void
+stop_daemon (Fixture *fx)
 {
   gboolean quit = FALSE;
   gulong handler;
@@ -145,6 +153,23 @@ fixture_teardown (Fixture       *fx,
   wait_flag (&quit, 20, "the daemon to quit");
   g_signal_handler_disconnect (fx->daemon, handler);
   g_clear_object (&fx->daemon);
+}
+
+void
+fixture_restart_daemon (Fixture *fx)
+{
+  stop_daemon (fx);
+  close_connection (fx->daemon_conn);
+  g_ptr_array_add (fx->extra_clients, g_steal_pointer (&fx->daemon_conn));
+  fx->daemon_conn = test_connect (g_test_dbus_get_bus_address (fx->bus));
+  start_daemon (fx);
+}
+
+void
+fixture_teardown (Fixture       *fx,
+                  gconstpointer  data)
+{
+  stop_daemon (fx);
 
   for (guint i = 0; i < fx->extra_clients->len; i++)
     close_connection (g_ptr_array_index (fx->extra_clients, i));

@@ -38,6 +38,10 @@ void             fixture_teardown   (Fixture       *fx,
 GDBusConnection *fixture_connect    (Fixture       *fx);
 /* Warnings stop being fatal until teardown (backend loss logs them). */
 void             fixture_allow_warnings (Fixture   *fx);
+/* Stops the daemon and starts another of a fresh configuration on a new
+ * connection, as a restart of copilotd does (it does not wait for its
+ * name). */
+void             fixture_restart_daemon (Fixture   *fx);
 
 /* ---- properties and sessions ---- */
 
