@@ -636,7 +636,9 @@ test_hook_answered_later (Fixture *fx, gconstpointer data)
 
 typedef struct {
   CopilotHookCall *call;  /* owned, nullable: kept unanswered */
+  gboolean kept;
   guint cancelled;
+  gboolean was_cancelled;
 } KeptHook;
 
 static void
@@ -644,6 +646,7 @@ on_kept_hook_cancelled (CopilotHookCall *call, KeptHook *kept)
 {
   g_assert_true (copilot_hook_call_is_cancelled (call));
   kept->cancelled++;
+  kept->was_cancelled = TRUE;
 }
 
 static gboolean
@@ -652,6 +655,7 @@ on_handle_hook_keep (CopilotClient *client, CopilotHookCall *call, KeptHook *kep
   g_assert_null (kept->call);
   g_assert_true (g_variant_lookup (copilot_hook_call_get_context (call), "hook-call-id", "&s", NULL));
   kept->call = g_object_ref (call);
+  kept->kept = TRUE;
   g_signal_connect (call, "cancelled", G_CALLBACK (on_kept_hook_cancelled), kept);
   return TRUE;
 }
@@ -665,7 +669,7 @@ test_hook_timeout_cancels (Fixture *fx, gconstpointer data)
   g_autoptr(CopilotSession) session = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *content = NULL;
-  KeptHook kept = { NULL, 0 };
+  KeptHook kept = { 0 };
 
   fx->config->hook_timeout = 1;
   session = new_hooked_session (client, "handle-hook::userPromptSubmitted", G_CALLBACK (on_handle_hook_keep), &kept);
@@ -676,13 +680,41 @@ test_hook_timeout_cancels (Fixture *fx, gconstpointer data)
   g_assert_null (hook_output_sent (fx));
 
   /* Cancel was sent before the CLI got its answer. */
-  while (kept.cancelled == 0)
-    g_main_context_iteration (NULL, TRUE);
+  wait_flag (&kept.was_cancelled, 20, "the hook call to be cancelled");
   g_assert_cmpuint (kept.cancelled, ==, 1);
   g_assert_true (copilot_hook_call_is_answered (kept.call));
   /* Ignored, and no critical (the tests run with fatal criticals). */
   copilot_hook_call_return_output (kept.call, "{\"modifiedPrompt\":\"too late\"}");
   g_assert_cmpuint (kept.cancelled, ==, 1);
+  g_clear_object (&kept.call);
+}
+
+/* A hook kept while its session ends is cancelled at once: the daemon
+ * no longer waits for it, whatever its hook-timeout. */
+static void
+test_hook_cancelled_when_session_ends (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(CopilotClient) client = new_client (fx->client);
+  g_autoptr(CopilotSession) session = NULL;
+  g_autoptr(GAsyncResult) sent = NULL;
+  g_autoptr(GAsyncResult) destroyed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message_id = NULL;
+  KeptHook kept = { 0 };
+
+  session = new_hooked_session (client, "handle-hook::userPromptSubmitted", G_CALLBACK (on_handle_hook_keep), &kept);
+  copilot_session_send (session, "HOOK:", NULL, NULL, store_result, &sent);
+  message_id = copilot_session_send_finish (session, wait_result (&sent), &error);
+  g_assert_no_error (error);
+  wait_flag (&kept.kept, 20, "the hook call");
+  g_assert_false (copilot_hook_call_is_cancelled (kept.call));
+
+  copilot_session_destroy (session, NULL, store_result, &destroyed);
+  g_assert_true (copilot_session_destroy_finish (session, wait_result (&destroyed), &error));
+  g_assert_no_error (error);
+  wait_flag (&kept.was_cancelled, 20, "the hook call to be cancelled");
+  g_assert_cmpuint (kept.cancelled, ==, 1);
+  g_assert_null (hook_output_sent (fx));
   g_clear_object (&kept.call);
 }
 
@@ -796,6 +828,7 @@ main (int   argc,
   ADD ("/libcopilot/client/commands", test_commands);
   ADD ("/libcopilot/client/hook-answered-later", test_hook_answered_later);
   ADD ("/libcopilot/client/hook-timeout-cancels", test_hook_timeout_cancels);
+  ADD ("/libcopilot/client/hook-cancelled-when-session-ends", test_hook_cancelled_when_session_ends);
   ADD ("/libcopilot/client/command-answered-later", test_command_answered_later);
   ADD ("/libcopilot/tool/no-answer-fails", test_tool_without_answer_fails);
 #undef ADD
