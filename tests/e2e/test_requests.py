@@ -162,6 +162,59 @@ def test_elicitation_without_agent_cancels(fx):
         case.close()
 
 
+def test_form_moves_on_when_agent_vanishes(fx):
+    # §5 routing for forms: other agents newest first; the newest holds the
+    # form and leaves the bus, so the older one is asked and fills it in.
+    log = os.path.join(fx.workdir, "form-vanish.jsonl")
+    client = fx.new_client()
+    agent_for(client, ["permission"], {"RequestPermission": (1, {})})
+    case = Case(fx, mcp_options(log), client)
+    older, newer = fx.new_client(), fx.new_client()
+    case.others += [older, newer]
+    filler = agent_for(older, ["elicitation"], {
+        "RequestElicitation": ("accept", json.dumps({"color": "blue"}), {})})
+    holder = agent_for(newer, ["elicitation"], {"RequestElicitation": h.HOLD})
+    try:
+        wait_mcp_connected(case)
+        after = fx.next_order()
+        client.send(case.path, "TOOL: paint-ask_color {}")
+        h.wait_until(lambda: holder.held, h.TURN_TIMEOUT, "the newest agent to hold the form")
+        newer.close()
+        case.signals.wait_event("session.idle", after=after)
+        check(filler.count("RequestElicitation") == 1, f"older agent calls: {filler.calls}")
+        check(filler.args_of("RequestElicitation")[0][1] == holder.args_of("RequestElicitation")[0][1],
+              "the two agents were asked about different requests")
+        answers = read_lines(log)
+        check(answers == [{"action": "accept", "content": {"color": "blue"}}],
+              f"the MCP server received {answers}")
+    finally:
+        case.close()
+
+
+def test_form_withdrawn_on_abort(fx):
+    log = os.path.join(fx.workdir, "form-abort.jsonl")
+    client = fx.new_client()
+    agent = agent_for(client, ["permission", "elicitation"], {
+        "RequestPermission": (1, {}), "RequestElicitation": h.HOLD})
+    case = Case(fx, mcp_options(log), client)
+    try:
+        wait_mcp_connected(case)
+        after = fx.next_order()
+        client.send(case.path, "TOOL: paint-ask_color {}")
+        h.wait_until(lambda: agent.held, h.TURN_TIMEOUT, "the agent to hold the form")
+        request_id = agent.held[0][1][1]
+        client.call(case.path, "Session", "Abort", ({},), "(a{sv})")
+        h.wait_until(lambda: agent.count("Cancel") == 1, h.TURN_TIMEOUT, "Agent.Cancel")
+        check(agent.args_of("Cancel")[0] == (request_id,), f"Cancel {agent.args_of('Cancel')}")
+        _, idle = case.signals.wait_event("session.idle", after=after)
+        check(data(idle).get("aborted") is True, f"session.idle: {data(idle)}")
+        answers = read_lines(log)
+        check(all(a.get("action") != "accept" for a in answers), f"the MCP server received {answers}")
+        check_next_turn(case, "After the abort")
+    finally:
+        case.close()
+
+
 def test_url_elicitation_reaches_agent(fx):
     # CLI 1.0.102 offers MCP servers URL-mode elicitation ("elicitation":
     # {"form": {}, "url": {}}): the agent gets the URL, its accept (no
