@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* session-control.c: the session control surface of DESIGN.md §8
  *
- * Modes, plans, names, usage and context, compaction, rewind and slash
- * commands. Each member checks the Session caller rule and goes through
- * the session's own CLI call (so it is held while the session is being
- * recovered), then turns the CLI's camelCase result into the contract's
- * dashed a{sv}. Call, the long tail, lives in session-call.c.
+ * Modes, plans, names, usage and context, compaction and rewind (slash
+ * commands are session-commands.c's). Each member checks the Session
+ * caller rule and goes through the session's own CLI call (so it is held
+ * while the session is being recovered), then turns the CLI's camelCase
+ * result into the contract's dashed a{sv}. Call, the long tail, lives in
+ * session-call.c.
  */
 #include "config.h"
 
@@ -16,25 +17,11 @@
 #include "copilotd-error.h"
 #include "options.h"
 #include "session-call.h"
-#include "session-control.h"
+#include "session-control-private.h"
 #include "session-private.h"
 
 #define MAX_PLAN_BYTES (1024 * 1024)
 #define MAX_NAME_CHARS 100
-
-typedef struct _Control Control;
-/* Turns the CLI's result into the method's reply (a tuple), or fails. */
-typedef GVariant *(*ControlReplyFunc) (Control  *ctl,
-                                       JsonNode *result,
-                                       GError  **error);
-
-struct _Control
-{
-  CopilotdSession *session;            /* owned */
-  GDBusMethodInvocation *invocation;   /* owned */
-  ControlReplyFunc reply;
-  gboolean restore_files;              /* Rewind */
-};
 
 static Control *
 control_new (CopilotdSession       *session,
@@ -61,10 +48,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Control, control_free)
 
 /* Every reply here is built from what the CLI sent: within max-message-size
  * or LimitsExceeded. */
-static void
-reply_bounded (CopilotdSession       *self,
-               GDBusMethodInvocation *invocation,
-               GVariant              *reply)
+void
+session_control_reply_bounded (CopilotdSession       *self,
+                               GDBusMethodInvocation *invocation,
+                               GVariant              *reply)
 {
   copilotd_return_value_bounded (invocation, reply, self->ctx.config->max_message_size);
 }
@@ -85,24 +72,24 @@ on_control_done (GObject      *source,
   if (reply == NULL)
     g_dbus_method_invocation_return_gerror (ctl->invocation, error);
   else
-    reply_bounded (ctl->session, ctl->invocation, reply);
+    session_control_reply_bounded (ctl->session, ctl->invocation, reply);
 }
 
 /* Calls @method with @params (taken); @reply answers the invocation. */
-static void
-control_call (CopilotdSession       *self,
-              GDBusMethodInvocation *invocation,
-              const char            *method,
-              JsonObject            *params,
-              ControlReplyFunc       reply)
+void
+session_control_call (CopilotdSession       *self,
+                      GDBusMethodInvocation *invocation,
+                      const char            *method,
+                      JsonObject            *params,
+                      ControlReplyFunc       reply)
 {
   copilotd_session_call_async (self, method, params, on_control_done,
                                control_new (self, invocation, reply));
 }
 
-static gboolean
-return_error (GDBusMethodInvocation *invocation,
-              GError                *error)
+gboolean
+session_control_return_error (GDBusMethodInvocation *invocation,
+                              GError                *error)
 {
   g_dbus_method_invocation_return_gerror (invocation, error);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -110,8 +97,8 @@ return_error (GDBusMethodInvocation *invocation,
 
 /* ---- JSON → a{sv} ------------------------------------------------------ */
 
-static JsonObject *
-node_object (JsonNode *node)
+JsonObject *
+control_node_object (JsonNode *node)
 {
   return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
@@ -120,12 +107,12 @@ static JsonObject *
 member_object (JsonObject *object,
                const char *member)
 {
-  return object ? node_object (json_object_get_member (object, member)) : NULL;
+  return object ? control_node_object (json_object_get_member (object, member)) : NULL;
 }
 
-static const char *
-member_string (JsonObject *object,
-               const char *member)
+const char *
+control_member_string (JsonObject *object,
+                       const char *member)
 {
   JsonNode *node = object ? json_object_get_member (object, member) : NULL;
 
@@ -153,9 +140,9 @@ member_int (JsonObject *object,
     }
 }
 
-static gboolean
-member_bool (JsonObject *object,
-             const char *member)
+gboolean
+control_member_bool (JsonObject *object,
+                     const char *member)
 {
   JsonNode *node = object ? json_object_get_member (object, member) : NULL;
 
@@ -163,23 +150,23 @@ member_bool (JsonObject *object,
          json_node_get_value_type (node) == G_TYPE_BOOLEAN && json_node_get_boolean (node);
 }
 
-static void
-dict_add_string (GVariantBuilder *dict,
-                 const char      *key,
-                 JsonObject      *object,
-                 const char      *member)
+void
+control_dict_add_string (GVariantBuilder *dict,
+                         const char      *key,
+                         JsonObject      *object,
+                         const char      *member)
 {
-  const char *value = member_string (object, member);
+  const char *value = control_member_string (object, member);
 
   if (value != NULL)
     g_variant_builder_add (dict, "{sv}", key, g_variant_new_string (value));
 }
 
 /* The strings of an array member, or of member @field of its objects. */
-static GVariant *
-strings_of (JsonObject *object,
-            const char *member,
-            const char *field)
+GVariant *
+control_strings_of (JsonObject *object,
+                    const char *member,
+                    const char *field)
 {
   JsonNode *node = object ? json_object_get_member (object, member) : NULL;
   GVariantBuilder strv;
@@ -195,7 +182,7 @@ strings_of (JsonObject *object,
           const char *value = NULL;
 
           if (field != NULL)
-            value = member_string (node_object (element), field);
+            value = control_member_string (control_node_object (element), field);
           else if (JSON_NODE_HOLDS_VALUE (element) && json_node_get_value_type (element) == G_TYPE_STRING)
             value = json_node_get_string (element);
           if (value != NULL)
@@ -245,7 +232,7 @@ copilotd_session_control_handle_event (CopilotdSession *self,
 {
   if (strcmp (type, "session.mode_changed") == 0)
     {
-      set_mode_property (self, member_string (data, "newMode"));
+      set_mode_property (self, control_member_string (data, "newMode"));
       return TRUE;
     }
   return FALSE;
@@ -255,7 +242,7 @@ void
 copilotd_session_control_started (CopilotdSession *self,
                                   JsonObject      *result)
 {
-  set_mode_property (self, member_string (result, "mode"));
+  set_mode_property (self, control_member_string (result, "mode"));
 }
 
 static gboolean
@@ -285,11 +272,11 @@ handle_set_mode (CopilotdDbusSession   *iface,
   if (!copilotd_session_check_caller (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!check_mode ("The mode", mode, FALSE, &error))
-    return return_error (invocation, error);
+    return session_control_return_error (invocation, error);
 
   params = json_object_new ();
   json_object_set_string_member (params, "mode", mode);
-  control_call (self, invocation, "session.mode.set", params, reply_void);
+  session_control_call (self, invocation, "session.mode.set", params, reply_void);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -300,13 +287,13 @@ reply_plan (Control  *ctl,
             JsonNode *result,
             GError  **error)
 {
-  JsonObject *object = node_object (result);
-  const char *content = member_string (object, "content");
+  JsonObject *object = control_node_object (result);
+  const char *content = control_member_string (object, "content");
   GVariantBuilder info;
 
   g_variant_builder_init (&info, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&info, "{sv}", "exists", g_variant_new_boolean (member_bool (object, "exists")));
-  dict_add_string (&info, "path", object, "path");
+  g_variant_builder_add (&info, "{sv}", "exists", g_variant_new_boolean (control_member_bool (object, "exists")));
+  control_dict_add_string (&info, "path", object, "path");
   return g_variant_new ("(sa{sv})", content ? content : "", &info);
 }
 
@@ -318,7 +305,7 @@ handle_get_plan (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
   if (copilotd_session_check_caller (self, invocation))
-    control_call (self, invocation, "session.plan.read", NULL, reply_plan);
+    session_control_call (self, invocation, "session.plan.read", NULL, reply_plan);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -343,7 +330,7 @@ handle_set_plan (CopilotdDbusSession   *iface,
 
   params = json_object_new ();
   json_object_set_string_member (params, "content", content);
-  control_call (self, invocation, "session.plan.update", params, reply_void);
+  session_control_call (self, invocation, "session.plan.update", params, reply_void);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -355,7 +342,7 @@ handle_delete_plan (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
   if (copilotd_session_check_caller (self, invocation))
-    control_call (self, invocation, "session.plan.delete", NULL, reply_void);
+    session_control_call (self, invocation, "session.plan.delete", NULL, reply_void);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -384,7 +371,7 @@ handle_set_name (CopilotdDbusSession   *iface,
 
   params = json_object_new ();
   json_object_set_string_member (params, "name", trimmed);
-  control_call (self, invocation, "session.name.set", params, reply_void);
+  session_control_call (self, invocation, "session.name.set", params, reply_void);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -436,29 +423,29 @@ info_gather_free (InfoGather *gather)
 static GVariant *
 info_reply (InfoGather *gather)
 {
-  JsonObject *snapshot = node_object (gather->parts[INFO_SNAPSHOT]);
-  JsonObject *model = node_object (gather->parts[INFO_MODEL]);
+  JsonObject *snapshot = control_node_object (gather->parts[INFO_SNAPSHOT]);
+  JsonObject *model = control_node_object (gather->parts[INFO_MODEL]);
   JsonNode *mode = gather->parts[INFO_MODE];
   GVariantBuilder info;
-  const char *name = member_string (node_object (gather->parts[INFO_NAME]), "name");
-  const char *model_id = member_string (model, "modelId");
+  const char *name = control_member_string (control_node_object (gather->parts[INFO_NAME]), "name");
+  const char *model_id = control_member_string (model, "modelId");
 
   g_variant_builder_init (&info, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&info, "{sv}", "name", g_variant_new_string (name ? name : ""));
   if (mode != NULL && JSON_NODE_HOLDS_VALUE (mode) && json_node_get_value_type (mode) == G_TYPE_STRING)
     g_variant_builder_add (&info, "{sv}", "mode", g_variant_new_string (json_node_get_string (mode)));
   if (model_id == NULL)
-    model_id = member_string (snapshot, "selectedModel");
+    model_id = control_member_string (snapshot, "selectedModel");
   if (model_id == NULL)
     model_id = copilotd_dbus_session_get_model (COPILOTD_DBUS_SESSION (gather->session));
   g_variant_builder_add (&info, "{sv}", "model", g_variant_new_string (model_id ? model_id : ""));
-  dict_add_string (&info, "reasoning-effort", model, "reasoningEffort");
-  dict_add_string (&info, "working-directory", snapshot, "workingDirectory");
-  dict_add_string (&info, "workspace-path", snapshot, "workspacePath");
+  control_dict_add_string (&info, "reasoning-effort", model, "reasoningEffort");
+  control_dict_add_string (&info, "working-directory", snapshot, "workingDirectory");
+  control_dict_add_string (&info, "workspace-path", snapshot, "workspacePath");
 
   if (gather->parts[INFO_USAGE] != NULL)
     {
-      JsonObject *usage = node_object (gather->parts[INFO_USAGE]);
+      JsonObject *usage = control_node_object (gather->parts[INFO_USAGE]);
       JsonObject *changes = member_object (usage, "codeChanges");
       JsonNode *cost = usage ? json_object_get_member (usage, "totalPremiumRequestCost") : NULL;
       g_autofree char *text = node_to_json (gather->parts[INFO_USAGE]);
@@ -470,12 +457,12 @@ info_reply (InfoGather *gather)
                              g_variant_new_uint32 ((guint32) MIN (member_int (changes, "linesAdded"), G_MAXUINT32)));
       g_variant_builder_add (&info, "{sv}", "lines-removed",
                              g_variant_new_uint32 ((guint32) MIN (member_int (changes, "linesRemoved"), G_MAXUINT32)));
-      g_variant_builder_add (&info, "{sv}", "files-modified", strings_of (changes, "filesModified", NULL));
+      g_variant_builder_add (&info, "{sv}", "files-modified", control_strings_of (changes, "filesModified", NULL));
       g_variant_builder_add (&info, "{sv}", "usage-json", g_variant_new_string (text));
     }
   if (gather->parts[INFO_CONTEXT] != NULL)
     {
-      JsonObject *context = member_object (node_object (gather->parts[INFO_CONTEXT]), "contextInfo");
+      JsonObject *context = member_object (control_node_object (gather->parts[INFO_CONTEXT]), "contextInfo");
       g_autofree char *text = node_to_json (gather->parts[INFO_CONTEXT]);
 
       g_variant_builder_add (&info, "{sv}", "context-tokens",
@@ -508,7 +495,7 @@ on_info_part_done (GObject      *source,
   if (gather->error != NULL)
     g_dbus_method_invocation_return_gerror (gather->invocation, gather->error);
   else
-    reply_bounded (gather->session, gather->invocation, info_reply (gather));
+    session_control_reply_bounded (gather->session, gather->invocation, info_reply (gather));
   info_gather_free (gather);
 }
 
@@ -527,7 +514,7 @@ handle_get_info (CopilotdDbusSession   *iface,
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!copilotd_option_get_boolean (options, "usage", &usage, &error) ||
       !copilotd_option_get_boolean (options, "context", &context, &error))
-    return return_error (invocation, error);
+    return session_control_return_error (invocation, error);
 
   gather = g_new0 (InfoGather, 1);
   gather->session = g_object_ref (self);
@@ -562,16 +549,16 @@ reply_compact (Control  *ctl,
                JsonNode *result,
                GError  **error)
 {
-  JsonObject *object = node_object (result);
+  JsonObject *object = control_node_object (result);
   GVariantBuilder dict;
 
   g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&dict, "{sv}", "success", g_variant_new_boolean (member_bool (object, "success")));
+  g_variant_builder_add (&dict, "{sv}", "success", g_variant_new_boolean (control_member_bool (object, "success")));
   g_variant_builder_add (&dict, "{sv}", "tokens-removed",
                          g_variant_new_uint32 ((guint32) MIN (member_int (object, "tokensRemoved"), G_MAXUINT32)));
   g_variant_builder_add (&dict, "{sv}", "messages-removed",
                          g_variant_new_uint32 ((guint32) MIN (member_int (object, "messagesRemoved"), G_MAXUINT32)));
-  dict_add_string (&dict, "summary", object, "summaryContent");
+  control_dict_add_string (&dict, "summary", object, "summaryContent");
   return g_variant_new ("(a{sv})", &dict);
 }
 
@@ -588,7 +575,7 @@ handle_compact (CopilotdDbusSession   *iface,
   if (!copilotd_session_check_caller (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!copilotd_option_get_string (options, "instructions", &instructions, &error))
-    return return_error (invocation, error);
+    return session_control_return_error (invocation, error);
   if (instructions != NULL && g_utf8_strlen (instructions, -1) > 4000)
     {
       g_dbus_method_invocation_return_error (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
@@ -600,7 +587,7 @@ handle_compact (CopilotdDbusSession   *iface,
   json_object_set_string_member (params, "trigger", "manual");
   if (instructions != NULL && *instructions != '\0')
     json_object_set_string_member (params, "customInstructions", instructions);
-  control_call (self, invocation, "session.history.compact", params, reply_compact);
+  session_control_call (self, invocation, "session.history.compact", params, reply_compact);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -613,11 +600,11 @@ rewind_point (JsonObject *point,
   GVariantBuilder dict;
 
   g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
-  dict_add_string (&dict, "event-id", point, "eventId");
-  dict_add_string (&dict, "prompt", point, "userMessage");
-  dict_add_string (&dict, "timestamp", point, "timestamp");
+  control_dict_add_string (&dict, "event-id", point, "eventId");
+  control_dict_add_string (&dict, "prompt", point, "userMessage");
+  control_dict_add_string (&dict, "timestamp", point, "timestamp");
   g_variant_builder_add (&dict, "{sv}", "can-restore-files",
-                         g_variant_new_boolean (member_bool (point, "canRestoreFiles")));
+                         g_variant_new_boolean (control_member_bool (point, "canRestoreFiles")));
   g_variant_builder_add (&dict, "{sv}", "file-count",
                          g_variant_new_uint32 ((guint32) MIN (member_int (point, "fileCount"), G_MAXUINT32)));
   return g_variant_builder_end (&dict);
@@ -629,7 +616,7 @@ reply_rewind_points (Control  *ctl,
                      GError  **error)
 {
   return g_variant_new_tuple ((GVariant *[]) {
-    copilotd_json_map_objects (node_object (result), "points", "aa{sv}", rewind_point, NULL) }, 1);
+    copilotd_json_map_objects (control_node_object (result), "points", "aa{sv}", rewind_point, NULL) }, 1);
 }
 
 static gboolean
@@ -640,7 +627,7 @@ handle_list_rewind_points (CopilotdDbusSession   *iface,
   CopilotdSession *self = COPILOTD_SESSION (iface);
 
   if (copilotd_session_check_caller (self, invocation))
-    control_call (self, invocation, "session.history.listRewindPoints", NULL, reply_rewind_points);
+    session_control_call (self, invocation, "session.history.listRewindPoints", NULL, reply_rewind_points);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -649,16 +636,16 @@ reply_preview (Control  *ctl,
                JsonNode *result,
                GError  **error)
 {
-  JsonObject *object = node_object (result);
+  JsonObject *object = control_node_object (result);
   GVariantBuilder dict;
 
   g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&dict, "{sv}", "outcome", g_variant_new_string ("preview"));
-  g_variant_builder_add (&dict, "{sv}", "available", g_variant_new_boolean (member_bool (object, "available")));
-  dict_add_string (&dict, "reason", object, "reason");
+  g_variant_builder_add (&dict, "{sv}", "available", g_variant_new_boolean (control_member_bool (object, "available")));
+  control_dict_add_string (&dict, "reason", object, "reason");
   g_variant_builder_add (&dict, "{sv}", "file-count",
                          g_variant_new_uint32 ((guint32) MIN (member_int (object, "fileCount"), G_MAXUINT32)));
-  g_variant_builder_add (&dict, "{sv}", "files", strings_of (object, "files", "path"));
+  g_variant_builder_add (&dict, "{sv}", "files", control_strings_of (object, "files", "path"));
   return g_variant_new ("(a{sv})", &dict);
 }
 
@@ -667,9 +654,9 @@ reply_rewind (Control  *ctl,
               JsonNode *result,
               GError  **error)
 {
-  JsonObject *object = node_object (result);
-  const char *outcome = member_string (object, "outcome");
-  const char *message = member_string (object, "error");
+  JsonObject *object = control_node_object (result);
+  const char *outcome = control_member_string (object, "outcome");
+  const char *message = control_member_string (object, "error");
   GVariantBuilder dict;
 
   if (g_strcmp0 (outcome, "session-busy") == 0)
@@ -691,9 +678,9 @@ reply_rewind (Control  *ctl,
   g_variant_builder_add (&dict, "{sv}", "outcome", g_variant_new_string (outcome ? outcome : ""));
   g_variant_builder_add (&dict, "{sv}", "events-removed",
                          g_variant_new_uint32 ((guint32) MIN (member_int (object, "eventsRemoved"), G_MAXUINT32)));
-  g_variant_builder_add (&dict, "{sv}", "restored-files", strings_of (object, "restoredFiles", NULL));
-  g_variant_builder_add (&dict, "{sv}", "skipped-files", strings_of (object, "skippedFiles", "path"));
-  dict_add_string (&dict, "error", object, "error");
+  g_variant_builder_add (&dict, "{sv}", "restored-files", control_strings_of (object, "restoredFiles", NULL));
+  g_variant_builder_add (&dict, "{sv}", "skipped-files", control_strings_of (object, "skippedFiles", "path"));
+  control_dict_add_string (&dict, "error", object, "error");
   return g_variant_new ("(a{sv})", &dict);
 }
 
@@ -713,7 +700,7 @@ handle_rewind (CopilotdDbusSession   *iface,
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!copilotd_option_get_boolean (options, "restore-files", &restore, &error) ||
       !copilotd_option_get_boolean (options, "preview", &preview, &error))
-    return return_error (invocation, error);
+    return session_control_return_error (invocation, error);
   if (*event_id == '\0')
     {
       g_dbus_method_invocation_return_error_literal (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
@@ -725,235 +712,11 @@ handle_rewind (CopilotdDbusSession   *iface,
   json_object_set_string_member (params, "eventId", event_id);
   if (preview)
     {
-      control_call (self, invocation, "session.history.previewRewind", params, reply_preview);
+      session_control_call (self, invocation, "session.history.previewRewind", params, reply_preview);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   json_object_set_string_member (params, "mode", restore ? "conversation-and-files" : "conversation");
-  control_call (self, invocation, "session.history.rewind", params, reply_rewind);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-/* ---- Slash commands ---------------------------------------------------- */
-
-static GVariant *
-command_entry (JsonObject *command,
-               gpointer    user_data)
-{
-  GVariantBuilder dict;
-  const char *description = member_string (command, "description");
-
-  g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
-  dict_add_string (&dict, "name", command, "name");
-  g_variant_builder_add (&dict, "{sv}", "description", g_variant_new_string (description ? description : ""));
-  g_variant_builder_add (&dict, "{sv}", "aliases", strings_of (command, "aliases", NULL));
-  dict_add_string (&dict, "kind", command, "kind");
-  g_variant_builder_add (&dict, "{sv}", "allowed-during-turn",
-                         g_variant_new_boolean (member_bool (command, "allowDuringAgentExecution")));
-  return g_variant_builder_end (&dict);
-}
-
-static GVariant *
-reply_commands (Control  *ctl,
-                JsonNode *result,
-                GError  **error)
-{
-  return g_variant_new_tuple ((GVariant *[]) {
-    copilotd_json_map_objects (node_object (result), "commands", "aa{sv}", command_entry, NULL) }, 1);
-}
-
-static gboolean
-handle_list_commands (CopilotdDbusSession   *iface,
-                      GDBusMethodInvocation *invocation,
-                      GVariant              *options)
-{
-  CopilotdSession *self = COPILOTD_SESSION (iface);
-  JsonObject *params;
-
-  if (!copilotd_session_check_caller (self, invocation))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-  params = json_object_new ();
-  json_object_set_boolean_member (params, "includeBuiltins", TRUE);
-  json_object_set_boolean_member (params, "includeSkills", TRUE);
-  json_object_set_boolean_member (params, "includeClientCommands", TRUE);
-  control_call (self, invocation, "session.commands.list", params, reply_commands);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-typedef struct {
-  CopilotdSession *session;            /* owned */
-  GDBusMethodInvocation *invocation;   /* owned */
-  char *name;                          /* owned, without the slash */
-  char *args;                          /* owned */
-  GVariantDict result;                 /* for agent-prompt: what invoke said */
-} Command;
-
-static void
-command_free (Command *cmd)
-{
-  g_object_unref (cmd->session);
-  g_object_unref (cmd->invocation);
-  g_free (cmd->name);
-  g_free (cmd->args);
-  g_variant_dict_clear (&cmd->result);
-  g_free (cmd);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Command, command_free)
-
-static void
-on_command_execute_done (GObject      *source,
-                         GAsyncResult *result,
-                         gpointer      user_data)
-{
-  g_autoptr(Command) cmd = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  const char *failure;
-
-  node = copilotd_session_call_finish (COPILOTD_SESSION (source), result, &error);
-  if (node == NULL)
-    {
-      g_dbus_method_invocation_return_gerror (cmd->invocation, error);
-      return;
-    }
-  failure = member_string (node_object (node), "error");
-  if (failure != NULL)
-    {
-      g_dbus_method_invocation_return_error (cmd->invocation, COPILOTD_ERROR, COPILOTD_ERROR_FAILED,
-                                             "/%s failed: %s", cmd->name, failure);
-      return;
-    }
-  g_variant_dict_insert (&cmd->result, "kind", "s", "completed");
-  reply_bounded (cmd->session, cmd->invocation,
-                 g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
-}
-
-static void
-on_command_prompt_sent (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(Command) cmd = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  const char *message_id;
-
-  node = copilotd_session_call_finish (COPILOTD_SESSION (source), result, &error);
-  if (node == NULL)
-    {
-      g_dbus_method_invocation_return_gerror (cmd->invocation, error);
-      return;
-    }
-  message_id = member_string (node_object (node), "messageId");
-  if (message_id != NULL)
-    g_variant_dict_insert (&cmd->result, "message-id", "s", message_id);
-  reply_bounded (cmd->session, cmd->invocation,
-                 g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
-}
-
-static void
-on_command_invoke_done (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(Command) cmd = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  JsonObject *object;
-  const char *kind;
-  static const char * const strings[] = { "text", "message", "mode", "prompt", "display-prompt", "notice", NULL };
-
-  node = copilotd_session_call_finish (COPILOTD_SESSION (source), result, &error);
-  if (node == NULL)
-    {
-      /* Not a built-in: perhaps a command an app registered (§9). */
-      if (error->message != NULL && strstr (error->message, "Unknown slash command") != NULL)
-        {
-          JsonObject *params = json_object_new ();
-
-          json_object_set_string_member (params, "commandName", cmd->name);
-          json_object_set_string_member (params, "args", cmd->args);
-          CopilotdSession *session = cmd->session;
-
-          copilotd_session_call_async (session, "session.commands.execute", params,
-                                       on_command_execute_done, g_steal_pointer (&cmd));
-          return;
-        }
-      g_dbus_method_invocation_return_gerror (cmd->invocation, error);
-      return;
-    }
-
-  object = node_object (node);
-  kind = member_string (object, "kind");
-  g_variant_dict_insert (&cmd->result, "kind", "s", kind ? kind : "");
-  for (guint i = 0; strings[i] != NULL; i++)
-    {
-      g_autofree char *camel = copilotd_dashed_to_camel (strings[i]);
-      const char *value = member_string (object, camel);
-
-      if (value != NULL)
-        g_variant_dict_insert (&cmd->result, strings[i], "s", value);
-    }
-
-  /* The command's work is a turn: it is sent as the next one. */
-  if (g_strcmp0 (kind, "agent-prompt") == 0 && member_string (object, "prompt") != NULL)
-    {
-      JsonObject *params = json_object_new ();
-      const char *display = member_string (object, "displayPrompt");
-      const char *mode = member_string (object, "mode");
-
-      json_object_set_string_member (params, "prompt", member_string (object, "prompt"));
-      if (display != NULL && *display != '\0')
-        json_object_set_string_member (params, "displayPrompt", display);
-      if (mode != NULL)
-        json_object_set_string_member (params, "agentMode", mode);
-      CopilotdSession *session = cmd->session;
-
-      copilotd_session_call_async (session, "session.send", params,
-                                   on_command_prompt_sent, g_steal_pointer (&cmd));
-      return;
-    }
-
-  reply_bounded (cmd->session, cmd->invocation,
-                 g_variant_new ("(@a{sv})", g_variant_dict_end (&cmd->result)));
-}
-
-static gboolean
-handle_execute_command (CopilotdDbusSession   *iface,
-                        GDBusMethodInvocation *invocation,
-                        const char            *name,
-                        const char            *args,
-                        GVariant              *options)
-{
-  CopilotdSession *self = COPILOTD_SESSION (iface);
-  JsonObject *params;
-  Command *cmd;
-
-  if (!copilotd_session_check_caller (self, invocation))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-  while (*name == '/')
-    name++;
-  if (*name == '\0' || strpbrk (name, " \t\n") != NULL)
-    {
-      g_dbus_method_invocation_return_error_literal (invocation, COPILOTD_ERROR, COPILOTD_ERROR_INVALID_ARGS,
-                                                     "The command name is empty or has blanks");
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  /* A command may run a turn: its prompts go to the caller's agent. */
-  copilotd_session_set_turn_sender (self, g_dbus_method_invocation_get_sender (invocation));
-  cmd = g_new0 (Command, 1);
-  cmd->session = g_object_ref (self);
-  cmd->invocation = g_object_ref (invocation);
-  cmd->name = g_strdup (name);
-  cmd->args = g_strdup (args);
-  g_variant_dict_init (&cmd->result, NULL);
-
-  params = json_object_new ();
-  json_object_set_string_member (params, "name", name);
-  if (*args != '\0')
-    json_object_set_string_member (params, "input", args);
-  copilotd_session_call_async (self, "session.commands.invoke", params, on_command_invoke_done, cmd);
+  session_control_call (self, invocation, "session.history.rewind", params, reply_rewind);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -971,7 +734,7 @@ copilotd_session_control_iface_init (CopilotdDbusSessionIface *iface)
   iface->handle_compact = handle_compact;
   iface->handle_list_rewind_points = handle_list_rewind_points;
   iface->handle_rewind = handle_rewind;
-  iface->handle_list_commands = handle_list_commands;
-  iface->handle_execute_command = handle_execute_command;
+  iface->handle_list_commands = session_handle_list_commands;
+  iface->handle_execute_command = session_handle_execute_command;
   iface->handle_call = copilotd_session_handle_call;
 }
