@@ -30,6 +30,7 @@ typedef struct {
   const char *hook_output;         /* HookProvider; NULL: never answers */
   gboolean hook_error;
   gboolean command_error;
+  gboolean hold_prompts;           /* Agent requests: held, never answered */
   /* What it saw */
   GPtrArray *methods;              /* owned: member names, in order */
   GVariant *last_request;          /* owned, nullable */
@@ -69,7 +70,9 @@ client_method_call (GDBusConnection       *connection,
       if (g_variant_n_children (parameters) > 3)
         g_variant_get_child (parameters, 3, "s", &client->last_json);
 
-      if (g_str_equal (method_name, "RequestElicitation"))
+      if (client->hold_prompts)
+        g_ptr_array_add (client->held, invocation);
+      else if (g_str_equal (method_name, "RequestElicitation"))
         g_dbus_method_invocation_return_value (invocation,
                                                g_variant_new ("(ssa{sv})", client->action,
                                                               client->content_json, NULL));
@@ -482,6 +485,143 @@ test_mode_switch (Fixture       *fx,
   g_assert_cmpstr (json_object_get_string_member (answer2, "response"), ==, "no");
 }
 
+/* How many times @client was called @qualified (e.g. "Agent.Cancel"). */
+static guint
+count_methods (Client     *client,
+               const char *qualified)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < client->methods->len; i++)
+    if (g_str_equal (g_ptr_array_index (client->methods, i), qualified))
+      n++;
+  return n;
+}
+
+static void
+wait_methods (Client     *client,
+              const char *qualified,
+              guint       n)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (count_methods (client, qualified) < n)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("%s was called %u times, not %u", qualified, count_methods (client, qualified), n);
+      spin (20);
+    }
+}
+
+/* Frames of one form, one plan and one mode-switch question; @n makes
+ * their ids unique. The requests' JSON-RPC ids are 920 + 10 * n + 0..1. */
+static GStrv
+three_questions (guint n)
+{
+  GPtrArray *frames = g_ptr_array_new ();
+  g_autofree char *form = g_strdup_printf ("{\"requestId\":\"el-t%u\",\"message\":\"Pick a color\","
+                                           "\"requestedSchema\":{\"type\":\"object\",\"properties\":"
+                                           "{\"color\":{\"type\":\"string\"}}},\"mode\":\"form\"}", n);
+  g_autofree char *plan = g_strdup_printf ("{\"requestId\":\"plan-t%u\",\"summary\":\"Add a README\","
+                                           "\"planContent\":\"1. Write README.md\",\"actions\":[\"interactive\"],"
+                                           "\"recommendedAction\":\"interactive\"}", n);
+  g_autofree char *mode = g_strdup_printf ("{\"requestId\":\"ms-t%u\",\"errorCode\":\"rate_limited\"}", n);
+
+  g_ptr_array_add (frames, event_frame ("elicitation.requested", form));
+  g_ptr_array_add (frames, event_frame ("exit_plan_mode.requested", plan));
+  g_ptr_array_add (frames, request_frame (920 + 10 * n, "exitPlanMode.request", PLAN_REQUEST));
+  g_ptr_array_add (frames, event_frame ("auto_mode_switch.requested", mode));
+  g_ptr_array_add (frames, request_frame (921 + 10 * n, "autoModeSwitch.request",
+                                               "\"errorCode\":\"rate_limited\""));
+  g_ptr_array_add (frames, NULL);
+  return (GStrv) g_ptr_array_free (frames, FALSE);
+}
+
+/* Each question's "nobody answers" reply reached the CLI: the plan not
+ * approved, the mode not switched, and (@form_answered) the form
+ * cancelled. */
+static void
+assert_nobody_answered (Fixture  *fx,
+                        guint     n,
+                        gboolean  form_answered)
+{
+  g_autofree char *form_id = g_strdup_printf ("el-t%u", n);
+  g_autoptr(GPtrArray) forms = NULL;
+  g_autoptr(JsonObject) plan = wait_response (fx, 920 + 10 * n);
+  g_autoptr(JsonObject) mode = wait_response (fx, 921 + 10 * n);
+  gboolean form_seen = FALSE;
+
+  g_assert_false (json_object_get_boolean_member (plan, "approved"));
+  g_assert_cmpstr (json_object_get_string_member (mode, "response"), ==, "no");
+  if (!form_answered)
+    return;
+  record_wait (fx, "session.ui.handlePendingElicitation", 1, 10);
+  forms = record_params (fx, "session.ui.handlePendingElicitation");
+  for (guint i = 0; i < forms->len; i++)
+    {
+      JsonObject *answer = g_ptr_array_index (forms, i);
+
+      if (g_str_equal (json_object_get_string_member (answer, "requestId"), form_id))
+        {
+          g_autofree char *result = to_json (json_object_get_object_member (answer, "result"));
+
+          g_assert_cmpstr (result, ==, "{\"action\":\"cancel\"}");
+          form_seen = TRUE;
+        }
+    }
+  g_assert_true (form_seen);
+}
+
+/* permission-timeout holds for forms, plans and mode switches as for
+ * permissions (§5, §9): the agent that sits on them is sent Cancel, and
+ * the CLI gets each one's "nobody answers" reply. */
+static void
+test_questions_time_out (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autoptr(Client) agent = client_new (fixture_connect (fx));
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_auto(GStrv) lines = three_questions (0);
+
+  fx->config->permission_timeout = 1;
+  agent->hold_prompts = TRUE;
+  register_agent (agent, "['elicitation', 'plan-approval', 'mode-switch']");
+  send_raw (fx, fx->client, path, (const char * const *) lines);
+  assert_nobody_answered (fx, 0, TRUE);
+  g_assert_cmpuint (count_methods (agent, "Agent.RequestElicitation"), ==, 1);
+  g_assert_cmpuint (count_methods (agent, "Agent.RequestPlanApproval"), ==, 1);
+  g_assert_cmpuint (count_methods (agent, "Agent.RequestModeSwitch"), ==, 1);
+  wait_methods (agent, "Agent.Cancel", 3);
+}
+
+/* Abort withdraws every question an agent holds: Cancel for each. The
+ * CLI's requests (plan, mode switch) get their "nobody answers" reply, so
+ * none stays pending; the form is the CLI's own to drop with the turn it
+ * aborts (session.abort), as a withdrawn permission is. */
+static void
+test_questions_withdrawn_on_abort (Fixture       *fx,
+                                   gconstpointer  data)
+{
+  g_autoptr(Client) agent = client_new (fixture_connect (fx));
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_auto(GStrv) lines = three_questions (1);
+  g_autoptr(GVariant) reply = NULL;
+
+  agent->hold_prompts = TRUE;
+  register_agent (agent, "['elicitation', 'plan-approval', 'mode-switch']");
+  send_raw (fx, fx->client, path, (const char * const *) lines);
+  wait_methods (agent, "Agent.RequestElicitation", 1);
+  wait_methods (agent, "Agent.RequestPlanApproval", 1);
+  wait_methods (agent, "Agent.RequestModeSwitch", 1);
+  g_assert_cmpuint (count_methods (agent, "Agent.Cancel"), ==, 0);
+
+  reply = call_ok (fx->client, path, SESSION_IFACE, "Abort", g_variant_new ("(a{sv})", NULL), "()");
+  wait_methods (agent, "Agent.Cancel", 3);
+  assert_nobody_answered (fx, 1, FALSE);
+  g_assert_cmpuint (record_count (fx, "session.abort"), ==, 1);
+  g_assert_cmpuint (record_count (fx, "session.ui.handlePendingElicitation"), ==, 0);
+}
+
 #define HOOK_INPUT "\"hookType\":\"preToolUse\",\"input\":{\"sessionId\":\"@SESSION@\",\"timestamp\":1," \
   "\"cwd\":\"/tmp\",\"toolName\":\"bash\",\"toolArgs\":{\"command\":\"rm -rf /\"}}"
 
@@ -824,6 +964,8 @@ main (int argc, char **argv)
   ADD ("/requests/plan-approval", test_plan_approval);
   ADD ("/requests/plan-nobody", test_plan_nobody);
   ADD ("/requests/mode-switch", test_mode_switch);
+  ADD ("/requests/questions-time-out", test_questions_time_out);
+  ADD ("/requests/questions-withdrawn-on-abort", test_questions_withdrawn_on_abort);
   ADD ("/requests/hook-deny", test_hook_deny);
   ADD ("/requests/hook-fails-closed", test_hook_fails_closed);
   ADD ("/requests/command", test_command);
