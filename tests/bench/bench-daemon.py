@@ -280,12 +280,13 @@ class Bench:
                                  check=True, cwd=self.tmp, timeout=600).stdout.decode()
             results["e2e_sdk"].append(json.loads(out.strip().splitlines()[-1]))
 
-        # In alternating order (ABBA), so that a drift of the machine's
-        # load during the run weighs on both alike.
-        for i in range(2):
-            for name, run in ((("copilotd", through_daemon), ("the Node SDK", with_sdk)) if i == 0 else
+        # Short rounds in alternating order (ABBA BAAB …), so that a drift
+        # of the machine's load during the run weighs on both alike.
+        for i in range(a.e2e_rounds):
+            daemon_first = i % 4 in (0, 3)
+            for name, run in ((("copilotd", through_daemon), ("the Node SDK", with_sdk)) if daemon_first else
                               (("the Node SDK", with_sdk), ("copilotd", through_daemon))):
-                log(f"end to end with {name} ({i + 1}/2)")
+                log(f"end to end with {name} ({i + 1}/{a.e2e_rounds})")
                 run()
 
 
@@ -392,8 +393,9 @@ def table(r, args, load_before, load_after):
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(6)]
     lines = [f"copilotd benchmark: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
              f"{os.cpu_count()} cores ({cpu_model()}), load average {load_before} before, "
-             f"{load_after} after; median (min–max) of {args.runs} runs "
-             f"({2 * args.rate_runs} answers for the {args.words}-word row)"]
+             f"{load_after} after; median (min–max) of {args.runs} runs (end to end: "
+             f"{args.e2e_rounds} rounds of {args.runs}, {args.e2e_rounds * args.rate_runs} answers "
+             f"for the {args.words}-word row)"]
     for x in [head] + rows:
         lines.append("  ".join(x[i].ljust(widths[i]) for i in range(6)).rstrip())
     missed = sum(1 for x in rows if x[5] == "MISSED")
@@ -419,8 +421,10 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--count", type=int, default=100000)
     parser.add_argument("--words", type=int, default=2000)
-    parser.add_argument("--rate-runs", type=int, default=15,
-                        help="WORDS-word answers per round (two rounds each): their rate varies most")
+    parser.add_argument("--e2e-rounds", type=int, default=4,
+                        help="end-to-end rounds of each, alternating (a CLI started for each)")
+    parser.add_argument("--rate-runs", type=int, default=8,
+                        help="WORDS-word answers per end-to-end round: their rate varies most")
     parser.add_argument("--only", choices=["fake", "real"], help="run one half (for profiling)")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
