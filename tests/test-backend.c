@@ -389,17 +389,18 @@ test_daemon_exit_kills (Fixture       *fx,
    * when the daemon exits. */
   g_setenv ("FAKE_CLI_IGNORE_SIGTERM", "1", TRUE);
   g_setenv ("FAKE_CLI_GARBAGE_AFTER", "1", TRUE);
-  /* Long enough that the last CLI is still in it when 'failed' is seen on
-   * a loaded machine (3 s was not: all were killed and reaped by then). */
   fx->config->stop_timeout = 8;
   fx->config->restart_max_failures = 3;
 
   error = create_session_error (fx, 5000);
   assert_dbus_error (error, "BackendFailed", NULL);
-  wait_backend_state (fx, "failed", 20);
-  g_assert_cmpuint (record_count (fx, "connect"), ==, 3);
+  /* The CLI whose failure that was got SIGTERM in the same dispatch as
+   * the reply, ignores it, and is in its 8 s grace period now; nothing
+   * waits here for a later event, so no load can let the grace run out
+   * first (waiting for 'failed' did, once). */
   g_assert_cmpuint (count_cli_children (), >=, 1);
-  /* The teardown shuts the daemon down; teardown_no_cli counts. */
+  /* The teardown shuts the daemon down (a restart may be pending or a
+   * later CLI running); teardown_no_cli counts none left. */
 }
 
 static void
