@@ -64,6 +64,14 @@ char     *session_id_of  (GDBusConnection *conn,
 gboolean  object_is_managed (GDBusConnection *conn,
                              const char      *path);
 
+/* ---- what the fake CLI sends (its RAW: directive) ---- */
+
+/* Writes @lines (frames, `@SESSION@` for the session id) to a file in the
+ * fixture's home; returns the prompt `RAW: <file>` that makes the fake
+ * send them. */
+char       *raw_prompt    (Fixture            *fx,
+                           const char * const *lines);
+
 /* ---- what the fake CLI received (FAKE_CLI_RECORD) ---- */
 
 /* The params of every request/notification @method the fake received. */

@@ -69,19 +69,6 @@ static const FaultCase cases[] = {
 };
 
 static char *
-raw_prompt (Fixture            *fx,
-            const char * const *lines)
-{
-  g_autofree char *path = g_build_filename (fx->home, "raw-frames.jsonl", NULL);
-  g_autofree char *text = g_strjoinv ("\n", (char **) lines);
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-  return g_strdup_printf ("RAW: %s", path);
-}
-
-static char *
 send_and_wait (GDBusConnection  *conn,
                const char       *path,
                const char       *prompt,

@@ -17,20 +17,6 @@
 
 #define REPLACEMENT "\xef\xbf\xbd"
 
-/* Writes @lines as a RAW: file in the fixture's home; returns the prompt. */
-static char *
-raw_prompt (Fixture            *fx,
-            const char * const *lines)
-{
-  g_autofree char *path = g_build_filename (fx->home, "raw-frames.jsonl", NULL);
-  g_autofree char *text = g_strjoinv ("\n", (char **) lines);
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-  return g_strdup_printf ("RAW: %s", path);
-}
-
 /* A session.event notification; deltas are ephemeral like the CLI's. */
 static char *
 event_frame (const char *type,

@@ -199,14 +199,9 @@ send_raw (Fixture            *fx,
           const char         *path,
           const char * const *lines)
 {
-  g_autofree char *file = g_build_filename (fx->home, "raw-frames.jsonl", NULL);
-  g_autofree char *text = g_strjoinv ("\n", (char **) lines);
-  g_autofree char *prompt = g_strdup_printf ("RAW: %s", file);
-  g_autoptr(GError) error = NULL;
+  g_autofree char *prompt = raw_prompt (fx, lines);
   g_autoptr(GVariant) reply = NULL;
 
-  g_file_set_contents (file, text, -1, &error);
-  g_assert_no_error (error);
   reply = call_ok (conn, path, SESSION_IFACE, "Send", g_variant_new ("(sa{sv})", prompt, NULL), "(s)");
 }
 
