@@ -208,12 +208,11 @@ handle_body (CopilotdJsonrpc *self,
     {
       if (self->delta_strings == NULL)
         self->delta_strings = g_string_sized_new (256);
-      if (copilotd_json_read_delta ((const char *) body, len, self->delta_strings, &delta))
-        {
-          if (self->delta_func (&delta, self->delta_data))
-            return;
-          delta.type = NULL;   /* a delta: not for the drop filter to look at again */
-        }
+      /* A delta the handler leaves goes the tree path; either way the
+       * drop filter below is given the type read here, not a second read. */
+      if (copilotd_json_read_delta ((const char *) body, len, self->delta_strings, &delta) &&
+          self->delta_func (&delta, self->delta_data))
+        return;
     }
 
   if (drop_func != NULL && drop_func ((const char *) body, len, delta.type))
