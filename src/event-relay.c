@@ -92,7 +92,7 @@ struct _CopilotdEventRelay
 {
   GDBusConnection *connection; /* owned */
   char *path;                  /* owned */
-  GVariant *path_value;        /* owned, nullable: @path, the signals' header value */
+  GVariant *path_value;        /* owned: @path, the signals' header value */
   GHashTable *subscribers;     /* owned: name → Subscriber* */
   guint64 next_serial;
   GQueue ring;                 /* RingEntry* owned: what was relayed */
@@ -148,6 +148,7 @@ copilotd_event_relay_new (GDBusConnection *connection,
 
   relay->connection = g_object_ref (connection);
   relay->path = g_strdup (object_path);
+  relay->path_value = g_variant_ref_sink (g_variant_new_object_path (object_path));
   relay->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                               (GDestroyNotify) subscriber_free);
   g_queue_init (&relay->ring);
@@ -179,7 +180,7 @@ copilotd_event_relay_free (CopilotdEventRelay *relay)
 {
   g_object_unref (relay->connection);
   g_free (relay->path);
-  g_clear_pointer (&relay->path_value, g_variant_unref);
+  g_variant_unref (relay->path_value);
   g_hash_table_unref (relay->subscribers);
   g_queue_clear_full (&relay->ring, (GDestroyNotify) ring_entry_free);
   g_free (relay);
@@ -222,8 +223,6 @@ emit_to (CopilotdEventRelay *relay,
   g_autoptr(GDBusMessage) message = g_dbus_message_new ();
   g_autoptr(GError) error = NULL;
 
-  if (relay->path_value == NULL)
-    relay->path_value = g_variant_ref_sink (g_variant_new_object_path (relay->path));
   g_dbus_message_set_message_type (message, G_DBUS_MESSAGE_TYPE_SIGNAL);
   g_dbus_message_set_flags (message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
   g_dbus_message_set_header (message, G_DBUS_MESSAGE_HEADER_FIELD_PATH, relay->path_value);
