@@ -28,6 +28,28 @@ copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func)
   drop_func = func;
 }
 
+static CopilotdJsonrpcRunEndFunc run_end_func;
+
+void
+copilotd_jsonrpc_set_run_end_func (CopilotdJsonrpcRunEndFunc func)
+{
+  run_end_func = func;
+}
+
+/* @read_all: the run ends because everything read is handled. */
+static void
+jsonrpc_end_delta_run (CopilotdJsonrpc *self,
+                       gboolean         read_all)
+{
+  guint n = self->run_deltas;
+
+  if (n == 0)
+    return;
+  self->run_deltas = 0;
+  if (run_end_func != NULL)
+    run_end_func (read_all && n > 1);
+}
+
 /**
  * copilotd_jsonrpc_set_delta_func:
  *
@@ -212,11 +234,17 @@ handle_body (CopilotdJsonrpc *self,
        * drop filter below is given the type read here, not a second read. */
       if (copilotd_json_read_delta ((const char *) body, len, self->delta_strings, &delta) &&
           self->delta_func (&delta, self->delta_data))
-        return;
+        {
+          self->run_deltas++;
+          return;
+        }
     }
 
   if (drop_func != NULL && drop_func ((const char *) body, len, delta.type))
     return;
+
+  /* What follows a run of deltas comes after them. */
+  jsonrpc_end_delta_run (self, FALSE);
 
   /* json-fast.c reads the common frames; json-glib has the last word. */
   root = copilotd_json_parse_fast ((const char *) body, len);
@@ -565,6 +593,8 @@ copilotd_jsonrpc_feed (CopilotdJsonrpc *self,
 
   g_byte_array_append (self->inbuf, data, (guint) len);
   jsonrpc_process_input (self);
+  /* Everything read is handled. */
+  jsonrpc_end_delta_run (self, TRUE);
 }
 
 /* Reading */
@@ -615,6 +645,8 @@ pollable_readable_cb (GObject  *stream,
       break;
     }
 
+  /* Everything there was to read is handled. */
+  jsonrpc_end_delta_run (self, TRUE);
   if (self->closed)
     keep = G_SOURCE_REMOVE;
 

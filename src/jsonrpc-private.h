@@ -38,6 +38,7 @@ struct _CopilotdJsonrpc
   CopilotdJsonrpcDeltaFunc delta_func;  /* nullable */
   gpointer delta_data;           /* unowned */
   GString *delta_strings;        /* owned; what delta_func gets, reused */
+  guint run_deltas;              /* delta_func took these; the run has not ended */
 
   /* Unparsed input: bytes before inbuf_pos are consumed. */
   GByteArray *inbuf;             /* owned */

@@ -55,6 +55,14 @@ typedef gboolean (*CopilotdJsonrpcDropFunc) (const char *body,
                                              const char *event_type);
 void             copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func);
 
+/* Called when a run of deltas the delta handler took, read together, ends:
+ * before any other frame is handled (@behind FALSE), and when the bytes
+ * read so far are used up (@behind: the run had more than one delta, the
+ * CLI writes faster than copilotd reads). One for the process: the event
+ * relay merges the deltas of runs (copilotd_event_relay_end_run()). */
+typedef void (*CopilotdJsonrpcRunEndFunc) (gboolean behind);
+void             copilotd_jsonrpc_set_run_end_func (CopilotdJsonrpcRunEndFunc func);
+
 /* Called with every `session.event` of a plain delta, read without a tree
  * (copilotd_json_read_delta(); its strings live until the call returns):
  * TRUE when handled, FALSE to have it parsed and emitted as a

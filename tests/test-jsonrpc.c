@@ -145,6 +145,95 @@ test_read_several_in_one_feed (void)
   recorder_clear (&rec);
 }
 
+/* How runs of deltas end (copilotd_jsonrpc_set_run_end_func()): what the
+ * delta handler took and the run ends recorded in order, "d:<text>" and
+ * "end:behind" or "end:caught-up"; other frames as the Recorder has them. */
+static GPtrArray *run_log;
+
+static gboolean
+on_run_delta (const CopilotdJsonDelta *delta,
+              gpointer                 user_data)
+{
+  g_ptr_array_add (run_log, g_strdup_printf ("d:%s", delta->text));
+  return TRUE;
+}
+
+static void
+on_run_end (gboolean behind)
+{
+  g_ptr_array_add (run_log, g_strdup (behind ? "end:behind" : "end:caught-up"));
+}
+
+static void
+on_run_notification (CopilotdJsonrpc *rpc,
+                     const char      *method,
+                     JsonNode        *params,
+                     gpointer         user_data)
+{
+  g_ptr_array_add (run_log, g_strdup_printf ("n:%s", method));
+}
+
+static char *
+delta_frame (const char *text)
+{
+  g_autofree char *body = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":"
+                                           "{\"sessionId\":\"s\",\"event\":{\"type\":\"assistant.message_delta\","
+                                           "\"data\":{\"messageId\":\"m\",\"deltaContent\":\"%s\"}}}}", text);
+
+  return frame (body);
+}
+
+static void
+assert_run_log (const char * const *expected)
+{
+  g_autofree char *got = NULL;
+  g_autofree char *want = g_strjoinv (" ", (char **) expected);
+
+  g_ptr_array_add (run_log, NULL);
+  got = g_strjoinv (" ", (char **) run_log->pdata);
+  g_assert_cmpstr (got, ==, want);
+  g_ptr_array_set_size (run_log, 0);
+}
+
+/* Deltas read together are one run: it ends before any other frame
+ * (caught up: what follows comes after them) or when everything read is
+ * handled (behind when the read brought more than one delta). */
+static void
+test_read_delta_runs (void)
+{
+  g_autoptr(GMemoryOutputStream) out = NULL;
+  g_autoptr(CopilotdJsonrpc) rpc = new_memory_rpc (&out);
+  g_autofree char *a = delta_frame ("a");
+  g_autofree char *b = delta_frame ("b");
+  g_autofree char *c = delta_frame ("c");
+  g_autofree char *other = frame ("{\"jsonrpc\":\"2.0\",\"method\":\"other\"}");
+  g_autofree char *three = g_strconcat (a, b, c, NULL);
+  g_autofree char *two_then_other = g_strconcat (a, b, other, c, NULL);
+
+  run_log = g_ptr_array_new_with_free_func (g_free);
+  copilotd_jsonrpc_set_delta_func (rpc, on_run_delta, NULL);
+  copilotd_jsonrpc_set_run_end_func (on_run_end);
+  g_signal_connect (rpc, "notification", G_CALLBACK (on_run_notification), NULL);
+
+  feed_str (rpc, three);
+  assert_run_log ((const char *[]) { "d:a", "d:b", "d:c", "end:behind", NULL });
+  feed_str (rpc, a);
+  assert_run_log ((const char *[]) { "d:a", "end:caught-up", NULL });
+  feed_str (rpc, two_then_other);
+  assert_run_log ((const char *[]) { "d:a", "d:b", "end:caught-up", "n:other", "d:c", "end:caught-up", NULL });
+  /* Half a frame: the run ends with what was read. */
+  copilotd_jsonrpc_feed (rpc, (const guint8 *) three, strlen (a) + strlen (b) / 2);
+  assert_run_log ((const char *[]) { "d:a", "end:caught-up", NULL });
+  feed_str (rpc, three + strlen (a) + strlen (b) / 2);
+  assert_run_log ((const char *[]) { "d:b", "d:c", "end:behind", NULL });
+  /* Nothing taken, nothing ended. */
+  feed_str (rpc, other);
+  assert_run_log ((const char *[]) { "n:other", NULL });
+
+  copilotd_jsonrpc_set_run_end_func (NULL);
+  g_clear_pointer (&run_log, g_ptr_array_unref);
+}
+
 static void
 test_read_header_variants (void)
 {
@@ -503,6 +592,7 @@ main (int    argc,
   g_test_add_func ("/jsonrpc/write/frame-bytes", test_write_frame_bytes);
   g_test_add_func ("/jsonrpc/read/split-bytewise", test_read_split_bytewise);
   g_test_add_func ("/jsonrpc/read/several-in-one-feed", test_read_several_in_one_feed);
+  g_test_add_func ("/jsonrpc/read/delta-runs", test_read_delta_runs);
   g_test_add_func ("/jsonrpc/read/header-variants", test_read_header_variants);
   g_test_add_func ("/jsonrpc/read/bad-json-skipped", test_bad_json_skipped);
   g_test_add_func ("/jsonrpc/call/out-of-order", test_call_out_of_order);
