@@ -20,6 +20,17 @@
  * goes to it, or at MAX_MERGED_BYTES. The first delta of a message is never
  * held, the text is exactly the concatenation (each part is UTF-8, so the
  * whole is), and the ring keeps every delta as it came.
+ *
+ * The other pressure is on every subscriber's path at once: the CLI writes
+ * faster than copilotd reads, and deltas arrive several to a read. A
+ * signal each would put them all in every subscriber's queue at once;
+ * instead the later deltas of a message read in such a run (no other
+ * frame between them) are held, and go out as one Delta when the JSON-RPC
+ * reader ends the run (copilotd_event_relay_end_run()): at once when the
+ * run was a single delta (copilotd has caught up) or another frame
+ * follows, else when a read brings a single delta, after at most
+ * RUN_HOLD_MS, or as above. A delta read alone, when copilotd keeps up,
+ * is sent as it is.
  */
 #include "config.h"
 
@@ -34,6 +45,7 @@
 
 #define PING_EVERY 32
 #define MAX_MERGED_BYTES (64 * 1024)
+#define RUN_HOLD_MS 4
 
 typedef struct _Subscriber Subscriber;
 
@@ -102,7 +114,13 @@ struct _CopilotdEventRelay
   gsize ring_max_bytes;
   gsize max_message_size;      /* no signal nor reply grows past this */
   guint coalesce_backlog;      /* 0: never merge */
+  gboolean in_run;             /* in runs: holds a run's deltas */
 };
+
+/* Relays holding deltas of runs (unowned): sent by
+ * copilotd_event_relay_end_run() or when @run_hold_source fires. */
+static GPtrArray *runs;
+static guint run_hold_source;
 
 /* Internal noise: dropped before the bus unless asked for by name. */
 static gboolean
@@ -178,6 +196,8 @@ copilotd_event_relay_set_coalesce_backlog (CopilotdEventRelay *relay,
 void
 copilotd_event_relay_free (CopilotdEventRelay *relay)
 {
+  if (relay->in_run)
+    g_ptr_array_remove_fast (runs, relay);
   g_object_unref (relay->connection);
   g_free (relay->path);
   g_variant_unref (relay->path_value);
@@ -274,7 +294,7 @@ on_ping_reply (GObject      *source,
       sub->no_ping = TRUE;
     }
   sub->confirmed = sub->ping_sent;
-  if (sub->held != NULL && !subscriber_behind (sub))
+  if (!subscriber_behind (sub))
     subscriber_flush (sub);
 }
 
@@ -298,58 +318,104 @@ subscriber_send (Subscriber *sub,
     }
 }
 
+/* A string GVariant of @len bytes of valid UTF-8: checked once already,
+ * when the frame was read (utf8.c), not again by g_variant_new_string(). */
+static GVariant *
+string_new_trusted (const char *text,
+                    gsize       len)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (text, len + 1);
+
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_STRING, bytes, TRUE);
+}
+
+/* A delta on its way to subscribers: its Delta tuple is built only when
+ * one gets it as it is. */
+typedef struct {
+  guint64 serial;
+  const char *message_id;      /* valid UTF-8, cut to size */
+  gsize id_len;
+  guint stream;
+  const char *text;            /* valid UTF-8, cut to size */
+  gsize text_len;
+  GVariant *params;            /* owned, nullable */
+} DeltaOut;
+
+static GVariant *
+delta_out_params (DeltaOut *delta)
+{
+  if (delta->params == NULL)
+    delta->params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
+                                                               g_variant_new_uint64 (delta->serial),
+                                                               string_new_trusted (delta->message_id, delta->id_len),
+                                                               g_variant_new_uint32 (delta->stream),
+                                                               string_new_trusted (delta->text, delta->text_len) }, 4));
+  return delta->params;
+}
+
 /* Sends the merged text held for @sub, if any. */
 static void
 subscriber_flush (Subscriber *sub)
 {
   g_autoptr(GVariant) params = NULL;
+  g_autoptr(GBytes) text = NULL;
   GString *held = g_steal_pointer (&sub->held);
+  gsize len;
 
   if (held == NULL)
     return;
+  /* Every part was UTF-8 (checked when read), so the whole is. */
+  len = held->len;
+  text = g_bytes_new_take (g_string_free (held, FALSE), len + 1);
   params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
                                                       g_variant_new_uint64 (sub->held_serial),
-                                                      g_variant_new_string (sub->last_message_id),
+                                                      string_new_trusted (sub->last_message_id,
+                                                                          strlen (sub->last_message_id)),
                                                       g_variant_new_uint32 (sub->last_stream),
-                                                      g_variant_new_take_string (g_string_free (held, FALSE)) }, 4));
+                                                      g_variant_new_from_bytes (G_VARIANT_TYPE_STRING, text, TRUE) }, 4));
   subscriber_send (sub, "Delta", params);
 }
 
+/* Sends @delta to @sub or holds it; @in_run: it was read with others. */
 static void
 subscriber_send_delta (Subscriber *sub,
-                       GVariant   *params,
-                       guint64     serial,
-                       const char *message_id,
-                       guint       stream,
-                       const char *text)
+                       DeltaOut   *delta,
+                       gboolean    in_run)
 {
-  gboolean same = sub->last_stream == stream && g_strcmp0 (sub->last_message_id, message_id) == 0;
+  CopilotdEventRelay *relay = sub->relay;
+  gboolean same = sub->last_stream == delta->stream &&
+                  g_strcmp0 (sub->last_message_id, delta->message_id) == 0;
 
   if (sub->held != NULL)
     {
-      gsize max = MIN (MAX_MERGED_BYTES, sub->relay->max_message_size - COPILOTD_MESSAGE_RESERVE);
+      gsize max = MIN (MAX_MERGED_BYTES, relay->max_message_size - COPILOTD_MESSAGE_RESERVE);
 
-      if (same && sub->held->len + strlen (text) <= max)
-        {
-          g_string_append (sub->held, text);
-          sub->held_serial = serial;
-          return;
-        }
-      subscriber_flush (sub);
+      if (!same || sub->held->len + delta->text_len > max)
+        subscriber_flush (sub);
     }
-  if (same && subscriber_behind (sub))
+  /* Never the first delta of a message. */
+  if (same && (sub->held != NULL || subscriber_behind (sub) || (in_run && relay->coalesce_backlog > 0)))
     {
-      sub->held = g_string_new (text);
-      sub->held_serial = serial;
+      if (sub->held == NULL)
+        sub->held = g_string_sized_new (MAX (256, 4 * delta->text_len));
+      g_string_append_len (sub->held, delta->text, (gssize) delta->text_len);
+      sub->held_serial = delta->serial;
+      if (in_run && !relay->in_run)
+        {
+          if (runs == NULL)
+            runs = g_ptr_array_new ();
+          g_ptr_array_add (runs, relay);
+          relay->in_run = TRUE;
+        }
       return;
     }
   if (!same)
     {
       g_free (sub->last_message_id);
-      sub->last_message_id = g_strdup (message_id);
-      sub->last_stream = stream;
+      sub->last_message_id = g_strndup (delta->message_id, delta->id_len);
+      sub->last_stream = delta->stream;
     }
-  subscriber_send (sub, "Delta", params);
+  subscriber_send (sub, "Delta", delta_out_params (delta));
 }
 
 void
@@ -698,53 +764,44 @@ delta_fits_compact (CopilotdEventRelay      *relay,
          relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
 }
 
-/* A string GVariant of @len bytes of valid UTF-8: checked once already,
- * when the frame was read (utf8.c), not again by g_variant_new_string(). */
-static GVariant *
-string_new_trusted (const char *text,
-                    gsize       len)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (text, len + 1);
-
-  return g_variant_new_from_bytes (G_VARIANT_TYPE_STRING, bytes, TRUE);
-}
-
 /* Sends @delta, numbered @serial, to the @n_to subscribers of @to that get
- * it as Delta (merged with the next ones for one that is behind). */
+ * it as Delta (merged with the next ones for one that is behind, or when
+ * @in_run: read with others). */
 static void
 send_delta (CopilotdEventRelay      *relay,
             Subscriber             **to,
             guint                    n_to,
             guint64                  serial,
-            const CopilotdJsonDelta *delta)
+            const CopilotdJsonDelta *delta,
+            gboolean                 in_run)
 {
   gsize text_max = relay->max_message_size - COPILOTD_MESSAGE_RESERVE;
-  const char *message_id = delta->message_id, *text = delta->text;
-  gsize id_len = delta->message_id_len, text_len = delta->text_len;
   g_autofree char *cut_id = NULL;
   g_autofree char *cut_text = NULL;
-  g_autoptr(GVariant) params = NULL;
-  guint stream = delta->reasoning ? 1u : 0u;
+  DeltaOut out = {
+    .serial = serial,
+    .message_id = delta->message_id,
+    .id_len = delta->message_id_len,
+    .stream = delta->reasoning ? 1u : 0u,
+    .text = delta->text,
+    .text_len = delta->text_len,
+  };
 
   if (n_to == 0)
     return;
-  if (id_len > COPILOTD_META_STRING_MAX)
+  if (out.id_len > COPILOTD_META_STRING_MAX)
     {
-      message_id = cut_id = copilotd_utf8_strdup_bounded (message_id, COPILOTD_META_STRING_MAX, NULL);
-      id_len = strlen (cut_id);
+      out.message_id = cut_id = copilotd_utf8_strdup_bounded (out.message_id, COPILOTD_META_STRING_MAX, NULL);
+      out.id_len = strlen (cut_id);
     }
-  if (text_len > text_max)
+  if (out.text_len > text_max)
     {
-      text = cut_text = copilotd_utf8_strdup_bounded (text, text_max, NULL);
-      text_len = strlen (cut_text);
+      out.text = cut_text = copilotd_utf8_strdup_bounded (out.text, text_max, NULL);
+      out.text_len = strlen (cut_text);
     }
-  params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
-                                                      g_variant_new_uint64 (serial),
-                                                      string_new_trusted (message_id, id_len),
-                                                      g_variant_new_uint32 (stream),
-                                                      string_new_trusted (text, text_len) }, 4));
   for (guint i = 0; i < n_to; i++)
-    subscriber_send_delta (to[i], params, serial, message_id, stream, text);
+    subscriber_send_delta (to[i], &out, in_run);
+  g_clear_pointer (&out.params, g_variant_unref);
 }
 
 /**
@@ -785,8 +842,59 @@ copilotd_event_relay_relay_delta (CopilotdEventRelay      *relay,
 
   serial = relay->next_serial++;
   ring_push_compact (relay, serial, delta);
-  send_delta (relay, to, n_to, serial, delta);
+  send_delta (relay, to, n_to, serial, delta, TRUE);
   return TRUE;
+}
+
+static void send_runs (void);
+
+static gboolean
+on_run_hold_expired (gpointer user_data)
+{
+  run_hold_source = 0;
+  send_runs ();
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends what every relay holds of runs of deltas to each subscriber that is
+ * not behind. */
+static void
+send_runs (void)
+{
+  g_clear_handle_id (&run_hold_source, g_source_remove);
+  while (runs != NULL && runs->len > 0)
+    {
+      CopilotdEventRelay *relay = g_ptr_array_steal_index_fast (runs, runs->len - 1);
+      GHashTableIter iter;
+      Subscriber *sub;
+
+      relay->in_run = FALSE;
+      g_hash_table_iter_init (&iter, relay->subscribers);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
+        if (!subscriber_behind (sub))
+          subscriber_flush (sub);
+    }
+}
+
+/**
+ * copilotd_event_relay_end_run:
+ * @behind: the run brought several deltas and ended with the bytes read:
+ *   the CLI writes faster than copilotd reads
+ *
+ * Ends a run of deltas read together, for which
+ * copilotd_event_relay_relay_delta() holds the later deltas of a message.
+ * Unless @behind, what every relay holds of runs goes to each subscriber
+ * that is not behind; while @behind it is held on, for RUN_HOLD_MS at the
+ * most. The JSON-RPC reader calls it before any other frame and when the
+ * bytes read so far are used up (copilotd_jsonrpc_set_run_end_func()).
+ */
+void
+copilotd_event_relay_end_run (gboolean behind)
+{
+  if (!behind)
+    send_runs ();
+  else if (run_hold_source == 0 && runs != NULL && runs->len > 0)
+    run_hold_source = g_timeout_add (RUN_HOLD_MS, on_run_hold_expired, NULL);
 }
 
 void
@@ -861,7 +969,7 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
           entry = g_variant_ref_sink (event_new (relay, event, type, data, serial));
           ring_push_event (relay, serial, entry);
         }
-      send_delta (relay, delta_to, n_delta_to, serial, &plain);
+      send_delta (relay, delta_to, n_delta_to, serial, &plain, FALSE);
     }
   else
     {

@@ -42,6 +42,8 @@ void      copilotd_event_relay_relay            (CopilotdEventRelay  *relay,
  * relay it as a tree. */
 gboolean  copilotd_event_relay_relay_delta      (CopilotdEventRelay      *relay,
                                                  const CopilotdJsonDelta *delta);
+/* Ends a run of deltas read together; @behind: it brought several. */
+void      copilotd_event_relay_end_run          (gboolean             behind);
 /* Closed (details) to every subscriber. */
 void      copilotd_event_relay_emit_closed      (CopilotdEventRelay  *relay,
                                                  const char          *reason);

@@ -16,6 +16,8 @@
 #include "app-info.h"
 #include "cli-schema.h"
 #include "copilotd-error.h"
+#include "event-relay.h"
+#include "jsonrpc.h"
 #include "lifecycle.h"
 #include "manager-private.h"
 #include "manager-account.h"
@@ -601,6 +603,9 @@ on_backend_added (CopilotdBackendPool *pool,
 
   g_signal_connect_object (backend, "notification", G_CALLBACK (on_backend_notification), self, 0);
   g_signal_connect_object (backend, "delta", G_CALLBACK (on_backend_delta), self, 0);
+  /* What the relays hold of a run of deltas read together goes out when
+   * the run ends (event-relay.c). */
+  copilotd_jsonrpc_set_run_end_func (copilotd_event_relay_end_run);
   g_signal_connect_object (backend, "request", G_CALLBACK (on_backend_request), self, 0);
   g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);
   g_signal_connect_object (backend, "ready", G_CALLBACK (on_backend_ready), self, 0);

@@ -8,6 +8,10 @@
  * signals than deltas (event-relay.c merged them), each merged Delta
  * carrying the serial of its last delta. The owner, which kept reading,
  * gets the same text. Not timed: README "Performance" measures.
+ *
+ * Deltas that reach copilotd together, in one write of the CLI's, are
+ * merged for a subscriber that keeps up too: the first delta of the
+ * message alone, the rest in far fewer Delta signals, the text exact.
  */
 #include "config.h"
 
@@ -60,13 +64,20 @@ expected_text (void)
 }
 
 static guint
-count_chunks (const char *text)
+count_chunks_of (const char *text,
+                 const char *mark)
 {
   guint n = 0;
 
-  for (const char *p = text; (p = strstr (p, "😀")) != NULL; p += strlen ("😀"))
+  for (const char *p = text; (p = strstr (p, mark)) != NULL; p += strlen (mark))
     n++;
   return n;
+}
+
+static guint
+count_chunks (const char *text)
+{
+  return count_chunks_of (text, "😀");
 }
 
 static void
@@ -166,11 +177,81 @@ test_slow_subscriber (Fixture       *fx,
   g_free (result.out);
 }
 
+#define TOGETHER 100
+
+/* One write of the CLI's, escaped for the fake CLI's RAW: `!` line:
+ * TOGETHER deltas of one message. */
+static char *
+deltas_in_one_write (const char *session_id)
+{
+  GString *line = g_string_new ("!");
+
+  for (guint i = 1; i <= TOGETHER; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":"
+                                               "{\"sessionId\":\"%s\",\"event\":{\"type\":"
+                                               "\"assistant.message_delta\",\"data\":{\"messageId\":"
+                                               "\"together\",\"deltaContent\":\"é€ %u \"},"
+                                               "\"ephemeral\":true}}}", session_id, i);
+
+      g_string_append_printf (line, "Content-Length: %zu\\r\\n\\r\\n%s", strlen (body), body);
+    }
+  return g_string_free (line, FALSE);
+}
+
+static void
+test_read_together (Fixture       *fx,
+                    gconstpointer  data)
+{
+  g_autofree char *path = create_session (fx->client, NULL);
+  g_autofree char *id = session_id_of (fx->client, path);
+  g_autoptr(SignalLog) log = signal_log_new (fx->client, SESSION_IFACE, path);
+  g_autofree char *write = deltas_in_one_write (id);
+  g_autofree char *prompt = raw_prompt (fx, (const char *[]) { write, NULL });
+  g_autoptr(GVariant) sent = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  guint64 last_serial = 0;
+  guint n_signals = 0;
+
+  for (guint i = 1; i <= TOGETHER; i++)
+    g_string_append_printf (expected, "é€ %u ", i);
+  sent = call_ok (fx->client, path, SESSION_IFACE, "Send", g_variant_new ("(sa{sv})", prompt, NULL), "(s)");
+  signal_log_wait (log, 0, "Event", "session.idle", 60);
+
+  for (guint i = 0; i < log->signals->len; i++)
+    {
+      LoggedSignal *sig = signal_log_get (log, i);
+      const char *message_id, *part;
+      guint64 serial;
+
+      if (strcmp (sig->member, "Delta") != 0)
+        continue;
+      g_variant_get (sig->params, "(t&su&s)", &serial, &message_id, NULL, &part);
+      g_assert_cmpstr (message_id, ==, "together");
+      if (n_signals == 0)
+        /* The first delta of the message is never held back. */
+        g_assert_cmpstr (part, ==, "é€ 1 ");
+      else
+        /* A merged Delta has the serial of its last delta. */
+        g_assert_cmpuint (serial - last_serial, ==, (guint64) count_chunks_of (part, "€"));
+      last_serial = serial;
+      g_string_append (text, part);
+      n_signals++;
+    }
+  g_assert_cmpstr (text->str, ==, expected->str);
+  /* A pipe holds the whole write; however copilotd's reads cut it, each
+   * read brought many deltas. */
+  g_assert_cmpuint (n_signals, <, TOGETHER / 4);
+  g_test_message ("%u Delta signals carried %u deltas written at once", n_signals, TOGETHER);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   test_init (&argc, &argv);
   g_test_add ("/coalesce/slow-subscriber", Fixture, NULL, fixture_setup, test_slow_subscriber, fixture_teardown);
+  g_test_add ("/coalesce/read-together", Fixture, NULL, fixture_setup, test_read_together, fixture_teardown);
   return g_test_run ();
 }

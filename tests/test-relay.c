@@ -200,11 +200,13 @@ test_compact_replay (void)
 
       copilotd_event_relay_relay (full, event);
       copilotd_event_relay_relay (compact, event);
+      /* Each read alone: a run of one. */
       if (copilotd_json_read_delta (frame, strlen (frame), strings, &delta) &&
           copilotd_event_relay_relay_delta (fast, &delta))
         n_fast++;
       else
         copilotd_event_relay_relay (fast, event);
+      copilotd_event_relay_end_run (FALSE);
     }
   /* The plain ones (not the long one, which is kept as its tuple). */
   g_assert_cmpuint (n_fast, ==, 5);
@@ -289,6 +291,127 @@ test_compact_replay (void)
   g_mutex_clear (&deltas.lock);
 }
 
+/* Relays @text as a delta of @message_id read without a tree. */
+static void
+relay_fast_delta (CopilotdEventRelay *relay,
+                  const char         *message_id,
+                  const char         *text)
+{
+  g_autoptr(GString) strings = g_string_new (NULL);
+  g_autofree char *frame = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"session.event\",\"params\":"
+                                            "{\"sessionId\":\"s\",\"event\":{\"type\":\"assistant.message_delta\","
+                                            "\"data\":{\"messageId\":\"%s\",\"deltaContent\":\"%s\"}}}}",
+                                            message_id, text);
+  CopilotdJsonDelta delta;
+
+  g_assert_true (copilotd_json_read_delta (frame, strlen (frame), strings, &delta));
+  g_assert_true (copilotd_event_relay_relay_delta (relay, &delta));
+}
+
+/* The next Delta signal on "/fast" as "serial message_id text". */
+static char *
+next_delta (Deltas *deltas,
+            guint  *seen)
+{
+  GVariant *body;
+  guint64 serial;
+  const char *message_id, *text;
+
+  while (deltas_count (deltas, deltas->fast) <= *seen)
+    g_main_context_iteration (NULL, TRUE);
+  g_mutex_lock (&deltas->lock);
+  body = g_ptr_array_index (deltas->fast, (*seen)++);
+  g_mutex_unlock (&deltas->lock);
+  g_variant_get (body, "(t&su&s)", &serial, &message_id, NULL, &text);
+  return g_strdup_printf ("%" G_GUINT64_FORMAT " %s %s", serial, message_id, text);
+}
+
+/* Deltas read in one run are merged for a subscriber that keeps up: the
+ * first delta of a message goes at once, the later ones of the run as one
+ * Delta with the last one's serial when the run ends; held on while
+ * copilotd is behind, until a run is caught up or RUN_HOLD_MS pass; sent
+ * before another message's delta; never with coalesce-backlog=0. */
+static void
+test_run_merged (void)
+{
+  Peers peers = { NULL, };
+  g_autoptr(CopilotdEventRelay) fast = NULL;
+  g_autoptr(GVariant) events = NULL;
+  Deltas deltas = { .compact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref),
+                    .fast = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref) };
+  guint filter, seen = 0;
+  const char *name;
+  gint64 start;
+
+  g_mutex_init (&deltas.lock);
+  peers_init (&peers);
+  filter = g_dbus_connection_add_filter (peers.reader_side, on_reader_message, &deltas, NULL);
+  name = g_dbus_connection_get_unique_name (peers.reader_side);
+  if (name == NULL)
+    name = ":1.0";
+  fast = copilotd_event_relay_new (peers.daemon_side, "/fast", 100, 4 * 1024 * 1024);
+  copilotd_event_relay_subscribe (fast, name, NULL);
+
+#define ASSERT_NEXT_DELTA(expected) \
+  G_STMT_START { g_autofree char *got_ = next_delta (&deltas, &seen); g_assert_cmpstr (got_, ==, expected); } G_STMT_END
+
+  /* The first delta of a message is not held, even in a run. */
+  relay_fast_delta (fast, "m-1", "a");
+  ASSERT_NEXT_DELTA ("1 m-1 a");
+  relay_fast_delta (fast, "m-1", "b");
+  relay_fast_delta (fast, "m-1", "\u00e9\u20ac");
+  copilotd_event_relay_end_run (FALSE);
+  ASSERT_NEXT_DELTA ("3 m-1 bé€");
+
+  /* Behind: held on past the run's end, until a run is caught up. */
+  relay_fast_delta (fast, "m-1", "c");
+  relay_fast_delta (fast, "m-1", "d");
+  copilotd_event_relay_end_run (TRUE);
+  relay_fast_delta (fast, "m-1", "e");
+  copilotd_event_relay_end_run (FALSE);
+  ASSERT_NEXT_DELTA ("6 m-1 cde");
+
+  /* … or RUN_HOLD_MS pass. */
+  relay_fast_delta (fast, "m-1", "f");
+  relay_fast_delta (fast, "m-1", "g");
+  start = g_get_monotonic_time ();
+  copilotd_event_relay_end_run (TRUE);
+  ASSERT_NEXT_DELTA ("8 m-1 fg");
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 4000);
+
+  /* Another message's first delta goes at once, after what is held. */
+  relay_fast_delta (fast, "m-1", "h");
+  relay_fast_delta (fast, "m-2", "x");
+  ASSERT_NEXT_DELTA ("9 m-1 h");
+  ASSERT_NEXT_DELTA ("10 m-2 x");
+  copilotd_event_relay_end_run (FALSE);
+
+  /* Merging off: every delta its own Delta. */
+  copilotd_event_relay_set_coalesce_backlog (fast, 0);
+  relay_fast_delta (fast, "m-2", "y");
+  relay_fast_delta (fast, "m-2", "z");
+  ASSERT_NEXT_DELTA ("11 m-2 y");
+  ASSERT_NEXT_DELTA ("12 m-2 z");
+  copilotd_event_relay_end_run (TRUE);
+#undef ASSERT_NEXT_DELTA
+
+  /* The ring keeps every delta as it came. */
+  events = g_variant_ref_sink (copilotd_event_relay_get_events (fast, 0, 0));
+  {
+    g_autoptr(GVariant) all = g_variant_get_child_value (events, 0);
+
+    g_assert_cmpuint (g_variant_n_children (all), ==, 12);
+  }
+  g_assert_cmpuint (deltas_count (&deltas, deltas.fast), ==, seen);
+
+  g_clear_pointer (&fast, copilotd_event_relay_free);
+  g_dbus_connection_remove_filter (peers.reader_side, filter);
+  peers_clear (&peers);
+  g_ptr_array_unref (deltas.compact);
+  g_ptr_array_unref (deltas.fast);
+  g_mutex_clear (&deltas.lock);
+}
+
 /* Past ring-max-events the oldest go, compact or not. */
 static void
 test_compact_ring_limit (void)
@@ -330,5 +453,6 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/relay/compact-replay", test_compact_replay);
   g_test_add_func ("/relay/compact-ring-limit", test_compact_ring_limit);
+  g_test_add_func ("/relay/run-merged", test_run_merged);
   return g_test_run ();
 }
