@@ -1,36 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* event-relay.c: CLI events to unicast Event/Delta signals, and a replay ring
  *
- * Signals go to each subscriber with g_dbus_connection_emit_signal and a
- * destination, never broadcast: chat content must not reach processes
- * that merely match on the interface (DESIGN.md §4). Serials increase
- * across Event and Delta; a bounded ring keeps what was relayed for
- * GetEvents.
- *
- * Under pressure only, consecutive deltas of one message to one subscriber
- * are merged (README "Performance"). GDBusConnection tells nothing of a
- * peer's queue, and copilotd's own socket never backs up (dbus-daemon
- * queues for a slow reader without pushing back on the sender), so the
- * measure is the peer's own answer: every PING_EVERY signals a Peer.Ping
- * goes to the subscriber, and its reply proves it has read everything sent
- * before it. More than coalesce-backlog signals unconfirmed means the
- * subscriber is behind: later deltas of the message it is receiving are
- * held and appended to one text, sent as one Delta (with the last one's
- * serial) when a Ping reply says it has caught up, before anything else
- * goes to it, or at MAX_MERGED_BYTES. The first delta of a message is never
- * held, the text is exactly the concatenation (each part is UTF-8, so the
- * whole is), and the ring keeps every delta as it came.
- *
- * The other pressure is on every subscriber's path at once: the CLI writes
- * faster than copilotd reads, and deltas arrive several to a read. A
- * signal each would put them all in every subscriber's queue at once;
- * instead the later deltas of a message read in such a run (no other
- * frame between them) are held, and go out as one Delta when the JSON-RPC
- * reader ends the run (copilotd_event_relay_end_run()): at once when the
- * run was a single delta (copilotd has caught up) or another frame
- * follows, else when a read brings a single delta, after at most
- * RUN_HOLD_MS, or as above. A delta read alone, when copilotd keeps up,
- * is sent as it is.
+ * Each CLI event gets the session's next serial (increasing across Event
+ * and Delta), goes to the subscribers that want it (event-subscribers.c:
+ * unicast, deltas merged under pressure) and into a bounded ring that
+ * GetEvents reads.
  */
 #include "config.h"
 
@@ -38,39 +12,8 @@
 
 #include "options.h"
 #include "bounded.h"
-#include "event-relay.h"
+#include "event-relay-private.h"
 #include "json-fast.h"
-
-#define SESSION_INTERFACE "io.github.copilotd.Copilot1.Session"
-
-#define PING_EVERY 32
-#define MAX_MERGED_BYTES (64 * 1024)
-#define RUN_HOLD_MS 4
-
-typedef struct _Subscriber Subscriber;
-
-/* A Ping in flight; outlives its subscriber, which clears @sub. */
-typedef struct {
-  Subscriber *sub;             /* unowned, nullable */
-} Ping;
-
-struct _Subscriber {
-  CopilotdEventRelay *relay;   /* unowned: owns this */
-  char *name;                  /* owned: unique name */
-  GVariant *destination;       /* owned: @name, the signals' header value */
-  GStrv types;                 /* owned, nullable: NULL receives everything */
-  GPtrArray *patterns;         /* owned, nullable: GPatternSpec* */
-  guint64 sent;                /* signals sent to it */
-  guint64 confirmed;           /* of those, how many it has read */
-  Ping *ping;                  /* nullable, owned by the call */
-  gboolean no_ping;            /* the bus refuses our Ping: never merge */
-  guint64 ping_sent;           /* @sent when @ping went out */
-  char *last_message_id;       /* owned, nullable: of the last Delta sent or held */
-  guint last_stream;
-  GString *held;               /* owned, nullable: merged text not sent yet */
-  guint64 held_serial;
-  guint noise_names;           /* of @types, how many name noise */
-};
 
 /* What the replay ring keeps of one relayed event. Most are deltas that no
  * subscriber asked to get as Event: for those the ring keeps the few
@@ -96,64 +39,11 @@ typedef struct {
                                 * strings of the flags, each NUL-terminated */
 } RingEntry;
 
-/* Subscriptions, in every session, that name an internal noise type: while
- * there are none, noise frames are dropped before they are parsed. */
-static guint noise_by_name;
-
-struct _CopilotdEventRelay
-{
-  GDBusConnection *connection; /* owned */
-  char *path;                  /* owned */
-  GVariant *path_value;        /* owned: @path, the signals' header value */
-  GHashTable *subscribers;     /* owned: name → Subscriber* */
-  guint64 next_serial;
-  GQueue ring;                 /* RingEntry* owned: what was relayed */
-  gsize ring_bytes;
-  guint64 ring_dropped_up_to;  /* serials below this were dropped */
-  guint ring_max_events;
-  gsize ring_max_bytes;
-  gsize max_message_size;      /* no signal nor reply grows past this */
-  guint coalesce_backlog;      /* 0: never merge */
-  gboolean in_run;             /* in runs: holds a run's deltas */
-};
-
-/* Relays holding deltas of runs (unowned): sent by
- * copilotd_event_relay_end_run() or when @run_hold_source fires. */
-static GPtrArray *runs;
-static guint run_hold_source;
-
-/* Internal noise: dropped before the bus unless asked for by name. */
-static gboolean
-is_noise (const char *type)
-{
-  return g_str_has_prefix (type, "model.") ||
-         strcmp (type, "host.event") == 0 ||
-         strcmp (type, "session.background_tasks_changed") == 0 ||
-         strcmp (type, "assistant.streaming_delta") == 0 ||
-         strcmp (type, "system.message") == 0;
-}
-
 static void
 ring_entry_free (RingEntry *entry)
 {
   g_clear_pointer (&entry->event, g_variant_unref);
   g_free (entry);
-}
-
-static void
-subscriber_free (Subscriber *sub)
-{
-  noise_by_name -= sub->noise_names;
-  if (sub->ping != NULL)
-    sub->ping->sub = NULL;
-  g_free (sub->last_message_id);
-  if (sub->held != NULL)
-    g_string_free (sub->held, TRUE);
-  g_free (sub->name);
-  g_variant_unref (sub->destination);
-  g_strfreev (sub->types);
-  g_clear_pointer (&sub->patterns, g_ptr_array_unref);
-  g_free (sub);
 }
 
 CopilotdEventRelay *
@@ -168,7 +58,7 @@ copilotd_event_relay_new (GDBusConnection *connection,
   relay->path = g_strdup (object_path);
   relay->path_value = g_variant_ref_sink (g_variant_new_object_path (object_path));
   relay->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                              (GDestroyNotify) subscriber_free);
+                                              (GDestroyNotify) copilotd_subscriber_free);
   g_queue_init (&relay->ring);
   relay->next_serial = 1;
   relay->ring_max_events = ring_max_events;
@@ -196,8 +86,7 @@ copilotd_event_relay_set_coalesce_backlog (CopilotdEventRelay *relay,
 void
 copilotd_event_relay_free (CopilotdEventRelay *relay)
 {
-  if (relay->in_run)
-    g_ptr_array_remove_fast (runs, relay);
+  copilotd_event_relay_leave_runs (relay);
   g_object_unref (relay->connection);
   g_free (relay->path);
   g_variant_unref (relay->path_value);
@@ -206,296 +95,17 @@ copilotd_event_relay_free (CopilotdEventRelay *relay)
   g_free (relay);
 }
 
-static GVariant *
-interface_value (void)
-{
-  static GVariant *value;
-
-  if (value == NULL)
-    value = g_variant_ref_sink (g_variant_new_string (SESSION_INTERFACE));
-  return value;
-}
-
-/* A signal's member name, built once for the process. */
-static GVariant *
-member_value (const char *signal_name)
-{
-  static GVariant *delta, *event;
-  GVariant **cached = strcmp (signal_name, "Delta") == 0 ? &delta :
-                      strcmp (signal_name, "Event") == 0 ? &event : NULL;
-
-  if (cached == NULL)
-    return g_variant_new_string (signal_name);
-  if (*cached == NULL)
-    *cached = g_variant_ref_sink (g_variant_new_string (signal_name));
-  return *cached;
-}
-
-/* What g_dbus_connection_emit_signal() sends, from header values built
- * once: it checks the names and builds the header values again for every
- * signal, a tenth of what copilotd spent on a delta (README "Performance"). */
-static void
-emit_to (CopilotdEventRelay *relay,
-         GVariant           *destination,
-         const char         *signal_name,
-         GVariant           *parameters)
-{
-  g_autoptr(GDBusMessage) message = g_dbus_message_new ();
-  g_autoptr(GError) error = NULL;
-
-  g_dbus_message_set_message_type (message, G_DBUS_MESSAGE_TYPE_SIGNAL);
-  g_dbus_message_set_flags (message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
-  g_dbus_message_set_header (message, G_DBUS_MESSAGE_HEADER_FIELD_PATH, relay->path_value);
-  g_dbus_message_set_header (message, G_DBUS_MESSAGE_HEADER_FIELD_INTERFACE, interface_value ());
-  g_dbus_message_set_header (message, G_DBUS_MESSAGE_HEADER_FIELD_MEMBER, member_value (signal_name));
-  g_dbus_message_set_header (message, G_DBUS_MESSAGE_HEADER_FIELD_DESTINATION, destination);
-  g_dbus_message_set_body (message, parameters);
-  if (!g_dbus_connection_send_message (relay->connection, message, G_DBUS_SEND_MESSAGE_FLAGS_NONE,
-                                       NULL, &error))
-    g_debug ("Cannot send %s to '%s': %s", signal_name,
-             g_variant_get_string (destination, NULL), error->message);
-}
-
-/* ---- pressure: what a subscriber has not read yet -------------------------- */
-
-static void subscriber_flush (Subscriber *sub);
-
-static gboolean
-subscriber_behind (Subscriber *sub)
-{
-  guint backlog = sub->relay->coalesce_backlog;
-
-  return backlog > 0 && sub->sent - sub->confirmed > backlog;
-}
-
-static void
-on_ping_reply (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  Ping *ping = user_data;
-  Subscriber *sub = ping->sub;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GError) error = NULL;
-
-  /* Any answer of the peer's, an error too, comes after everything sent
-   * before it. */
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  g_free (ping);
-  if (sub == NULL)
-    return;
-  sub->ping = NULL;
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
-    {
-      /* The bus answered, not the peer: a bus policy without the rule of
-       * data/io.github.copilotd.Copilot1.conf. Nothing is known of this
-       * subscriber's queue, so nothing is merged for it. */
-      g_debug ("Cannot ping subscriber '%s': %s", sub->name, error->message);
-      sub->no_ping = TRUE;
-    }
-  sub->confirmed = sub->ping_sent;
-  if (!subscriber_behind (sub))
-    subscriber_flush (sub);
-}
-
-/* Sends @parameters to @sub and asks, now and then, what it has read. */
-static void
-subscriber_send (Subscriber *sub,
-                 const char *signal_name,
-                 GVariant   *parameters)
-{
-  emit_to (sub->relay, sub->destination, signal_name, parameters);
-  sub->sent++;
-  if (sub->no_ping || sub->relay->coalesce_backlog == 0)
-    sub->confirmed = sub->sent;
-  else if (sub->ping == NULL && sub->sent - sub->confirmed >= PING_EVERY)
-    {
-      sub->ping = g_new0 (Ping, 1);
-      sub->ping->sub = sub;
-      sub->ping_sent = sub->sent;
-      g_dbus_connection_call (sub->relay->connection, sub->name, "/", "org.freedesktop.DBus.Peer", "Ping",
-                              NULL, NULL, G_DBUS_CALL_FLAGS_NONE, G_MAXINT, NULL, on_ping_reply, sub->ping);
-    }
-}
-
-/* A string GVariant of @len bytes of valid UTF-8: checked once already,
- * when the frame was read (utf8.c), not again by g_variant_new_string(). */
-static GVariant *
-string_new_trusted (const char *text,
-                    gsize       len)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (text, len + 1);
-
-  return g_variant_new_from_bytes (G_VARIANT_TYPE_STRING, bytes, TRUE);
-}
-
-/* A delta on its way to subscribers: its Delta tuple is built only when
- * one gets it as it is. */
-typedef struct {
-  guint64 serial;
-  const char *message_id;      /* valid UTF-8, cut to size */
-  gsize id_len;
-  guint stream;
-  const char *text;            /* valid UTF-8, cut to size */
-  gsize text_len;
-  GVariant *params;            /* owned, nullable */
-} DeltaOut;
-
-static GVariant *
-delta_out_params (DeltaOut *delta)
-{
-  if (delta->params == NULL)
-    delta->params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
-                                                               g_variant_new_uint64 (delta->serial),
-                                                               string_new_trusted (delta->message_id, delta->id_len),
-                                                               g_variant_new_uint32 (delta->stream),
-                                                               string_new_trusted (delta->text, delta->text_len) }, 4));
-  return delta->params;
-}
-
-/* Sends the merged text held for @sub, if any. */
-static void
-subscriber_flush (Subscriber *sub)
-{
-  g_autoptr(GVariant) params = NULL;
-  g_autoptr(GBytes) text = NULL;
-  GString *held = g_steal_pointer (&sub->held);
-  gsize len;
-
-  if (held == NULL)
-    return;
-  /* Every part was UTF-8 (checked when read), so the whole is. */
-  len = held->len;
-  text = g_bytes_new_take (g_string_free (held, FALSE), len + 1);
-  params = g_variant_ref_sink (g_variant_new_tuple ((GVariant *[]) {
-                                                      g_variant_new_uint64 (sub->held_serial),
-                                                      string_new_trusted (sub->last_message_id,
-                                                                          strlen (sub->last_message_id)),
-                                                      g_variant_new_uint32 (sub->last_stream),
-                                                      g_variant_new_from_bytes (G_VARIANT_TYPE_STRING, text, TRUE) }, 4));
-  subscriber_send (sub, "Delta", params);
-}
-
-/* Sends @delta to @sub or holds it; @in_run: it was read with others. */
-static void
-subscriber_send_delta (Subscriber *sub,
-                       DeltaOut   *delta,
-                       gboolean    in_run)
-{
-  CopilotdEventRelay *relay = sub->relay;
-  gboolean same = sub->last_stream == delta->stream &&
-                  g_strcmp0 (sub->last_message_id, delta->message_id) == 0;
-
-  if (sub->held != NULL)
-    {
-      gsize max = MIN (MAX_MERGED_BYTES, relay->max_message_size - COPILOTD_MESSAGE_RESERVE);
-
-      if (!same || sub->held->len + delta->text_len > max)
-        subscriber_flush (sub);
-    }
-  /* Never the first delta of a message. */
-  if (same && (sub->held != NULL || subscriber_behind (sub) || (in_run && relay->coalesce_backlog > 0)))
-    {
-      if (sub->held == NULL)
-        sub->held = g_string_sized_new (MAX (256, 4 * delta->text_len));
-      g_string_append_len (sub->held, delta->text, (gssize) delta->text_len);
-      sub->held_serial = delta->serial;
-      if (in_run && !relay->in_run)
-        {
-          if (runs == NULL)
-            runs = g_ptr_array_new ();
-          g_ptr_array_add (runs, relay);
-          relay->in_run = TRUE;
-        }
-      return;
-    }
-  if (!same)
-    {
-      g_free (sub->last_message_id);
-      sub->last_message_id = g_strndup (delta->message_id, delta->id_len);
-      sub->last_stream = delta->stream;
-    }
-  subscriber_send (sub, "Delta", delta_out_params (delta));
-}
-
-void
-copilotd_event_relay_subscribe (CopilotdEventRelay *relay,
-                                const char         *name,
-                                const char * const *types)
-{
-  Subscriber *sub = g_new0 (Subscriber, 1);
-  Subscriber *old = g_hash_table_lookup (relay->subscribers, name);
-
-  if (old != NULL)
-    subscriber_flush (old);
-  sub->relay = relay;
-  sub->name = g_strdup (name);
-  sub->destination = g_variant_ref_sink (g_variant_new_string (name));
-  if (types != NULL)
-    {
-      sub->types = g_strdupv ((char **) types);
-      sub->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
-      for (guint i = 0; types[i] != NULL; i++)
-        {
-          g_ptr_array_add (sub->patterns, g_pattern_spec_new (types[i]));
-          if (is_noise (types[i]))
-            sub->noise_names++;
-        }
-      noise_by_name += sub->noise_names;
-    }
-  g_hash_table_replace (relay->subscribers, g_strdup (name), sub);
-}
-
-gboolean
-copilotd_event_relay_unsubscribe (CopilotdEventRelay *relay,
-                                  const char         *name)
-{
-  return g_hash_table_remove (relay->subscribers, name);
-}
-
-gboolean
-copilotd_event_relay_is_subscribed (CopilotdEventRelay *relay,
-                                    const char         *name)
-{
-  return name != NULL && g_hash_table_contains (relay->subscribers, name);
-}
-
-guint
-copilotd_event_relay_get_n_subscribers (CopilotdEventRelay *relay)
-{
-  return g_hash_table_size (relay->subscribers);
-}
-
 guint64
 copilotd_event_relay_get_next_serial (CopilotdEventRelay *relay)
 {
   return relay->next_serial;
 }
 
-
 static gboolean
 is_delta (const char *type)
 {
   return strcmp (type, "assistant.message_delta") == 0 ||
          strcmp (type, "assistant.reasoning_delta") == 0;
-}
-
-/* @exact: only a pattern naming @type exactly counts. */
-static gboolean
-subscriber_wants (Subscriber *sub,
-                  const char *type,
-                  gboolean    exact)
-{
-  if (sub->types == NULL)
-    return !exact;
-  for (guint i = 0; sub->types[i] != NULL; i++)
-    {
-      if (strcmp (sub->types[i], type) == 0)
-        return TRUE;
-      if (!exact && g_pattern_spec_match_string (g_ptr_array_index (sub->patterns, i), type))
-        return TRUE;
-    }
-  return FALSE;
 }
 
 /* A {sv} entry with a string value cut to COPILOTD_META_STRING_MAX. Built
@@ -800,7 +410,7 @@ send_delta (CopilotdEventRelay      *relay,
       out.text_len = strlen (cut_text);
     }
   for (guint i = 0; i < n_to; i++)
-    subscriber_send_delta (to[i], &out, in_run);
+    copilotd_subscriber_send_delta (to[i], &out, in_run);
   g_clear_pointer (&out.params, g_variant_unref);
 }
 
@@ -834,9 +444,9 @@ copilotd_event_relay_relay_delta (CopilotdEventRelay      *relay,
   g_hash_table_iter_init (&iter, relay->subscribers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
     {
-      if (subscriber_wants (sub, delta->type, TRUE))
+      if (copilotd_subscriber_wants (sub, delta->type, TRUE))
         return FALSE;
-      if (subscriber_wants (sub, delta->type, FALSE))
+      if (copilotd_subscriber_wants (sub, delta->type, FALSE))
         to[n_to++] = sub;
     }
 
@@ -844,57 +454,6 @@ copilotd_event_relay_relay_delta (CopilotdEventRelay      *relay,
   ring_push_compact (relay, serial, delta);
   send_delta (relay, to, n_to, serial, delta, TRUE);
   return TRUE;
-}
-
-static void send_runs (void);
-
-static gboolean
-on_run_hold_expired (gpointer user_data)
-{
-  run_hold_source = 0;
-  send_runs ();
-  return G_SOURCE_REMOVE;
-}
-
-/* Sends what every relay holds of runs of deltas to each subscriber that is
- * not behind. */
-static void
-send_runs (void)
-{
-  g_clear_handle_id (&run_hold_source, g_source_remove);
-  while (runs != NULL && runs->len > 0)
-    {
-      CopilotdEventRelay *relay = g_ptr_array_steal_index_fast (runs, runs->len - 1);
-      GHashTableIter iter;
-      Subscriber *sub;
-
-      relay->in_run = FALSE;
-      g_hash_table_iter_init (&iter, relay->subscribers);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
-        if (!subscriber_behind (sub))
-          subscriber_flush (sub);
-    }
-}
-
-/**
- * copilotd_event_relay_end_run:
- * @behind: the run brought several deltas and ended with the bytes read:
- *   the CLI writes faster than copilotd reads
- *
- * Ends a run of deltas read together, for which
- * copilotd_event_relay_relay_delta() holds the later deltas of a message.
- * Unless @behind, what every relay holds of runs goes to each subscriber
- * that is not behind; while @behind it is held on, for RUN_HOLD_MS at the
- * most. The JSON-RPC reader calls it before any other frame and when the
- * bytes read so far are used up (copilotd_jsonrpc_set_run_end_func()).
- */
-void
-copilotd_event_relay_end_run (gboolean behind)
-{
-  if (!behind)
-    send_runs ();
-  else if (run_hold_source == 0 && runs != NULL && runs->len > 0)
-    run_hold_source = g_timeout_add (RUN_HOLD_MS, on_run_hold_expired, NULL);
 }
 
 void
@@ -915,7 +474,7 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
 
   if (type == NULL)
     return;
-  noise = is_noise (type);
+  noise = copilotd_event_is_noise (type);
   delta = is_delta (type);
 
   /* Who gets it as Event, who as Delta: on the stack for a few. */
@@ -927,10 +486,10 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
   g_hash_table_iter_init (&iter, relay->subscribers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
     {
-      if (delta && subscriber_wants (sub, type, FALSE))
+      if (delta && copilotd_subscriber_wants (sub, type, FALSE))
         delta_to[n_delta_to++] = sub;
-      if (((noise || delta) && subscriber_wants (sub, type, TRUE)) ||
-          (!noise && !delta && subscriber_wants (sub, type, FALSE)))
+      if (((noise || delta) && copilotd_subscriber_wants (sub, type, TRUE)) ||
+          (!noise && !delta && copilotd_subscriber_wants (sub, type, FALSE)))
         event_to[n_event_to++] = sub;
     }
 
@@ -983,8 +542,8 @@ copilotd_event_relay_relay (CopilotdEventRelay *relay,
       Subscriber *to = event_to[i];
 
       /* Held text goes first: a subscriber sees everything in order. */
-      subscriber_flush (to);
-      subscriber_send (to, "Event", entry);
+      copilotd_subscriber_flush (to);
+      copilotd_subscriber_send (to, "Event", entry);
     }
 }
 
@@ -1003,8 +562,8 @@ copilotd_event_relay_emit_closed (CopilotdEventRelay *relay,
   g_hash_table_iter_init (&iter, relay->subscribers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &sub))
     {
-      subscriber_flush (sub);
-      emit_to (relay, sub->destination, "Closed", params);
+      copilotd_subscriber_flush (sub);
+      copilotd_event_relay_emit (relay, sub->destination, "Closed", params);
     }
 }
 
@@ -1068,12 +627,12 @@ copilotd_event_relay_drop_frame (const char *body,
   g_autofree char *method = NULL;
   g_autofree char *type = NULL;
 
-  if (noise_by_name > 0)
+  if (copilotd_event_noise_named ())
     return FALSE;
   /* The delta reader read the type of this session.event already. */
   if (event_type != NULL)
-    return is_noise (event_type);
+    return copilotd_event_is_noise (event_type);
   if (!copilotd_json_peek_event (body, len, &method, &type))
     return FALSE;
-  return strcmp (method, "session.event") == 0 && is_noise (type);
+  return strcmp (method, "session.event") == 0 && copilotd_event_is_noise (type);
 }
