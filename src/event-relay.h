@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "json-fast.h"
+#include "jsonrpc.h"
 
 G_BEGIN_DECLS
 
@@ -42,8 +43,8 @@ void      copilotd_event_relay_relay            (CopilotdEventRelay  *relay,
  * relay it as a tree. */
 gboolean  copilotd_event_relay_relay_delta      (CopilotdEventRelay      *relay,
                                                  const CopilotdJsonDelta *delta);
-/* Ends a run of deltas read together; @behind: it brought several. */
-void      copilotd_event_relay_end_run          (gboolean             behind);
+/* Ends a run of deltas read together (copilotd_jsonrpc_set_run_end_func()). */
+void      copilotd_event_relay_end_run          (CopilotdJsonrpcRunEnd end);
 /* Closed (details) to every subscriber. */
 void      copilotd_event_relay_emit_closed      (CopilotdEventRelay  *relay,
                                                  const char          *reason);

@@ -24,12 +24,18 @@
  * faster than copilotd reads, and deltas arrive several to a read. A
  * signal each would put them all in every subscriber's queue at once;
  * instead the later deltas of a message read in such a run (no other
- * frame between them) are held, and go out as one Delta when the JSON-RPC
- * reader ends the run (copilotd_event_relay_end_run()): at once when the
- * run was a single delta (copilotd has caught up) or another frame
- * follows, else when a read brings a single delta, after at most
- * RUN_HOLD_MS, or as above. A delta read alone, when copilotd keeps up,
- * is sent as it is.
+ * frame between them) are held, and the JSON-RPC reader's end of the run
+ * (copilotd_event_relay_end_run()) decides when they go: at once before
+ * another frame, and when the read brought one delta while no stream is
+ * being merged (copilotd keeps up: a delta read alone is sent as it is).
+ * Several deltas to a read start merging the stream; a read of one delta
+ * less than RUN_QUIET_US after the last run keeps it going. What is held
+ * goes out as one Delta at a read of one delta after a longer pause, when
+ * no delta came for RUN_PAUSE_US, or RUN_HOLD_US (half a 60 Hz frame)
+ * after the merging started; the next several-delta read starts it again.
+ * A steady stream of up to 2000 deltas a second, read one at a time, is
+ * never held; after a hiccup (two read at once) one delta waits for the
+ * next read at the most.
  */
 #include "config.h"
 
@@ -42,16 +48,20 @@
 
 #define PING_EVERY 32
 #define MAX_MERGED_BYTES (64 * 1024)
-#define RUN_HOLD_MS 4
+#define RUN_QUIET_US 500         /* a stream merged goes on */
+#define RUN_PAUSE_US 2000        /* held text is sent after no delta for this long */
+#define RUN_HOLD_US 8000         /* …and this long after merging started at most */
 
 /* Subscriptions, in every session, that name an internal noise type: while
  * there are none, noise frames are dropped before they are parsed. */
 static guint noise_by_name;
 
-/* Relays holding deltas of runs (unowned): sent by
- * copilotd_event_relay_end_run() or when @run_hold_source fires. */
+/* Relays holding deltas of runs (unowned), while a stream is merged: sent
+ * by copilotd_event_relay_end_run() or when @run_source is ready. */
 static GPtrArray *runs;
-static guint run_hold_source;
+static GSource *run_source;     /* owned for the process once made */
+static gint64 run_started;      /* monotonic µs the merging started, 0: none */
+static gint64 run_last;         /* monotonic µs of the last run's end */
 
 /* Internal noise: dropped before the bus unless asked for by name. */
 gboolean
@@ -344,22 +354,14 @@ copilotd_subscriber_wants (Subscriber *sub,
   return FALSE;
 }
 
-static void send_runs (void);
-
-static gboolean
-on_run_hold_expired (gpointer user_data)
-{
-  run_hold_source = 0;
-  send_runs ();
-  return G_SOURCE_REMOVE;
-}
-
 /* Sends what every relay holds of runs of deltas to each subscriber that is
- * not behind. */
+ * not behind; the stream is no longer merged. */
 static void
 send_runs (void)
 {
-  g_clear_handle_id (&run_hold_source, g_source_remove);
+  run_started = 0;
+  if (run_source != NULL)
+    g_source_set_ready_time (run_source, -1);
   while (runs != NULL && runs->len > 0)
     {
       CopilotdEventRelay *relay = g_ptr_array_steal_index_fast (runs, runs->len - 1);
@@ -374,25 +376,52 @@ send_runs (void)
     }
 }
 
+static gboolean
+run_source_dispatch (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  send_runs ();
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs run_source_funcs = { .dispatch = run_source_dispatch };
+
 /**
  * copilotd_event_relay_end_run:
- * @behind: the run brought several deltas and ended with the bytes read:
- *   the CLI writes faster than copilotd reads
+ * @end: how the run ended
  *
  * Ends a run of deltas read together, for which
- * copilotd_event_relay_relay_delta() holds the later deltas of a message.
- * Unless @behind, what every relay holds of runs goes to each subscriber
- * that is not behind; while @behind it is held on, for RUN_HOLD_MS at the
- * most. The JSON-RPC reader calls it before any other frame and when the
- * bytes read so far are used up (copilotd_jsonrpc_set_run_end_func()).
+ * copilotd_event_relay_relay_delta() holds the later deltas of a message,
+ * and sends what every relay holds of runs, or holds it on while the
+ * stream is merged (see the top of this file). The JSON-RPC reader calls
+ * it before any other frame and when the bytes read so far are used up
+ * (copilotd_jsonrpc_set_run_end_func()).
  */
 void
-copilotd_event_relay_end_run (gboolean behind)
+copilotd_event_relay_end_run (CopilotdJsonrpcRunEnd end)
 {
-  if (!behind)
-    send_runs ();
-  else if (run_hold_source == 0 && runs != NULL && runs->len > 0)
-    run_hold_source = g_timeout_add (RUN_HOLD_MS, on_run_hold_expired, NULL);
+  gint64 now = g_get_monotonic_time ();
+  gboolean streaming = run_started != 0 && now - run_last < RUN_QUIET_US;
+
+  run_last = now;
+  if (end == COPILOTD_JSONRPC_RUN_BEFORE_FRAME ||
+      (end == COPILOTD_JSONRPC_RUN_ALONE && !streaming) ||
+      runs == NULL || runs->len == 0)
+    {
+      send_runs ();
+      return;
+    }
+  if (run_started == 0)
+    run_started = now;
+  if (run_source == NULL)
+    {
+      /* One source for the process, ready when held text is due. */
+      run_source = g_source_new (&run_source_funcs, sizeof (GSource));
+      g_source_set_static_name (run_source, "[copilotd] merged deltas due");
+      g_source_attach (run_source, NULL);
+    }
+  g_source_set_ready_time (run_source, MIN (run_started + RUN_HOLD_US, now + RUN_PAUSE_US));
 }
 
 gboolean

@@ -47,7 +47,8 @@ jsonrpc_end_delta_run (CopilotdJsonrpc *self,
     return;
   self->run_deltas = 0;
   if (run_end_func != NULL)
-    run_end_func (read_all && n > 1);
+    run_end_func (!read_all ? COPILOTD_JSONRPC_RUN_BEFORE_FRAME :
+                  n > 1 ? COPILOTD_JSONRPC_RUN_SEVERAL : COPILOTD_JSONRPC_RUN_ALONE);
 }
 
 /**

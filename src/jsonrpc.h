@@ -55,12 +55,17 @@ typedef gboolean (*CopilotdJsonrpcDropFunc) (const char *body,
                                              const char *event_type);
 void             copilotd_jsonrpc_set_drop_func (CopilotdJsonrpcDropFunc func);
 
-/* Called when a run of deltas the delta handler took, read together, ends:
- * before any other frame is handled (@behind FALSE), and when the bytes
- * read so far are used up (@behind: the run had more than one delta, the
- * CLI writes faster than copilotd reads). One for the process: the event
- * relay merges the deltas of runs (copilotd_event_relay_end_run()). */
-typedef void (*CopilotdJsonrpcRunEndFunc) (gboolean behind);
+/* How a run of deltas the delta handler took, read together, ended. */
+typedef enum {
+  COPILOTD_JSONRPC_RUN_BEFORE_FRAME,  /* another frame follows: it comes after them */
+  COPILOTD_JSONRPC_RUN_ALONE,         /* everything read is handled; it was one delta */
+  COPILOTD_JSONRPC_RUN_SEVERAL,       /* the same, of several: the CLI writes faster
+                                       * than copilotd reads */
+} CopilotdJsonrpcRunEnd;
+
+/* Called when such a run ends. One for the process: the event relay
+ * merges the deltas of runs (copilotd_event_relay_end_run()). */
+typedef void (*CopilotdJsonrpcRunEndFunc) (CopilotdJsonrpcRunEnd end);
 void             copilotd_jsonrpc_set_run_end_func (CopilotdJsonrpcRunEndFunc func);
 
 /* Called with every `session.event` of a plain delta, read without a tree

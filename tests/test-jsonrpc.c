@@ -147,7 +147,7 @@ test_read_several_in_one_feed (void)
 
 /* How runs of deltas end (copilotd_jsonrpc_set_run_end_func()): what the
  * delta handler took and the run ends recorded in order, "d:<text>" and
- * "end:behind" or "end:caught-up"; other frames as the Recorder has them. */
+ * "end:<how>"; other frames "n:<method>". */
 static GPtrArray *run_log;
 
 static gboolean
@@ -159,9 +159,10 @@ on_run_delta (const CopilotdJsonDelta *delta,
 }
 
 static void
-on_run_end (gboolean behind)
+on_run_end (CopilotdJsonrpcRunEnd end)
 {
-  g_ptr_array_add (run_log, g_strdup (behind ? "end:behind" : "end:caught-up"));
+  g_ptr_array_add (run_log, g_strdup (end == COPILOTD_JSONRPC_RUN_BEFORE_FRAME ? "end:before-frame" :
+                                      end == COPILOTD_JSONRPC_RUN_ALONE ? "end:alone" : "end:several"));
 }
 
 static void
@@ -195,9 +196,9 @@ assert_run_log (const char * const *expected)
   g_ptr_array_set_size (run_log, 0);
 }
 
-/* Deltas read together are one run: it ends before any other frame
- * (caught up: what follows comes after them) or when everything read is
- * handled (behind when the read brought more than one delta). */
+/* Deltas read together are one run: it ends before any other frame (what
+ * follows comes after them) or when everything read is handled (alone or
+ * several: the CLI writes faster than copilotd reads). */
 static void
 test_read_delta_runs (void)
 {
@@ -216,16 +217,16 @@ test_read_delta_runs (void)
   g_signal_connect (rpc, "notification", G_CALLBACK (on_run_notification), NULL);
 
   feed_str (rpc, three);
-  assert_run_log ((const char *[]) { "d:a", "d:b", "d:c", "end:behind", NULL });
+  assert_run_log ((const char *[]) { "d:a", "d:b", "d:c", "end:several", NULL });
   feed_str (rpc, a);
-  assert_run_log ((const char *[]) { "d:a", "end:caught-up", NULL });
+  assert_run_log ((const char *[]) { "d:a", "end:alone", NULL });
   feed_str (rpc, two_then_other);
-  assert_run_log ((const char *[]) { "d:a", "d:b", "end:caught-up", "n:other", "d:c", "end:caught-up", NULL });
+  assert_run_log ((const char *[]) { "d:a", "d:b", "end:before-frame", "n:other", "d:c", "end:alone", NULL });
   /* Half a frame: the run ends with what was read. */
   copilotd_jsonrpc_feed (rpc, (const guint8 *) three, strlen (a) + strlen (b) / 2);
-  assert_run_log ((const char *[]) { "d:a", "end:caught-up", NULL });
+  assert_run_log ((const char *[]) { "d:a", "end:alone", NULL });
   feed_str (rpc, three + strlen (a) + strlen (b) / 2);
-  assert_run_log ((const char *[]) { "d:b", "d:c", "end:behind", NULL });
+  assert_run_log ((const char *[]) { "d:b", "d:c", "end:several", NULL });
   /* Nothing taken, nothing ended. */
   feed_str (rpc, other);
   assert_run_log ((const char *[]) { "n:other", NULL });

@@ -206,7 +206,7 @@ test_compact_replay (void)
         n_fast++;
       else
         copilotd_event_relay_relay (fast, event);
-      copilotd_event_relay_end_run (FALSE);
+      copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_BEFORE_FRAME);
     }
   /* The plain ones (not the long one, which is kept as its tuple). */
   g_assert_cmpuint (n_fast, ==, 5);
@@ -327,19 +327,24 @@ next_delta (Deltas *deltas,
 }
 
 /* Deltas read in one run are merged for a subscriber that keeps up: the
- * first delta of a message goes at once, the later ones of the run as one
- * Delta with the last one's serial when the run ends; held on while
- * copilotd is behind, until a run is caught up or RUN_HOLD_MS pass; sent
- * before another message's delta; never with coalesce-backlog=0. */
+ * first delta of a message goes at once, the later ones as one Delta with
+ * the last one's serial. A run of several starts merging the stream, a
+ * run of one less than RUN_QUIET_US (500 µs) later keeps it going; held
+ * text goes after RUN_PAUSE_US (2 ms) without a delta, RUN_HOLD_US (8 ms)
+ * after merging started at most, at once before another frame or for a
+ * delta read alone when no stream is merged. Another message's delta goes
+ * after what is held; coalesce-backlog=0 merges nothing. */
 static void
 test_run_merged (void)
 {
   Peers peers = { NULL, };
   g_autoptr(CopilotdEventRelay) fast = NULL;
   g_autoptr(GVariant) events = NULL;
+  g_autoptr(GString) streamed = g_string_new (NULL);
+  g_autoptr(GString) received = g_string_new (NULL);
   Deltas deltas = { .compact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref),
                     .fast = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref) };
-  guint filter, seen = 0;
+  guint filter, seen = 0, n_streamed = 0, first_signal;
   const char *name;
   gint64 start;
 
@@ -349,7 +354,7 @@ test_run_merged (void)
   name = g_dbus_connection_get_unique_name (peers.reader_side);
   if (name == NULL)
     name = ":1.0";
-  fast = copilotd_event_relay_new (peers.daemon_side, "/fast", 100, 4 * 1024 * 1024);
+  fast = copilotd_event_relay_new (peers.daemon_side, "/fast", 1000, 4 * 1024 * 1024);
   copilotd_event_relay_subscribe (fast, name, NULL);
 
 #define ASSERT_NEXT_DELTA(expected) \
@@ -359,40 +364,90 @@ test_run_merged (void)
   relay_fast_delta (fast, "m-1", "a");
   ASSERT_NEXT_DELTA ("1 m-1 a");
   relay_fast_delta (fast, "m-1", "b");
-  relay_fast_delta (fast, "m-1", "\u00e9\u20ac");
-  copilotd_event_relay_end_run (FALSE);
+  relay_fast_delta (fast, "m-1", "\\u00e9\\u20ac");
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_BEFORE_FRAME);
   ASSERT_NEXT_DELTA ("3 m-1 bé€");
 
-  /* Behind: held on past the run's end, until a run is caught up. */
+  /* Merging the stream: a delta read alone right after is held too, and
+   * all goes once no delta came for RUN_PAUSE_US. */
   relay_fast_delta (fast, "m-1", "c");
   relay_fast_delta (fast, "m-1", "d");
-  copilotd_event_relay_end_run (TRUE);
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
   relay_fast_delta (fast, "m-1", "e");
-  copilotd_event_relay_end_run (FALSE);
-  ASSERT_NEXT_DELTA ("6 m-1 cde");
-
-  /* … or RUN_HOLD_MS pass. */
-  relay_fast_delta (fast, "m-1", "f");
-  relay_fast_delta (fast, "m-1", "g");
   start = g_get_monotonic_time ();
-  copilotd_event_relay_end_run (TRUE);
-  ASSERT_NEXT_DELTA ("8 m-1 fg");
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 4000);
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_ALONE);
+  ASSERT_NEXT_DELTA ("6 m-1 cde");
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2000);
 
-  /* Another message's first delta goes at once, after what is held. */
+  /* No stream merged: a delta read alone goes at once, so the next run's
+   * deltas are not added to it. */
+  relay_fast_delta (fast, "m-1", "f");
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_ALONE);
+  relay_fast_delta (fast, "m-1", "g");
   relay_fast_delta (fast, "m-1", "h");
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
+  ASSERT_NEXT_DELTA ("7 m-1 f");
+  ASSERT_NEXT_DELTA ("9 m-1 gh");
+
+  /* Another frame: what is held goes first, at once. */
+  relay_fast_delta (fast, "m-1", "i");
+  relay_fast_delta (fast, "m-1", "j");
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
+  relay_fast_delta (fast, "m-1", "k");
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_BEFORE_FRAME);
   relay_fast_delta (fast, "m-2", "x");
-  ASSERT_NEXT_DELTA ("9 m-1 h");
-  ASSERT_NEXT_DELTA ("10 m-2 x");
-  copilotd_event_relay_end_run (FALSE);
+  ASSERT_NEXT_DELTA ("12 m-1 ijk");
+  ASSERT_NEXT_DELTA ("13 m-2 x");
+
+  /* A stream that never pauses, copilotd still behind now and then, is
+   * cut every RUN_HOLD_US at most: a run every 100 µs for 30 ms (the CLI's
+   * pace, not a wait), every fourth of two deltas. */
+  relay_fast_delta (fast, "m-2", "y");
+  relay_fast_delta (fast, "m-2", "z");
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
+  g_string_append (streamed, "yz");
+  first_signal = seen;
+  start = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - start < 30000)
+    {
+      g_autofree char *text = g_strdup_printf ("%u.", ++n_streamed);
+
+      relay_fast_delta (fast, "m-2", text);
+      g_string_append (streamed, text);
+      if (n_streamed % 4 == 0)
+        {
+          relay_fast_delta (fast, "m-2", "+");
+          g_string_append (streamed, "+");
+        }
+      copilotd_event_relay_end_run (n_streamed % 4 == 0 ? COPILOTD_JSONRPC_RUN_SEVERAL
+                                                         : COPILOTD_JSONRPC_RUN_ALONE);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (100);
+    }
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_BEFORE_FRAME);
+  while (received->len < streamed->len)
+    {
+      g_autofree char *got = next_delta (&deltas, &seen);
+
+      g_string_append (received, strchr (strchr (got, ' ') + 1, ' ') + 1);
+    }
+  g_assert_cmpstr (received->str, ==, streamed->str);
+  /* At least three cuts in 30 ms, and far fewer signals than deltas. */
+  g_assert_cmpuint (seen - first_signal, >=, 4);
+  g_assert_cmpuint (seen - first_signal, <, n_streamed / 4);
 
   /* Merging off: every delta its own Delta. */
   copilotd_event_relay_set_coalesce_backlog (fast, 0);
-  relay_fast_delta (fast, "m-2", "y");
-  relay_fast_delta (fast, "m-2", "z");
-  ASSERT_NEXT_DELTA ("11 m-2 y");
-  ASSERT_NEXT_DELTA ("12 m-2 z");
-  copilotd_event_relay_end_run (TRUE);
+  relay_fast_delta (fast, "m-3", "p");
+  relay_fast_delta (fast, "m-3", "q");
+  {
+    g_autofree char *p = next_delta (&deltas, &seen);
+    g_autofree char *q = next_delta (&deltas, &seen);
+
+    g_assert_true (g_str_has_suffix (p, " m-3 p"));
+    g_assert_true (g_str_has_suffix (q, " m-3 q"));
+  }
+  copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
 #undef ASSERT_NEXT_DELTA
 
   /* The ring keeps every delta as it came. */
@@ -400,7 +455,7 @@ test_run_merged (void)
   {
     g_autoptr(GVariant) all = g_variant_get_child_value (events, 0);
 
-    g_assert_cmpuint (g_variant_n_children (all), ==, 12);
+    g_assert_cmpuint (g_variant_n_children (all), ==, 15 + n_streamed + n_streamed / 4 + 2);
   }
   g_assert_cmpuint (deltas_count (&deltas, deltas.fast), ==, seen);
 
