@@ -423,7 +423,7 @@ def main():
     parser.add_argument("--words", type=int, default=2000)
     parser.add_argument("--e2e-rounds", type=int, default=4,
                         help="end-to-end rounds of each, alternating (a CLI started for each)")
-    parser.add_argument("--rate-runs", type=int, default=8,
+    parser.add_argument("--rate-runs", type=int, default=12,
                         help="WORDS-word answers per end-to-end round: their rate varies most")
     parser.add_argument("--only", choices=["fake", "real"], help="run one half (for profiling)")
     parser.add_argument("--json", help="also write the raw results here")
