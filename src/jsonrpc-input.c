@@ -592,10 +592,13 @@ copilotd_jsonrpc_feed (CopilotdJsonrpc *self,
   if (self->closed)
     return;
 
+  /* Handlers may drop the last reference. */
+  g_object_ref (self);
   g_byte_array_append (self->inbuf, data, (guint) len);
   jsonrpc_process_input (self);
   /* Everything read is handled. */
   jsonrpc_end_delta_run (self, TRUE);
+  g_object_unref (self);
 }
 
 /* Reading */
