@@ -604,7 +604,7 @@ on_backend_added (CopilotdBackendPool *pool,
   g_signal_connect_object (backend, "notification", G_CALLBACK (on_backend_notification), self, 0);
   g_signal_connect_object (backend, "delta", G_CALLBACK (on_backend_delta), self, 0);
   /* What the relays hold of a run of deltas read together goes out when
-   * the run ends (event-relay.c). */
+   * the run ends (event-subscribers.c). */
   copilotd_jsonrpc_set_run_end_func (copilotd_event_relay_end_run);
   g_signal_connect_object (backend, "request", G_CALLBACK (on_backend_request), self, 0);
   g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);

@@ -101,6 +101,36 @@ on_reader_message (GDBusConnection *connection,
   return message;
 }
 
+/* A private connection whose reader end records the Delta signals of
+ * "/test" and "/fast"; returns the reader's name, for subscribing. */
+static const char *
+peers_watch_deltas (Peers  *peers,
+                    Deltas *deltas,
+                    guint  *filter)
+{
+  const char *name;
+
+  deltas->compact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  deltas->fast = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_mutex_init (&deltas->lock);
+  peers_init (peers);
+  *filter = g_dbus_connection_add_filter (peers->reader_side, on_reader_message, deltas, NULL);
+  name = g_dbus_connection_get_unique_name (peers->reader_side);
+  return name != NULL ? name : ":1.0";
+}
+
+static void
+peers_unwatch_deltas (Peers  *peers,
+                      Deltas *deltas,
+                      guint   filter)
+{
+  g_dbus_connection_remove_filter (peers->reader_side, filter);
+  peers_clear (peers);
+  g_ptr_array_unref (deltas->compact);
+  g_ptr_array_unref (deltas->fast);
+  g_mutex_clear (&deltas->lock);
+}
+
 static guint
 deltas_count (Deltas    *deltas,
               GPtrArray *array)
@@ -164,17 +194,11 @@ test_compact_replay (void)
   g_autoptr(GString) strings = g_string_new (NULL);
   g_autofree char *long_text = NULL;
   g_autofree char *long_envelope = NULL;
-  Deltas deltas = { .compact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref),
-                    .fast = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref) };
+  Deltas deltas;
   guint filter, n_fast = 0;
   const char *name;
 
-  g_mutex_init (&deltas.lock);
-  peers_init (&peers);
-  filter = g_dbus_connection_add_filter (peers.reader_side, on_reader_message, &deltas, NULL);
-  name = g_dbus_connection_get_unique_name (peers.reader_side);
-  if (name == NULL)
-    name = ":1.0";
+  name = peers_watch_deltas (&peers, &deltas, &filter);
   full = copilotd_event_relay_new (peers.daemon_side, "/full", 100, 4 * 1024 * 1024);
   compact = copilotd_event_relay_new (peers.daemon_side, "/test", 100, 4 * 1024 * 1024);
   copilotd_event_relay_subscribe (full, name, by_name);
@@ -284,11 +308,7 @@ test_compact_replay (void)
   g_clear_pointer (&full, copilotd_event_relay_free);
   g_clear_pointer (&compact, copilotd_event_relay_free);
   g_clear_pointer (&fast, copilotd_event_relay_free);
-  g_dbus_connection_remove_filter (peers.reader_side, filter);
-  peers_clear (&peers);
-  g_ptr_array_unref (deltas.compact);
-  g_ptr_array_unref (deltas.fast);
-  g_mutex_clear (&deltas.lock);
+  peers_unwatch_deltas (&peers, &deltas, filter);
 }
 
 /* Relays @text as a delta of @message_id read without a tree. */
@@ -342,18 +362,12 @@ test_run_merged (void)
   g_autoptr(GVariant) events = NULL;
   g_autoptr(GString) streamed = g_string_new (NULL);
   g_autoptr(GString) received = g_string_new (NULL);
-  Deltas deltas = { .compact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref),
-                    .fast = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref) };
+  Deltas deltas;
   guint filter, seen = 0, n_streamed = 0, first_signal;
   const char *name;
   gint64 start;
 
-  g_mutex_init (&deltas.lock);
-  peers_init (&peers);
-  filter = g_dbus_connection_add_filter (peers.reader_side, on_reader_message, &deltas, NULL);
-  name = g_dbus_connection_get_unique_name (peers.reader_side);
-  if (name == NULL)
-    name = ":1.0";
+  name = peers_watch_deltas (&peers, &deltas, &filter);
   fast = copilotd_event_relay_new (peers.daemon_side, "/fast", 1000, 4 * 1024 * 1024);
   copilotd_event_relay_subscribe (fast, name, NULL);
 
@@ -460,11 +474,7 @@ test_run_merged (void)
   g_assert_cmpuint (deltas_count (&deltas, deltas.fast), ==, seen);
 
   g_clear_pointer (&fast, copilotd_event_relay_free);
-  g_dbus_connection_remove_filter (peers.reader_side, filter);
-  peers_clear (&peers);
-  g_ptr_array_unref (deltas.compact);
-  g_ptr_array_unref (deltas.fast);
-  g_mutex_clear (&deltas.lock);
+  peers_unwatch_deltas (&peers, &deltas, filter);
 }
 
 /* Past ring-max-events the oldest go, compact or not. */
