@@ -388,10 +388,8 @@ test_run_merged (void)
   relay_fast_delta (fast, "m-1", "d");
   copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
   relay_fast_delta (fast, "m-1", "e");
-  start = g_get_monotonic_time ();
   copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_ALONE);
   ASSERT_NEXT_DELTA ("6 m-1 cde");
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2000);
 
   /* No stream merged: a delta read alone goes at once, so the next run's
    * deltas are not added to it. */
@@ -413,28 +411,24 @@ test_run_merged (void)
   ASSERT_NEXT_DELTA ("12 m-1 ijk");
   ASSERT_NEXT_DELTA ("13 m-2 x");
 
-  /* A stream that never pauses, copilotd still behind now and then, is
-   * cut every RUN_HOLD_US at most: a run every 100 µs for 30 ms (the CLI's
-   * pace, not a wait), every fourth of two deltas. */
+  /* A stream that never pauses, copilotd behind all along, is cut every
+   * RUN_HOLD_US at most: a run of two deltas every 100 µs for 40 ms (the
+   * CLI's pace, not a wait). A machine so loaded that each run came 2 ms
+   * after the last would cut it at every run, never more often. */
   relay_fast_delta (fast, "m-2", "y");
   relay_fast_delta (fast, "m-2", "z");
   copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
   g_string_append (streamed, "yz");
   first_signal = seen;
   start = g_get_monotonic_time ();
-  while (g_get_monotonic_time () - start < 30000)
+  while (g_get_monotonic_time () - start < 40000)
     {
       g_autofree char *text = g_strdup_printf ("%u.", ++n_streamed);
 
       relay_fast_delta (fast, "m-2", text);
-      g_string_append (streamed, text);
-      if (n_streamed % 4 == 0)
-        {
-          relay_fast_delta (fast, "m-2", "+");
-          g_string_append (streamed, "+");
-        }
-      copilotd_event_relay_end_run (n_streamed % 4 == 0 ? COPILOTD_JSONRPC_RUN_SEVERAL
-                                                         : COPILOTD_JSONRPC_RUN_ALONE);
+      relay_fast_delta (fast, "m-2", "+");
+      g_string_append_printf (streamed, "%s+", text);
+      copilotd_event_relay_end_run (COPILOTD_JSONRPC_RUN_SEVERAL);
       g_main_context_iteration (NULL, FALSE);
       g_usleep (100);
     }
@@ -446,9 +440,11 @@ test_run_merged (void)
       g_string_append (received, strchr (strchr (got, ' ') + 1, ' ') + 1);
     }
   g_assert_cmpstr (received->str, ==, streamed->str);
-  /* At least three cuts in 30 ms, and far fewer signals than deltas. */
-  g_assert_cmpuint (seen - first_signal, >=, 4);
-  g_assert_cmpuint (seen - first_signal, <, n_streamed / 4);
+  /* Cut at least twice in 40 ms (four times on a quiet machine: a late
+   * timer delays a cut), and fewer signals than runs. */
+  g_assert_cmpuint (seen - first_signal, >=, 3);
+  g_assert_cmpuint (seen - first_signal, <, n_streamed);
+  g_test_message ("%u runs of two deltas in %u Delta signals", n_streamed, seen - first_signal);
 
   /* Merging off: every delta its own Delta. */
   copilotd_event_relay_set_coalesce_backlog (fast, 0);
@@ -469,7 +465,7 @@ test_run_merged (void)
   {
     g_autoptr(GVariant) all = g_variant_get_child_value (events, 0);
 
-    g_assert_cmpuint (g_variant_n_children (all), ==, 15 + n_streamed + n_streamed / 4 + 2);
+    g_assert_cmpuint (g_variant_n_children (all), ==, 15 + 2 * n_streamed + 2);
   }
   g_assert_cmpuint (deltas_count (&deltas, deltas.fast), ==, seen);
 
