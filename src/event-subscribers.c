@@ -359,9 +359,10 @@ copilotd_subscriber_wants (Subscriber *sub,
 static void
 send_runs (void)
 {
-  run_started = 0;
-  if (run_source != NULL)
+  /* The source has a ready time only while a stream is merged. */
+  if (run_started != 0)
     g_source_set_ready_time (run_source, -1);
+  run_started = 0;
   while (runs != NULL && runs->len > 0)
     {
       CopilotdEventRelay *relay = g_ptr_array_steal_index_fast (runs, runs->len - 1);
