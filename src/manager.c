@@ -603,9 +603,6 @@ on_backend_added (CopilotdBackendPool *pool,
 
   g_signal_connect_object (backend, "notification", G_CALLBACK (on_backend_notification), self, 0);
   g_signal_connect_object (backend, "delta", G_CALLBACK (on_backend_delta), self, 0);
-  /* What the relays hold of a run of deltas read together goes out when
-   * the run ends (event-subscribers.c). */
-  copilotd_jsonrpc_set_run_end_func (copilotd_event_relay_end_run);
   g_signal_connect_object (backend, "request", G_CALLBACK (on_backend_request), self, 0);
   g_signal_connect_object (backend, "lost", G_CALLBACK (on_backend_lost), self, 0);
   g_signal_connect_object (backend, "ready", G_CALLBACK (on_backend_ready), self, 0);
@@ -789,5 +786,8 @@ copilotd_manager_new (GDBusConnection       *connection,
 
   g_signal_connect (pool, "backend-added", G_CALLBACK (on_backend_added), self);
   g_signal_connect (callers, "vanished", G_CALLBACK (on_caller_vanished), self);
+  /* The deltas its backends read without a tree (on_backend_delta()) go to
+   * relays that hold a run's deltas until the run ends (event-subscribers.c). */
+  copilotd_jsonrpc_set_run_end_func (copilotd_event_relay_end_run);
   return self;
 }
