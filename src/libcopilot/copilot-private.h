@@ -149,6 +149,11 @@ GVariant           *copilot_session_call_internal_finish (CopilotSession  *self,
                                                       GAsyncResult    *result,
                                                       gpointer         source_tag,
                                                       GError         **error);
+/* The same, for a member whose reply carries nothing: whether it succeeded. */
+gboolean            copilot_session_call_internal_finish_ok (CopilotSession  *self,
+                                                      GAsyncResult    *result,
+                                                      gpointer         source_tag,
+                                                      GError         **error);
 /* Cancelling @cancellable (nullable) aborts the turn, until it ends. */
 void                copilot_session_watch_turn       (CopilotSession  *self,
                                                       GCancellable    *cancellable);

@@ -52,9 +52,7 @@ copilot_session_set_mode_finish (CopilotSession  *self,
                                  GAsyncResult    *result,
                                  GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_mode, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_set_mode, error);
 }
 
 /**
@@ -151,9 +149,7 @@ copilot_session_set_plan_finish (CopilotSession  *self,
                                  GAsyncResult    *result,
                                  GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_plan, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_set_plan, error);
 }
 
 /**
@@ -196,9 +192,7 @@ copilot_session_delete_plan_finish (CopilotSession  *self,
                                     GAsyncResult    *result,
                                     GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_delete_plan, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_delete_plan, error);
 }
 
 /**
@@ -244,9 +238,7 @@ copilot_session_set_name_finish (CopilotSession  *self,
                                  GAsyncResult    *result,
                                  GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_name, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_set_name, error);
 }
 
 /**

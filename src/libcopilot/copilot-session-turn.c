@@ -247,6 +247,17 @@ copilot_session_call_internal_finish (CopilotSession  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+gboolean
+copilot_session_call_internal_finish_ok (CopilotSession  *self,
+                                         GAsyncResult    *result,
+                                         gpointer         source_tag,
+                                         GError         **error)
+{
+  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, source_tag, error);
+
+  return reply != NULL;
+}
+
 /**
  * copilot_session_abort:
  * @self: a #CopilotSession
@@ -281,9 +292,7 @@ copilot_session_abort_finish (CopilotSession  *self,
                               GAsyncResult    *result,
                               GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_abort, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_abort, error);
 }
 
 /**
@@ -321,9 +330,7 @@ copilot_session_destroy_finish (CopilotSession  *self,
                                 GAsyncResult    *result,
                                 GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_destroy, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_destroy, error);
 }
 
 /**
@@ -367,9 +374,7 @@ copilot_session_set_model_finish (CopilotSession  *self,
                                   GAsyncResult    *result,
                                   GError         **error)
 {
-  g_autoptr(GVariant) reply = copilot_session_call_internal_finish (self, result, copilot_session_set_model, error);
-
-  return reply != NULL;
+  return copilot_session_call_internal_finish_ok (self, result, copilot_session_set_model, error);
 }
 
 /**
